@@ -1,0 +1,43 @@
+/// An ISO 4217 currency that Cashier accepts, with its minor-unit exponent.
+///
+/// The set is closed on purpose: a currency whose exponent we do not know cannot be charged
+/// exactly, so an event naming one is rejected rather than guessed at.
+public struct Currency: Sendable, Hashable, CustomStringConvertible {
+    /// The upper-case ISO 4217 code, e.g. `CNY`.
+    public let code: String
+    /// Digits after the decimal point in the major unit: 2 for CNY (fen), 0 for JPY, 3 for KWD.
+    public let minorUnits: Int
+
+    private init(_ code: String, _ minorUnits: Int) {
+        self.code = code
+        self.minorUnits = minorUnits
+    }
+
+    public static let cny = Currency("CNY", 2)
+    public static let usd = Currency("USD", 2)
+    public static let eur = Currency("EUR", 2)
+    public static let hkd = Currency("HKD", 2)
+    public static let jpy = Currency("JPY", 0)
+    public static let krw = Currency("KRW", 0)
+    public static let kwd = Currency("KWD", 3)
+
+    public static let supported: [Currency] = [.cny, .usd, .eur, .hkd, .jpy, .krw, .kwd]
+
+    /// The supported currency with this exact (upper-case) code, or nil.
+    public init?(code: String) {
+        guard let match = Self.supported.first(where: { $0.code == code }) else { return nil }
+        self = match
+    }
+
+    public var description: String { code }
+
+    /// Formats an amount in minor units as a major-unit decimal string: 9000 CNY → `"90.00"`.
+    public func majorUnitString(_ minor: Int64) -> String {
+        precondition(minor >= 0, "amounts are never negative")
+        guard minorUnits > 0 else { return String(minor) }
+        var divisor: Int64 = 1
+        for _ in 0..<minorUnits { divisor *= 10 }
+        let fraction = String(minor % divisor)
+        return "\(minor / divisor)." + String(repeating: "0", count: minorUnits - fraction.count) + fraction
+    }
+}

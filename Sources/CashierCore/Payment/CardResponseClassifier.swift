@@ -1,0 +1,61 @@
+/// Classifies an answer of the Stripe-compatible card API (CHANNELS.md, "Card").
+///
+/// Pure: the adapter does the HTTP and hands the status, the `Stripe-Should-Retry` header and
+/// the parsed body here, so every row of the protocol table is unit-tested without a network.
+public enum CardResponseClassifier {
+    public static func classify(status: Int, shouldRetry: Bool?, body: JSONValue?) -> ChannelOutcome {
+        if status == 200 { return classifyIntent(body) }
+        let error = body?["error"]
+        let type = error?["type"].flatMap(Self.string) ?? "unknown_error"
+        let code = error?["decline_code"].flatMap(Self.string) ?? error?["code"].flatMap(Self.string) ?? type
+        let message = error?["message"].flatMap(Self.string) ?? "HTTP \(status)"
+        let reason = Reason(code: code, message: "card channel HTTP \(status) \(type): \(message)")
+
+        // An explicit header from the channel wins over our reading of the status code.
+        if shouldRetry == true { return .retryable(reason) }
+        switch status {
+        case 402:
+            return .declined(reason)
+        case 409, 429:
+            return .retryable(reason)
+        case 401, 403:
+            // A rejected API key charged nothing; an operator must fix the configuration, so the
+            // order goes down the retry path (and, if never fixed, to the dead letters, where it
+            // can be replayed) instead of being failed for the buyer.
+            return .retryable(reason)
+        case 400..<500:
+            // idempotency_error (same key, other parameters) and invalid requests: retrying the
+            // same call cannot help.
+            return .declined(reason)
+        case 500..<600:
+            // With "Stripe-Should-Retry: false" the server says a repeat will not help, but a 5xx
+            // does not say whether the charge happened: treat it as unknown, never as declined.
+            return shouldRetry == false ? .unknown(reason) : .retryable(reason)
+        default:
+            return .unknown(reason)
+        }
+    }
+
+    private static func classifyIntent(_ body: JSONValue?) -> ChannelOutcome {
+        guard let body, let id = body["id"].flatMap(string), let status = body["status"].flatMap(string) else {
+            return .unknown(Reason(code: "unreadable_response", message: "card channel answered 200 without an intent id and status"))
+        }
+        switch status {
+        case "succeeded":
+            return .succeeded(reference: id)
+        case "requires_payment_method", "canceled":
+            let error = body["last_payment_error"]
+            let code = error?["decline_code"].flatMap(string) ?? error?["code"].flatMap(string) ?? status
+            let message = error?["message"].flatMap(string) ?? "payment intent \(id) ended in \(status)"
+            return .declined(Reason(code: code, message: message))
+        default:
+            // "processing" and anything new: the money may still move; find out later.
+            return .unknown(Reason(code: "intent_\(status)", message: "payment intent \(id) is \(status)"))
+        }
+    }
+
+    private static func string(_ value: JSONValue) -> String? {
+        if case .string(let text) = value { return text }
+        return nil
+    }
+}

@@ -1,0 +1,51 @@
+/// Exponential backoff with jitter (DESIGN.md section 4).
+///
+/// The k-th retry waits a uniformly random time in [½·d, d] with d = min(max, base·factor^(k−1)).
+/// `maxAttempts` counts every channel call, the first included.
+public struct RetryPolicy: Sendable, Equatable {
+    public var baseMilliseconds: Int64
+    public var factor: Double
+    public var maxMilliseconds: Int64
+    public var maxAttempts: Int
+
+    public static let `default` = RetryPolicy(baseMilliseconds: 1000, factor: 2, maxMilliseconds: 300_000, maxAttempts: 8)
+
+    public init(baseMilliseconds: Int64, factor: Double, maxMilliseconds: Int64, maxAttempts: Int) {
+        self.baseMilliseconds = baseMilliseconds
+        self.factor = factor
+        self.maxMilliseconds = maxMilliseconds
+        self.maxAttempts = maxAttempts
+    }
+
+    /// The upper bound d of the k-th retry's wait, in milliseconds (k ≥ 1).
+    ///
+    /// Durations, not money: `Double` is fine here; the result is clamped before conversion.
+    public func ceilingMilliseconds(retry k: Int) -> Int64 {
+        precondition(k >= 1, "retries are counted from 1")
+        let raw = Double(baseMilliseconds) * pow(factor, Double(k - 1))
+        guard raw.isFinite, raw < Double(maxMilliseconds) else { return maxMilliseconds }
+        return Int64(raw)
+    }
+
+    /// The wait before the k-th retry: uniform in [⌈d/2⌉, d].
+    public func delayMilliseconds(retry k: Int, using generator: inout some RandomNumberGenerator) -> Int64 {
+        let ceiling = ceilingMilliseconds(retry: k)
+        let floor = (ceiling + 1) / 2
+        guard ceiling > floor else { return ceiling }
+        return Int64.random(in: floor...ceiling, using: &generator)
+    }
+
+    /// Whether another call may be made after `attempts` calls.
+    public func allowsAnotherAttempt(after attempts: Int) -> Bool { attempts < maxAttempts }
+
+    private func pow(_ base: Double, _ exponent: Double) -> Double {
+        var result = 1.0
+        var remaining = Int(exponent)
+        while remaining > 0 {
+            result *= base
+            remaining -= 1
+            if !result.isFinite || result > 1e18 { return result }
+        }
+        return result
+    }
+}

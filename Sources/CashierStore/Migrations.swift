@@ -1,0 +1,121 @@
+/// The schema, as an ordered list of versioned steps. A step is never edited once released:
+/// changes come as a new step with the next version.
+enum Migrations {
+    struct Step: Sendable {
+        let version: Int
+        let name: String
+        let statements: [String]
+    }
+
+    static var latestVersion: Int { steps.last!.version }
+
+    static let steps: [Step] = [
+        Step(version: 1, name: "payments core", statements: [
+            """
+            CREATE TABLE orders (
+                order_id         text PRIMARY KEY,
+                event_id         text NOT NULL,
+                user_id          text NOT NULL,
+                item_id          text NOT NULL,
+                price            bigint NOT NULL CHECK (price > 0),
+                currency         text NOT NULL,
+                discount         text NOT NULL,
+                amount           bigint NOT NULL CHECK (amount > 0),
+                channel          text NOT NULL,
+                payment_method   text NOT NULL,
+                fingerprint      text NOT NULL,
+                created_at       text,
+                source_topic     text NOT NULL,
+                source_partition integer NOT NULL,
+                source_offset    bigint NOT NULL,
+                received_at      timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            """
+            CREATE TABLE payments (
+                payment_id        text PRIMARY KEY,
+                order_id          text NOT NULL UNIQUE REFERENCES orders (order_id),
+                state             text NOT NULL
+                    CHECK (state IN ('processing', 'retry_scheduled', 'succeeded', 'failed')),
+                amount            bigint NOT NULL CHECK (amount > 0),
+                currency          text NOT NULL,
+                channel           text NOT NULL,
+                idempotency_key   text NOT NULL,
+                key_generation    integer NOT NULL DEFAULT 0,
+                attempts          integer NOT NULL DEFAULT 0,
+                channel_reference text,
+                reason_code       text,
+                reason_message    text,
+                created_at        timestamptz NOT NULL DEFAULT now(),
+                updated_at        timestamptz NOT NULL DEFAULT now(),
+                settled_at        timestamptz
+            )
+            """,
+            "CREATE INDEX payments_state ON payments (state) WHERE state IN ('processing', 'retry_scheduled')",
+            """
+            CREATE TABLE payment_attempts (
+                payment_id        text NOT NULL REFERENCES payments (payment_id),
+                attempt_no        integer NOT NULL,
+                idempotency_key   text NOT NULL,
+                worker            text NOT NULL,
+                started_at        timestamptz NOT NULL DEFAULT now(),
+                finished_at       timestamptz,
+                outcome           text,
+                channel_reference text,
+                error_code        text,
+                error_message     text,
+                PRIMARY KEY (payment_id, attempt_no)
+            )
+            """,
+            """
+            CREATE TABLE inbox (
+                source_topic     text NOT NULL,
+                source_partition integer NOT NULL,
+                source_offset    bigint NOT NULL,
+                event_id         text,
+                order_id         text,
+                disposition      text NOT NULL
+                    CHECK (disposition IN ('accepted', 'duplicate', 'conflict', 'rejected')),
+                reason_code      text,
+                reason_message   text,
+                payload          bytea,
+                received_at      timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (source_topic, source_partition, source_offset)
+            )
+            """,
+            "CREATE INDEX inbox_order ON inbox (order_id)",
+            """
+            CREATE TABLE outbox (
+                id           bigserial PRIMARY KEY,
+                event_id     text NOT NULL UNIQUE,
+                kind         text NOT NULL CHECK (kind IN ('result', 'retry', 'dlq')),
+                message_key  text NOT NULL,
+                payload      text NOT NULL,
+                traceparent  text,
+                created_at   timestamptz NOT NULL DEFAULT now(),
+                published_at timestamptz
+            )
+            """,
+            "CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL",
+            """
+            CREATE TABLE dead_letters (
+                id               bigserial PRIMARY KEY,
+                order_id         text,
+                payment_id       text,
+                channel          text,
+                reason_code      text NOT NULL,
+                reason_message   text NOT NULL,
+                attempts         integer NOT NULL DEFAULT 0,
+                payload          text NOT NULL,
+                source_topic     text NOT NULL,
+                source_partition integer NOT NULL,
+                source_offset    bigint NOT NULL,
+                status           text NOT NULL DEFAULT 'open'
+                    CHECK (status IN ('open', 'replayed', 'discarded')),
+                created_at       timestamptz NOT NULL DEFAULT now(),
+                UNIQUE (source_topic, source_partition, source_offset, reason_code)
+            )
+            """,
+        ])
+    ]
+}

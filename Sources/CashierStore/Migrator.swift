@@ -1,0 +1,84 @@
+public import Logging
+public import PostgresNIO
+
+/// Applies and checks the schema (`cashier migrate`).
+///
+/// Safe to run repeatedly and from several pods at once: every run takes one session-level
+/// advisory lock, so concurrent runs queue behind each other and find the work done.
+public struct Migrator: Sendable {
+    /// An arbitrary constant naming Cashier's migration lock.
+    private static let lockKey: Int64 = 0x6361_7368_6965_72
+
+    private let client: PostgresClient
+    private let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    public static var latestVersion: Int { Migrations.latestVersion }
+
+    /// Brings the schema to the latest version; returns the versions applied by this run.
+    @discardableResult
+    public func migrate() async throws -> [Int] {
+        try await client.withConnection { connection in
+            try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
+            do {
+                let applied = try await applyPending(connection)
+                try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+                return applied
+            } catch {
+                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    private func applyPending(_ connection: PostgresConnection) async throws -> [Int] {
+        try await connection.query(
+            """
+            CREATE TABLE IF NOT EXISTS schema_migrations (
+                version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
+            """, logger: logger)
+        let current = try await currentVersion(connection)
+        var applied: [Int] = []
+        for step in Migrations.steps where step.version > current {
+            try await connection.withTransaction(logger: logger) { transaction in
+                for statement in step.statements {
+                    try await transaction.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await transaction.query(
+                    "INSERT INTO schema_migrations (version, name) VALUES (\(step.version), \(step.name))", logger: logger)
+            }
+            logger.info("applied migration \(step.version): \(step.name)")
+            applied.append(step.version)
+        }
+        return applied
+    }
+
+    private func currentVersion(_ connection: PostgresConnection) async throws -> Int {
+        let rows = try await connection.query("SELECT coalesce(max(version), 0)::integer FROM schema_migrations", logger: logger)
+        for try await version in rows.decode(Int.self) { return version }
+        return 0
+    }
+
+    /// Fails with a one-line error unless the schema is exactly the version this build expects.
+    public func requireCurrent() async throws {
+        let version: Int = try await client.withConnection { connection in
+            let exists = try await connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL", logger: logger)
+            for try await present in exists.decode(Bool.self) where !present { return 0 }
+            return try await currentVersion(connection)
+        }
+        if version < Migrations.latestVersion {
+            throw StoreError(
+                .schemaOutdated,
+                "the database schema is at version \(version) but this build needs \(Migrations.latestVersion): run `cashier migrate` first")
+        }
+        if version > Migrations.latestVersion {
+            throw StoreError(
+                .schemaTooNew,
+                "the database schema is at version \(version), newer than this build knows (\(Migrations.latestVersion)): deploy the newer cashier")
+        }
+    }
+}

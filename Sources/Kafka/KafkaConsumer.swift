@@ -1,0 +1,179 @@
+import Crdkafka
+public import Logging
+
+/// A consumer in a consumer group with manual offsets: nothing is stored or committed
+/// automatically (`enable.auto.commit=false`, `enable.auto.offset.store=false`); the owner
+/// commits explicit offsets once the work they cover is durable.
+///
+/// Rebalancing is cooperative (`cooperative-sticky`) unless the operator chooses otherwise; the
+/// eager protocol is handled too.
+public final class KafkaConsumer: Sendable {
+    private let handle: RDKafkaHandle
+    /// poll and close run here, one at a time.
+    private let pollQueue = BlockingQueue(label: "cashier.kafka.consumer.poll")
+    /// commit runs here, so a commit never waits behind a poll's timeout.
+    private let commitQueue = BlockingQueue(label: "cashier.kafka.consumer.commit")
+    private let logger: Logger
+
+    public init(
+        configuration: KafkaConfiguration, groupID: String, topics: [String], logger: Logger,
+        onRebalance: @escaping RebalanceHandler = { _ in [] }
+    ) throws(KafkaError) {
+        let defaults: [(key: String, value: String)] = [
+            ("bootstrap.servers", configuration.bootstrapServers),
+            ("client.id", configuration.clientID),
+            ("group.id", groupID),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            // A new group reads from the beginning: no order is ever skipped.
+            ("auto.offset.reset", "earliest"),
+            ("partition.assignment.strategy", "cooperative-sticky"),
+            // Bounds the records prefetched in memory per process.
+            ("queued.max.messages.kbytes", "16384"),
+        ]
+        let conf = try RDKafkaConf.make(defaults + configuration.options)
+        let context = ClientContext(logger: logger)
+        context.rebalance.withLock { $0 = onRebalance }
+        let unmanaged = Unmanaged.passRetained(context)
+        rd_kafka_conf_set_opaque(conf, unmanaged.toOpaque())
+        rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
+        ClientContext.installLogging(conf)
+        let pointer: OpaquePointer
+        do {
+            pointer = try RDKafkaConf.client(RD_KAFKA_CONSUMER, conf)
+        } catch {
+            unmanaged.release()
+            throw error
+        }
+        self.handle = RDKafkaHandle(pointer, context: unmanaged)
+        self.logger = logger
+        rd_kafka_poll_set_consumer(pointer)
+        let list = makePartitionList(topics.map { (TopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA), 0) })
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let error = rd_kafka_subscribe(pointer, list)
+        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(.consume, "cannot subscribe to \(topics)", error: error) }
+    }
+
+    /// Waits up to `timeout` for the first record, then takes whatever else is ready, up to
+    /// `maxMessages`. Rebalance callbacks run inside this call.
+    public func poll(maxMessages: Int, timeout: Duration) async throws(KafkaError) -> [KafkaMessage] {
+        let handle = self.handle
+        let logger = self.logger
+        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        return try await pollQueue.run { () throws(KafkaError) in
+            let pointer = handle.pointer
+            var messages: [KafkaMessage] = []
+            var wait = milliseconds
+            while messages.count < maxMessages, let raw = rd_kafka_consumer_poll(pointer, wait) {
+                wait = 0
+                defer { rd_kafka_message_destroy(raw) }
+                let error = raw.pointee.err
+                if error == RD_KAFKA_RESP_ERR_NO_ERROR {
+                    messages.append(KafkaMessage(raw))
+                } else if error != RD_KAFKA_RESP_ERR__PARTITION_EOF {
+                    // Consumer errors are informational: librdkafka keeps retrying by itself.
+                    logger.warning("kafka consumer: \(String(cString: rd_kafka_err2str(error)))")
+                }
+            }
+            return messages
+        }
+    }
+
+    /// Commits `(partition, next offset to read)` pairs synchronously.
+    public func commit(_ offsets: [(TopicPartition, Int64)]) async throws(KafkaError) {
+        guard !offsets.isEmpty else { return }
+        let handle = self.handle
+        try await commitQueue.run { () throws(KafkaError) in try Self.commitNow(handle.pointer, offsets) }
+    }
+
+    static func commitNow(_ pointer: OpaquePointer?, _ offsets: [(TopicPartition, Int64)]) throws(KafkaError) {
+        let list = makePartitionList(offsets)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let error = rd_kafka_commit(pointer, list, 0)
+        guard error == RD_KAFKA_RESP_ERR_NO_ERROR || error == RD_KAFKA_RESP_ERR__NO_OFFSET else {
+            throw KafkaError(.commit, "offset commit failed", error: error)
+        }
+    }
+
+    /// Leaves the group cleanly (revoking partitions through the rebalance handler).
+    public func close() async {
+        let handle = self.handle
+        let logger = self.logger
+        _ = try? await pollQueue.run { () throws(KafkaError) in
+            let pointer = handle.pointer
+            let error = rd_kafka_consumer_close(pointer)
+            if error != RD_KAFKA_RESP_ERR_NO_ERROR {
+                logger.warning("kafka consumer close: \(String(cString: rd_kafka_err2str(error)))")
+            }
+        }
+    }
+}
+
+extension KafkaMessage {
+    init(_ raw: UnsafeMutablePointer<rd_kafka_message_t>) {
+        let message = raw.pointee
+        let value = message.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: message.len)) } ?? []
+        let key = message.key.map { Array(UnsafeRawBufferPointer(start: $0, count: message.key_len)) }
+        var headers: [KafkaHeader] = []
+        var list: OpaquePointer? = nil
+        if rd_kafka_message_headers(raw, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list {
+            var index = 0
+            var name: UnsafePointer<CChar>? = nil
+            var bytes: UnsafeRawPointer? = nil
+            var size = 0
+            while rd_kafka_header_get_all(list, index, &name, &bytes, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+                let headerValue = bytes.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }
+                headers.append(KafkaHeader(name: name.map { String(cString: $0) } ?? "", value: headerValue))
+                index += 1
+            }
+        }
+        self.init(
+            topic: String(cString: rd_kafka_topic_name(message.rkt)), partition: message.partition,
+            offset: message.offset, key: key, value: value, headers: headers)
+    }
+}
+
+/// Runs on the poll thread inside `rd_kafka_consumer_poll`.
+private let rebalanceCallback: @convention(c) (
+    OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?
+) -> Void = { handle, error, partitions, opaque in
+    guard let handle, let partitions, let opaque else { return }
+    let context = Unmanaged<ClientContext>.fromOpaque(opaque).takeUnretainedValue()
+    let handler = context.rebalance.withLock { $0 }
+    let cooperative = String(cString: rd_kafka_rebalance_protocol(handle)) == "COOPERATIVE"
+    let list = partitions.pointee.entries.map { TopicPartition(topic: $0.topic, partition: $0.partition) }
+    switch error {
+    case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        context.logger.info("kafka: partitions assigned", metadata: ["partitions": "\(list)"])
+        _ = handler?(.assigned(list))
+        if cooperative {
+            if let failure = rd_kafka_incremental_assign(handle, partitions) {
+                context.logger.error("kafka: incremental assign failed: \(String(cString: rd_kafka_error_string(failure)))")
+                rd_kafka_error_destroy(failure)
+            }
+        } else {
+            rd_kafka_assign(handle, partitions)
+        }
+    case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+        let lost = rd_kafka_assignment_lost(handle) != 0
+        context.logger.info("kafka: partitions \(lost ? "lost" : "revoked")", metadata: ["partitions": "\(list)"])
+        let offsets = handler?(lost ? .lost(list) : .revoked(list)) ?? []
+        if !lost && !offsets.isEmpty {
+            do {
+                try KafkaConsumer.commitNow(handle, offsets)
+            } catch {
+                context.logger.warning("kafka: commit before revocation failed; the next owner re-reads those records: \(error)")
+            }
+        }
+        if cooperative {
+            if let failure = rd_kafka_incremental_unassign(handle, partitions) {
+                rd_kafka_error_destroy(failure)
+            }
+        } else {
+            rd_kafka_assign(handle, nil)
+        }
+    default:
+        context.logger.error("kafka: rebalance error \(String(cString: rd_kafka_err2str(error)))")
+        rd_kafka_assign(handle, nil)
+    }
+}

@@ -1,0 +1,120 @@
+import Crdkafka
+import Foundation
+public import Logging
+
+/// An idempotent producer (`enable.idempotence=true`, `acks=all`) whose deliveries can be
+/// awaited: `send` returns only once the broker has acknowledged the record.
+public final class KafkaProducer: Sendable {
+    // Teardown order: `poller` must stop before `handle` is destroyed (see deinit).
+    private let handle: RDKafkaHandle
+    private let poller: PollThread
+    private let blocking = BlockingQueue(label: "cashier.kafka.producer")
+
+    public init(configuration: KafkaConfiguration, logger: Logger) throws(KafkaError) {
+        let defaults: [(key: String, value: String)] = [
+            ("bootstrap.servers", configuration.bootstrapServers),
+            ("client.id", configuration.clientID),
+            ("enable.idempotence", "true"),
+            ("acks", "all"),
+            ("linger.ms", "2"),
+            ("message.timeout.ms", "30000"),
+            ("queue.buffering.max.messages", "200000"),
+        ]
+        let conf = try RDKafkaConf.make(defaults + configuration.options)
+        let context = Unmanaged.passRetained(ClientContext(logger: logger))
+        rd_kafka_conf_set_opaque(conf, context.toOpaque())
+        rd_kafka_conf_set_dr_msg_cb(conf, deliveryReport)
+        ClientContext.installLogging(conf)
+        let pointer: OpaquePointer
+        do {
+            pointer = try RDKafkaConf.client(RD_KAFKA_PRODUCER, conf)
+        } catch {
+            context.release()
+            throw error
+        }
+        let handle = RDKafkaHandle(pointer, context: context)
+        self.handle = handle
+        // Serves delivery reports and logs until the producer is released.
+        self.poller = PollThread(name: "cashier.kafka.producer.poll") { rd_kafka_poll(handle.pointer, 100) }
+    }
+
+    deinit {
+        // Stored properties are released after this body, so the handle outlives the poller.
+        poller.stop()
+    }
+
+    /// Sends one record and waits for the broker's acknowledgement.
+    public func send(_ message: OutgoingMessage) async throws(KafkaError) {
+        let promise = DeliveryPromise()
+        var backoff = 0
+        while true {
+            let opaque = Unmanaged.passRetained(promise)
+            let error = enqueue(message, opaque: opaque.toOpaque())
+            if error == RD_KAFKA_RESP_ERR_NO_ERROR { break }
+            opaque.release()
+            guard error == RD_KAFKA_RESP_ERR__QUEUE_FULL, backoff < 1_000 else {
+                throw KafkaError(.produce, "cannot enqueue record for \(message.topic)", error: error)
+            }
+            // The local queue drains as the poll thread serves acknowledgements.
+            backoff += 1
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        try await promise.value()
+    }
+
+    private func enqueue(_ message: OutgoingMessage, opaque: UnsafeMutableRawPointer) -> rd_kafka_resp_err_t {
+        var headers: OpaquePointer? = nil
+        if !message.headers.isEmpty {
+            headers = rd_kafka_headers_new(message.headers.count)
+            for header in message.headers {
+                if let value = header.value {
+                    value.withUnsafeBytes { _ = rd_kafka_header_add(headers, header.name, -1, $0.baseAddress, $0.count) }
+                } else {
+                    _ = rd_kafka_header_add(headers, header.name, -1, nil, 0)
+                }
+            }
+        }
+        let error = message.value.withUnsafeBytes { value in
+            if let key = message.key {
+                return key.withUnsafeBytes { key in
+                    cashier_produce(handle.pointer, message.topic, key.baseAddress, key.count, value.baseAddress, value.count, headers, opaque)
+                }
+            }
+            return cashier_produce(handle.pointer, message.topic, nil, 0, value.baseAddress, value.count, headers, opaque)
+        }
+        // On failure librdkafka did not take the headers.
+        if error != RD_KAFKA_RESP_ERR_NO_ERROR, let headers { rd_kafka_headers_destroy(headers) }
+        return error
+    }
+
+    /// Waits until every queued record is acknowledged, or the timeout passes.
+    public func flush(timeout: Duration = .seconds(10)) async throws(KafkaError) {
+        let handle = self.handle
+        let milliseconds = Int32(timeout.components.seconds * 1000)
+        try await blocking.run { () throws(KafkaError) in
+            let pointer = handle.pointer
+            let error = rd_kafka_flush(pointer, milliseconds)
+            guard error == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(.delivery, "flush did not finish", error: error) }
+        }
+    }
+
+    /// Number of partitions of `topic`, from the cluster's metadata.
+    public func partitionCount(topic: String, timeout: Duration = .seconds(10)) async throws(KafkaError) -> Int {
+        let handle = self.handle
+        return try await blocking.run { () throws(KafkaError) in try Metadata.partitionCount(handle.pointer, topic: topic, timeout: timeout) }
+    }
+}
+
+
+/// librdkafka calls this on the poll thread once per record, with the opaque given to produce.
+private let deliveryReport: @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
+    _, message, _ in
+    guard let message, let opaque = message.pointee._private else { return }
+    let promise = Unmanaged<DeliveryPromise>.fromOpaque(opaque).takeRetainedValue()
+    let error = message.pointee.err
+    if error == RD_KAFKA_RESP_ERR_NO_ERROR {
+        promise.complete(.success(()))
+    } else {
+        promise.complete(.failure(KafkaError(.delivery, "record not delivered", error: error)))
+    }
+}

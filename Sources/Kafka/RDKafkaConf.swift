@@ -1,0 +1,37 @@
+import Crdkafka
+
+/// Builds an `rd_kafka_conf_t` from defaults plus the operator's properties, failing with a
+/// message that names the property (never its value) on the first one librdkafka refuses.
+enum RDKafkaConf {
+    static func make(_ properties: [(key: String, value: String)]) throws(KafkaError) -> OpaquePointer {
+        guard let conf = rd_kafka_conf_new() else { throw KafkaError(.configuration, "out of memory creating configuration") }
+        var errorText = [CChar](repeating: 0, count: 512)
+        for (key, value) in properties {
+            let result = rd_kafka_conf_set(conf, key, value, &errorText, errorText.count)
+            guard result == RD_KAFKA_CONF_OK else {
+                rd_kafka_conf_destroy(conf)
+                let detail = String(errorBuffer: errorText)
+                throw KafkaError(.configuration, "kafka option \"\(key)\" was refused by librdkafka (\(result == RD_KAFKA_CONF_UNKNOWN ? "unknown property" : "invalid value")): \(KafkaConfiguration.isSecret(key) ? "value hidden" : detail)")
+            }
+        }
+        return conf
+    }
+
+    /// Creates a client handle; on success librdkafka owns `conf`.
+    static func client(_ type: rd_kafka_type_t, _ conf: OpaquePointer) throws(KafkaError) -> OpaquePointer {
+        var errorText = [CChar](repeating: 0, count: 512)
+        guard let handle = rd_kafka_new(type, conf, &errorText, errorText.count) else {
+            rd_kafka_conf_destroy(conf)
+            throw KafkaError(.configuration, "cannot create kafka client: \(String(errorBuffer: errorText))")
+        }
+        return handle
+    }
+}
+
+extension String {
+    /// Text of a NUL-terminated C buffer such as librdkafka's `errstr`.
+    init(errorBuffer buffer: [CChar]) {
+        let bytes = buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }
+        self.init(decoding: bytes, as: UTF8.self)
+    }
+}
