@@ -4,14 +4,14 @@ import Synchronization
 final class DeliveryPromise: Sendable {
     private enum State {
         case pending
-        case waiting(CheckedContinuation<Result<Void, KafkaError>, Never>)
-        case done(Result<Void, KafkaError>)
+        case waiting(CheckedContinuation<Result<DeliveryReport, KafkaError>, Never>)
+        case done(Result<DeliveryReport, KafkaError>)
     }
 
     private let state = Mutex<State>(.pending)
 
-    func complete(_ result: Result<Void, KafkaError>) {
-        let waiter: CheckedContinuation<Result<Void, KafkaError>, Never>? = state.withLock { state in
+    func complete(_ result: Result<DeliveryReport, KafkaError>) {
+        let waiter: CheckedContinuation<Result<DeliveryReport, KafkaError>, Never>? = state.withLock { state in
             switch state {
             case .pending:
                 state = .done(result)
@@ -26,9 +26,9 @@ final class DeliveryPromise: Sendable {
         waiter?.resume(returning: result)
     }
 
-    func value() async throws(KafkaError) {
-        let result: Result<Void, KafkaError> = await withCheckedContinuation { continuation in
-            let ready: Result<Void, KafkaError>? = state.withLock { state in
+    func value() async throws(KafkaError) -> DeliveryReport {
+        let result: Result<DeliveryReport, KafkaError> = await withCheckedContinuation { continuation in
+            let ready: Result<DeliveryReport, KafkaError>? = state.withLock { state in
                 switch state {
                 case .pending:
                     state = .waiting(continuation)
@@ -41,6 +41,12 @@ final class DeliveryPromise: Sendable {
             }
             if let ready { continuation.resume(returning: ready) }
         }
-        try result.get()
+        return try result.get()
     }
+}
+
+/// Where the broker stored a record.
+public struct DeliveryReport: Sendable, Equatable {
+    public let partition: Int32
+    public let offset: Int64
 }

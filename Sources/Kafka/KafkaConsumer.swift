@@ -30,6 +30,9 @@ public final class KafkaConsumer: Sendable {
             ("partition.assignment.strategy", "cooperative-sticky"),
             // Bounds the records prefetched in memory per process.
             ("queued.max.messages.kbytes", "16384"),
+            // A real broker answers a fetch as soon as data arrives; this only bounds the wait
+            // when idle. (librdkafka's mock cluster always waits it out: see kafka-dev.)
+            ("fetch.wait.max.ms", "100"),
         ]
         let conf = try RDKafkaConf.make(defaults + configuration.options)
         let context = ClientContext(logger: logger)
@@ -52,6 +55,37 @@ public final class KafkaConsumer: Sendable {
         defer { rd_kafka_topic_partition_list_destroy(list) }
         let error = rd_kafka_subscribe(pointer, list)
         guard error == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(.consume, "cannot subscribe to \(topics)", error: error) }
+    }
+
+    /// A consumer outside any group that reads the given partitions from their beginning and
+    /// never commits: for tools that observe a topic (the demo's result counter, tests).
+    public init(configuration: KafkaConfiguration, readingFromBeginning partitions: [TopicPartition], logger: Logger) throws(KafkaError) {
+        let defaults: [(key: String, value: String)] = [
+            ("bootstrap.servers", configuration.bootstrapServers),
+            ("client.id", configuration.clientID),
+            // librdkafka wants a group id even for manual assignment; it is never joined.
+            ("group.id", "cashier-observer"),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+        ]
+        let conf = try RDKafkaConf.make(defaults + configuration.options)
+        let unmanaged = Unmanaged.passRetained(ClientContext(logger: logger))
+        rd_kafka_conf_set_opaque(conf, unmanaged.toOpaque())
+        ClientContext.installLogging(conf)
+        let pointer: OpaquePointer
+        do {
+            pointer = try RDKafkaConf.client(RD_KAFKA_CONSUMER, conf)
+        } catch {
+            unmanaged.release()
+            throw error
+        }
+        self.handle = RDKafkaHandle(pointer, context: unmanaged)
+        self.logger = logger
+        rd_kafka_poll_set_consumer(pointer)
+        let list = makePartitionList(partitions.map { ($0, Int64(RD_KAFKA_OFFSET_BEGINNING)) })
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let error = rd_kafka_assign(pointer, list)
+        guard error == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(.consume, "cannot assign partitions", error: error) }
     }
 
     /// Waits up to `timeout` for the first record, then takes whatever else is ready, up to
@@ -114,6 +148,7 @@ extension KafkaMessage {
         let message = raw.pointee
         let value = message.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: message.len)) } ?? []
         let key = message.key.map { Array(UnsafeRawBufferPointer(start: $0, count: message.key_len)) }
+        let timestamp = rd_kafka_message_timestamp(raw, nil)
         var headers: [KafkaHeader] = []
         var list: OpaquePointer? = nil
         if rd_kafka_message_headers(raw, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list {
@@ -129,7 +164,8 @@ extension KafkaMessage {
         }
         self.init(
             topic: String(cString: rd_kafka_topic_name(message.rkt)), partition: message.partition,
-            offset: message.offset, key: key, value: value, headers: headers)
+            offset: message.offset, key: key, value: value, headers: headers,
+            timestampMilliseconds: timestamp >= 0 ? timestamp : nil)
     }
 }
 

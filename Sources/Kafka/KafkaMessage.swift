@@ -6,8 +6,15 @@ public struct KafkaMessage: Sendable {
     public var key: [UInt8]?
     public var value: [UInt8]
     public var headers: [KafkaHeader]
+    /// The record's timestamp (producer create time unless the topic says otherwise), in
+    /// milliseconds since the epoch; nil when the broker has none.
+    public var timestampMilliseconds: Int64?
 
-    public init(topic: String, partition: Int32, offset: Int64, key: [UInt8]?, value: [UInt8], headers: [KafkaHeader] = []) {
+    public init(
+        topic: String, partition: Int32, offset: Int64, key: [UInt8]?, value: [UInt8], headers: [KafkaHeader] = [],
+        timestampMilliseconds: Int64? = nil
+    ) {
+        self.timestampMilliseconds = timestampMilliseconds
         self.topic = topic
         self.partition = partition
         self.offset = offset

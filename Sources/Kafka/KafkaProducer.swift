@@ -44,7 +44,8 @@ public final class KafkaProducer: Sendable {
     }
 
     /// Sends one record and waits for the broker's acknowledgement.
-    public func send(_ message: OutgoingMessage) async throws(KafkaError) {
+    @discardableResult
+    public func send(_ message: OutgoingMessage) async throws(KafkaError) -> DeliveryReport {
         let promise = DeliveryPromise()
         var backoff = 0
         while true {
@@ -59,7 +60,7 @@ public final class KafkaProducer: Sendable {
             backoff += 1
             try? await Task.sleep(for: .milliseconds(5))
         }
-        try await promise.value()
+        return try await promise.value()
     }
 
     private func enqueue(_ message: OutgoingMessage, opaque: UnsafeMutableRawPointer) -> rd_kafka_resp_err_t {
@@ -113,7 +114,7 @@ private let deliveryReport: @convention(c) (OpaquePointer?, UnsafePointer<rd_kaf
     let promise = Unmanaged<DeliveryPromise>.fromOpaque(opaque).takeRetainedValue()
     let error = message.pointee.err
     if error == RD_KAFKA_RESP_ERR_NO_ERROR {
-        promise.complete(.success(()))
+        promise.complete(.success(DeliveryReport(partition: message.pointee.partition, offset: message.pointee.offset)))
     } else {
         promise.complete(.failure(KafkaError(.delivery, "record not delivered", error: error)))
     }

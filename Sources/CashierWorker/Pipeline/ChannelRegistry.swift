@@ -1,0 +1,27 @@
+public import CashierChannels
+public import CashierCore
+
+/// The adapters this process can charge through, by channel. A channel without configured
+/// credentials gets an adapter that answers every call as retryable, so its orders wait on
+/// the retry path (and can be replayed) instead of failing for the buyer.
+public struct ChannelRegistry: Sendable {
+    private let adapters: [Channel: any ChannelAdapter]
+
+    public init(_ adapters: [any ChannelAdapter]) {
+        var byChannel: [Channel: any ChannelAdapter] = [:]
+        for adapter in adapters { byChannel[adapter.channel] = adapter }
+        self.adapters = byChannel
+    }
+
+    public func adapter(for channel: Channel) -> any ChannelAdapter {
+        adapters[channel] ?? UnconfiguredChannel(channel: channel)
+    }
+}
+
+struct UnconfiguredChannel: ChannelAdapter {
+    let channel: Channel
+
+    func charge(_ request: ChargeRequest) async -> ChannelOutcome {
+        .retryable(Reason(code: "channel_not_configured", message: "channel \(channel.rawValue) has no credentials configured in this worker"))
+    }
+}

@@ -1,0 +1,23 @@
+import ArgumentParser
+import CashierStore
+import Logging
+
+struct MigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Create or upgrade the Postgres schema; safe to run repeatedly and concurrently.")
+
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws {
+        LogSetup.bootstrap()
+        let logger = Logger(label: "cashier.migrate")
+        let configuration = try database.configuration()
+        let applied = try await PostgresRuntime.with(configuration, logger: logger) { client in
+            try await Migrator(client: client, logger: logger).migrate()
+        }
+        print(applied.isEmpty
+            ? "schema is current (version \(Migrator.latestVersion))"
+            : "applied migrations \(applied.map(String.init).joined(separator: ", ")); schema is at version \(Migrator.latestVersion)")
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import CashierSandbox
+import Foundation
+import Hummingbird
+import Logging
+
+struct SandboxCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sandbox",
+        abstract: "A local simulator of the channels' wire protocols, with fault injection.",
+        discussion: """
+            Prints sandbox=http://HOST:PORT as the first line of stdout. GET /_sandbox/charges lists executed charges.
+            Special payment methods: pm_card_chargeDeclined, pm_card_chargeDeclinedInsufficientFunds (declines),
+            pm_sandbox_slow (charged, answered after --slow-answer-ms), pm_sandbox_hold_<ms> (held before charging),
+            pm_sandbox_unavailable (always 503), pm_sandbox_flaky_<n> (503 for the first n calls of a key).
+            """)
+
+    @OptionGroup var options: SandboxOptions
+
+    func run() async throws {
+        LogSetup.bootstrap()
+        let server = SandboxServer(configuration: try options.configuration())
+        let app = server.application(host: options.host, port: options.port, logger: Logger(label: "cashier.sandbox")) { port in
+            Output.line("sandbox=http://\(options.host):\(port)")
+        }
+        try await app.runService()
+    }
+}
+
+struct SandboxOptions: ParsableArguments {
+    @Option(help: "Port to listen on (0 picks a free one).")
+    var port: Int = 8090
+    @Option(help: "Address to listen on.")
+    var host: String = "127.0.0.1"
+    @Option(name: .customLong("latency-ms"), help: "Added to every answer.")
+    var latencyMilliseconds: Int = 0
+    @Option(help: "Share of charges declined, 0...1.")
+    var declineRate: Double = 0
+    @Option(help: "Share of calls answered 5xx/429 without charging, 0...1.")
+    var errorRate: Double = 0
+    @Option(help: "Share of charges made but answered late (after --slow-answer-ms), 0...1.")
+    var timeoutRate: Double = 0
+    @Option(name: .customLong("slow-answer-ms"), help: "How late a slow answer comes.")
+    var slowAnswerMilliseconds: Int = 15_000
+
+    func configuration() throws -> SandboxConfiguration {
+        guard (0...65535).contains(port) else { throw CLIError("--port \(port) is out of range; use 0...65535") }
+        guard (0...60_000).contains(latencyMilliseconds) else { throw CLIError("--latency-ms \(latencyMilliseconds) is out of range; use 0...60000") }
+        guard (0...600_000).contains(slowAnswerMilliseconds) else { throw CLIError("--slow-answer-ms is out of range; use 0...600000") }
+        for (name, rate) in [("--decline-rate", declineRate), ("--error-rate", errorRate), ("--timeout-rate", timeoutRate)] {
+            guard (0...1).contains(rate) else { throw CLIError("\(name) \(rate) is not a share; use a number from 0 to 1, e.g. 0.05") }
+        }
+        guard declineRate + errorRate + timeoutRate <= 1 else {
+            throw CLIError("--decline-rate + --error-rate + --timeout-rate add up to more than 1; lower them")
+        }
+        var configuration = SandboxConfiguration()
+        configuration.latency = .milliseconds(latencyMilliseconds)
+        configuration.declineRate = declineRate
+        configuration.errorRate = errorRate
+        configuration.timeoutRate = timeoutRate
+        configuration.slowAnswer = .milliseconds(slowAnswerMilliseconds)
+        return configuration
+    }
+}

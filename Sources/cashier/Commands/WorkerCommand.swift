@@ -1,0 +1,38 @@
+import ArgumentParser
+import CashierStore
+import CashierWorker
+import Logging
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Consume orders.created, charge through the channels, record in Postgres, publish results.",
+        discussion: "Stops on SIGTERM/SIGINT: finishes in-flight charges (up to 25 s), commits, flushes, exits 0.")
+
+    @OptionGroup var kafka: KafkaOptions
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var channels: ChannelOptions
+    @OptionGroup var retry: RetryOptions
+
+    @Option(name: .customLong("group-id"), help: "Consumer group (env CASHIER_GROUP_ID, default cashier-payments).")
+    var groupID: String?
+
+    @Option(help: "Orders processed at once; never two of the same order (default 64).")
+    var concurrency: Int?
+
+    func run() async throws {
+        LogSetup.bootstrap()
+        let logger = Logger(label: "cashier.worker")
+        // Validate everything before any connection is made.
+        let kafkaConfiguration = try kafka.configuration()
+        let postgres = try database.configuration()
+        let resolvedChannels = try channels.resolve()
+        var configuration = WorkerConfiguration()
+        configuration.topics = try kafka.topics()
+        configuration.groupID = groupID ?? Env.value("CASHIER_GROUP_ID") ?? configuration.groupID
+        configuration.concurrency = try Env.int(concurrency, "CASHIER_CONCURRENCY", default: 64, range: 1...4096, flagName: "--concurrency")
+        configuration.retryPolicy = try retry.policy()
+        configuration.workerName = WorkerAssembly.workerName()
+        try await WorkerAssembly.run(kafka: kafkaConfiguration, postgres: postgres, channels: resolvedChannels, configuration: configuration, logger: logger)
+    }
+}

@@ -1,0 +1,19 @@
+import ArgumentParser
+import CashierStore
+import PostgresNIO
+
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .customLong("database-url"), help: "postgres://user:pass@host:port/db[?sslmode=…] (env CASHIER_DATABASE_URL).")
+    var databaseURL: String?
+
+    func configuration() throws -> PostgresClient.Configuration {
+        guard let url = databaseURL ?? Env.value("CASHIER_DATABASE_URL") else {
+            throw CLIError("no database given: pass --database-url postgres://USER:PASS@HOST:PORT/DB or set CASHIER_DATABASE_URL")
+        }
+        do {
+            return try DatabaseURL.configuration(url)
+        } catch {
+            throw CLIError(error.description)
+        }
+    }
+}

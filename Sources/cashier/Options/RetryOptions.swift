@@ -1,0 +1,24 @@
+import ArgumentParser
+import CashierCore
+
+struct RetryOptions: ParsableArguments {
+    @Option(name: .customLong("retry-base-ms"), help: "First retry's upper wait bound (env CASHIER_RETRY_BASE_MS, default 1000).")
+    var baseMilliseconds: Int?
+    @Option(name: .customLong("retry-factor"), help: "Growth per retry (env CASHIER_RETRY_FACTOR, default 2).")
+    var factor: Double?
+    @Option(name: .customLong("retry-max-ms"), help: "Largest wait bound (env CASHIER_RETRY_MAX_MS, default 300000).")
+    var maxMilliseconds: Int?
+    @Option(name: .customLong("retry-max-attempts"), help: "Channel calls per order, the first included (env CASHIER_RETRY_MAX_ATTEMPTS, default 8).")
+    var maxAttempts: Int?
+
+    func policy() throws -> RetryPolicy {
+        let base = try Env.int(baseMilliseconds, "CASHIER_RETRY_BASE_MS", default: 1000, range: 1...86_400_000, flagName: "--retry-base-ms")
+        let factor = try Env.double(self.factor, "CASHIER_RETRY_FACTOR", default: 2, range: 1...100, flagName: "--retry-factor")
+        let max = try Env.int(maxMilliseconds, "CASHIER_RETRY_MAX_MS", default: 300_000, range: 1...86_400_000, flagName: "--retry-max-ms")
+        let attempts = try Env.int(maxAttempts, "CASHIER_RETRY_MAX_ATTEMPTS", default: 8, range: 1...100, flagName: "--retry-max-attempts")
+        guard max >= base else {
+            throw CLIError("retry max (\(max) ms) is below retry base (\(base) ms); raise CASHIER_RETRY_MAX_MS or lower CASHIER_RETRY_BASE_MS")
+        }
+        return RetryPolicy(baseMilliseconds: Int64(base), factor: factor, maxMilliseconds: Int64(max), maxAttempts: attempts)
+    }
+}

@@ -1,0 +1,79 @@
+import CashierCore
+import Foundation
+import Kafka
+
+/// Sends a run's orders at a steady rate, many in flight at once, and remembers when each
+/// was sent (for latency) and which result keys to expect.
+struct Publisher {
+    let producer: KafkaProducer
+    let topic: String
+    let runID: String
+    let channel: String
+    let declineShare: Double
+
+    struct Outcome {
+        var expectedKeys: Set<String> = []
+        var publishedAt: [String: Int64] = [:]
+        var startMilliseconds: Int64 = 0
+        var seconds: Double = 0
+    }
+
+    func publish(count: Int, invalid: Int, rate: Double) async throws -> Outcome {
+        var generator = OrderGenerator(runID: runID, channel: channel, declineShare: declineShare)
+        // Spread the invalid events evenly through the run.
+        let invalidEvery = invalid > 0 ? max(1, count / invalid) : Int.max
+        var outcome = Outcome()
+        let start = ContinuousClock.now
+        outcome.startMilliseconds = Self.nowMilliseconds()
+        let inFlightLimit = 2000
+        try await withThrowingTaskGroup(of: (String?, DeliveryReport).self) { group in
+            var inFlight = 0
+            var invalidSent = 0
+            for index in 0..<count {
+                if rate > 0 {
+                    let due = start + .milliseconds(Int64(Double(index) * 1000 / rate))
+                    if due > ContinuousClock.now { try await Task.sleep(until: due) }
+                }
+                let bytes: [UInt8]
+                let key: String?
+                let sentAt = Self.nowMilliseconds()
+                if invalidSent < invalid && (index % invalidEvery == invalidEvery - 1 || count - index <= invalid - invalidSent) {
+                    let bad = generator.invalid(invalidSent)
+                    invalidSent += 1
+                    bytes = bad.bytes
+                    key = bad.orderID
+                } else {
+                    let order = generator.valid(index, nowMilliseconds: sentAt)
+                    bytes = Array(order.json().utf8)
+                    key = order.orderID
+                }
+                if let key {
+                    outcome.expectedKeys.insert(key)
+                    outcome.publishedAt[key] = sentAt
+                }
+                let message = OutgoingMessage(topic: topic, key: key.map { Array($0.utf8) }, value: bytes)
+                group.addTask { (key, try await producer.send(message)) }
+                inFlight += 1
+                if inFlight >= inFlightLimit {
+                    try await record(try await group.next()!, into: &outcome, sentAt: sentAt)
+                    inFlight -= 1
+                }
+            }
+            while let delivered = try await group.next() {
+                try await record(delivered, into: &outcome, sentAt: outcome.startMilliseconds)
+            }
+        }
+        outcome.seconds = Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds)
+        return outcome
+    }
+
+    /// Events without a readable order id are matched to their result by where they landed.
+    private func record(_ delivered: (String?, DeliveryReport), into outcome: inout Outcome, sentAt: Int64) async throws {
+        guard delivered.0 == nil else { return }
+        let key = "source:\(delivered.1.partition)/\(delivered.1.offset)"
+        outcome.expectedKeys.insert(key)
+        outcome.publishedAt[key] = sentAt
+    }
+
+    static func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+}

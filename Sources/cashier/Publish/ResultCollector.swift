@@ -1,0 +1,62 @@
+import CashierCore
+import Foundation
+import Kafka
+import Logging
+
+/// Reads `payments.results` from the beginning and keeps the results of one publish run:
+/// those whose order id was published, or whose `source` is a published record.
+final class ResultCollector {
+    struct Seen {
+        var status: String
+        var channel: String?
+        var eventID: String
+        var arrivedMilliseconds: Int64
+        var attempts: Int
+    }
+
+    private(set) var results: [String: Seen] = [:]
+    private(set) var duplicates = 0
+    private(set) var conflictingDuplicates = 0
+    private let consumer: KafkaConsumer
+
+    init(kafka: KafkaConfiguration, topic: String, partitions: Int, logger: Logger) throws {
+        let list = (0..<partitions).map { TopicPartition(topic: topic, partition: Int32($0)) }
+        consumer = try KafkaConsumer(configuration: kafka, readingFromBeginning: list, logger: logger)
+    }
+
+    /// Polls until every expected key has a result or the deadline passes.
+    /// Keys are order ids, or `source:P/O` for events published without a readable order id.
+    func collect(expecting expected: Set<String>, deadline: ContinuousClock.Instant, onProgress: (Int) -> Void) async throws {
+        while results.count < expected.count && ContinuousClock.now < deadline {
+            let messages = try await consumer.poll(maxMessages: 1000, timeout: .milliseconds(200))
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            for message in messages {
+                guard let document = try? JSONParser.parse(message.value) else { continue }
+                let key: String
+                if case .string(let orderID)? = document["order_id"], expected.contains(orderID) {
+                    key = orderID
+                } else if case .number(let partition)? = document["source"]?["partition"], case .number(let offset)? = document["source"]?["offset"],
+                    expected.contains("source:\(partition)/\(offset)")
+                {
+                    key = "source:\(partition)/\(offset)"
+                } else {
+                    continue
+                }
+                guard case .string(let status)? = document["status"], case .string(let eventID)? = document["event_id"] else { continue }
+                let channel: String? = if case .string(let name)? = document["channel"] { name } else { nil }
+                let attempts = if case .number(let text)? = document["attempts"] { Int(text) ?? 0 } else { 0 }
+                if let previous = results[key] {
+                    duplicates += 1
+                    if previous.eventID != eventID || previous.status != status { conflictingDuplicates += 1 }
+                    continue
+                }
+                // The record's own timestamp says when the relay published it, however late we read it.
+                let published = message.timestampMilliseconds ?? now
+                results[key] = Seen(status: status, channel: channel, eventID: eventID, arrivedMilliseconds: published, attempts: attempts)
+            }
+            onProgress(results.count)
+        }
+    }
+
+    func close() async { await consumer.close() }
+}

@@ -1,0 +1,56 @@
+import Foundation
+
+/// The readable report printed after `cashier publish --await-results` (and by `make demo`).
+struct RunSummary {
+    var runID: String
+    var published: Int
+    var invalid: Int
+    var expected: Int
+    var results: [String: ResultCollector.Seen]
+    var publishMilliseconds: [String: Int64]
+    var firstPublishMilliseconds: Int64
+    var duplicates: Int
+    var conflictingDuplicates: Int
+
+    func render() -> String {
+        var lines: [String] = []
+        let byStatus = Dictionary(grouping: results.values, by: \.status).mapValues(\.count)
+        let succeeded = byStatus["succeeded", default: 0]
+        let failed = byStatus["failed", default: 0]
+        let rejected = byStatus["rejected", default: 0]
+        let settled = succeeded + failed
+        let lastArrival = results.values.map(\.arrivedMilliseconds).max() ?? firstPublishMilliseconds
+        let seconds = max(Double(lastArrival - firstPublishMilliseconds) / 1000, 0.001)
+        let latencies = results.compactMap { key, seen in publishMilliseconds[key].map { seen.arrivedMilliseconds - $0 } }.sorted()
+        let retried = results.values.filter { $0.attempts > 1 }.count
+
+        lines.append("── Cashier run \(runID) ──────────────────────────────────────────")
+        lines.append("published        \(published) orders (\(published - invalid) valid, \(invalid) deliberately invalid)")
+        lines.append("results          \(results.count) of \(expected)\(results.count < expected ? "  ← MISSING \(expected - results.count)" : "")")
+        lines.append("by status        succeeded \(succeeded) · failed \(failed) · rejected \(rejected)")
+        var channels: [String] = []
+        for (channel, seen) in Dictionary(grouping: results.values.filter { $0.channel != nil }, by: { $0.channel! }).sorted(by: { $0.key < $1.key }) {
+            let ok = seen.filter { $0.status == "succeeded" }.count
+            channels.append("\(channel): \(ok) succeeded, \(seen.count - ok) failed")
+        }
+        lines.append("by channel       \(channels.isEmpty ? "-" : channels.joined(separator: " · "))")
+        if settled > 0 {
+            lines.append("success rate     \(percent(succeeded, settled)) of charged orders · failure rate \(percent(failed, settled))")
+        }
+        lines.append("retried          \(retried) orders needed more than one channel call")
+        lines.append("throughput       \(Int(Double(results.count) / seconds)) orders/s (\(String(format: "%.2f", seconds)) s from first publish to last result)")
+        if !latencies.isEmpty {
+            lines.append("latency          p50 \(percentile(latencies, 0.50)) ms · p99 \(percentile(latencies, 0.99)) ms · max \(latencies.last!) ms (publish → result)")
+        }
+        lines.append("duplicate results \(duplicates) (same event_id and content: \(duplicates - conflictingDuplicates); differing: \(conflictingDuplicates))")
+        return lines.joined(separator: "\n")
+    }
+
+    private func percent(_ part: Int, _ whole: Int) -> String {
+        String(format: "%.1f%%", Double(part) * 100 / Double(whole))
+    }
+
+    private func percentile(_ sorted: [Int64], _ p: Double) -> Int64 {
+        sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
+    }
+}
