@@ -8,14 +8,18 @@ cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh
 swift build --build-tests
 
-cleanup=""
+export CASHIER_BIN="$PWD/.build/debug/cashier"
+pgdir=""
+cleanup() {
+  # The tests start kafka-dev, sandbox and worker processes; none may outlive the run.
+  pkill -KILL -f "^$CASHIER_BIN " 2>/dev/null || true
+  if [ -n "$pgdir" ]; then scripts/throwaway-postgres.sh stop "$pgdir"; fi
+}
+trap cleanup EXIT
 if [ -z "${CASHIER_TEST_DATABASE_URL:-}" ]; then
   pgdir=$(mktemp -d /tmp/cashier-test-pg.XXXXXX)
-  cleanup="scripts/throwaway-postgres.sh stop $pgdir"
-  trap '$cleanup' EXIT
   CASHIER_TEST_DATABASE_URL=$(scripts/throwaway-postgres.sh start "$pgdir")
   export CASHIER_TEST_DATABASE_URL
 fi
-export CASHIER_BIN="$PWD/.build/debug/cashier"
 
 swift test --skip-build "$@"

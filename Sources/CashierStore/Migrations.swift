@@ -28,6 +28,7 @@ enum Migrations {
                 source_topic     text NOT NULL,
                 source_partition integer NOT NULL,
                 source_offset    bigint NOT NULL,
+                source_digest    text NOT NULL,
                 received_at      timestamptz NOT NULL DEFAULT now()
             )
             """,
@@ -72,6 +73,7 @@ enum Migrations {
                 source_topic     text NOT NULL,
                 source_partition integer NOT NULL,
                 source_offset    bigint NOT NULL,
+                source_digest    text NOT NULL,
                 event_id         text,
                 order_id         text,
                 disposition      text NOT NULL
@@ -80,7 +82,7 @@ enum Migrations {
                 reason_message   text,
                 payload          bytea,
                 received_at      timestamptz NOT NULL DEFAULT now(),
-                PRIMARY KEY (source_topic, source_partition, source_offset)
+                PRIMARY KEY (source_topic, source_partition, source_offset, source_digest)
             )
             """,
             "CREATE INDEX inbox_order ON inbox (order_id)",
@@ -110,10 +112,11 @@ enum Migrations {
                 source_topic     text NOT NULL,
                 source_partition integer NOT NULL,
                 source_offset    bigint NOT NULL,
+                source_digest    text NOT NULL,
                 status           text NOT NULL DEFAULT 'open'
                     CHECK (status IN ('open', 'replayed', 'discarded')),
                 created_at       timestamptz NOT NULL DEFAULT now(),
-                UNIQUE (source_topic, source_partition, source_offset, reason_code)
+                UNIQUE (source_topic, source_partition, source_offset, source_digest, reason_code)
             )
             """,
         ])

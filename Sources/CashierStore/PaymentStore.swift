@@ -21,7 +21,7 @@ public struct PaymentStore: Sendable {
 
     /// Records a valid event. A new order gets its payment and first attempt row in one
     /// statement (the hot path); anything else takes the careful path below.
-    public func accept(_ order: OrderCreated, source: ResultEvent.Source) async throws -> Acceptance {
+    public func accept(_ order: OrderCreated, origin: EventOrigin) async throws -> Acceptance {
         let paymentID = PaymentIdentity.paymentID(orderID: order.orderID)
         let key = PaymentIdentity.idempotencyKey(orderID: order.orderID)
         let rows = try await client.query(
@@ -29,11 +29,11 @@ public struct PaymentStore: Sendable {
             WITH new_order AS (
                 INSERT INTO orders (order_id, event_id, user_id, item_id, price, currency, discount, amount,
                                     channel, payment_method, fingerprint, created_at,
-                                    source_topic, source_partition, source_offset)
+                                    source_topic, source_partition, source_offset, source_digest)
                 VALUES (\(order.orderID), \(order.eventID), \(order.userID), \(order.itemID), \(order.price),
                         \(order.currency.code), \(order.discount.description), \(order.amount),
                         \(order.channel.rawValue), \(order.paymentMethod), \(order.fingerprint), \(order.createdAt),
-                        \(source.topic), \(source.partition), \(source.offset))
+                        \(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest))
                 ON CONFLICT (order_id) DO NOTHING
                 RETURNING order_id
             ), new_payment AS (
@@ -46,8 +46,8 @@ public struct PaymentStore: Sendable {
                 INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker)
                 SELECT payment_id, 1, \(key), \(worker) FROM new_payment
             ), inbox_row AS (
-                INSERT INTO inbox (source_topic, source_partition, source_offset, event_id, order_id, disposition)
-                SELECT \(source.topic), \(source.partition), \(source.offset), \(order.eventID), order_id, 'accepted'
+                INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition)
+                SELECT \(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(order.eventID), order_id, 'accepted'
                 FROM new_order
                 ON CONFLICT DO NOTHING
             )
@@ -58,11 +58,11 @@ public struct PaymentStore: Sendable {
         if created == 1 {
             return .charge(PaymentTicket(paymentID: paymentID, order: order, idempotencyKey: key, attempt: 1, resumed: false))
         }
-        return try await acceptExisting(order, source: source)
+        return try await acceptExisting(order, origin: origin)
     }
 
     /// The order id is known: a duplicate, a conflict, or an interrupted payment to resume.
-    private func acceptExisting(_ order: OrderCreated, source: ResultEvent.Source) async throws -> Acceptance {
+    private func acceptExisting(_ order: OrderCreated, origin: EventOrigin) async throws -> Acceptance {
         let worker = self.worker
         let logger = self.logger
         return try await client.withTransaction(logger: logger) { connection in
@@ -82,14 +82,14 @@ public struct PaymentStore: Sendable {
                 throw StoreError(.invariant, "payment \(paymentID) has unknown state \(stateText)")
             }
             if fingerprint != order.fingerprint {
-                try await Self.recordConflict(order, existingFingerprint: fingerprint, source: source, on: connection, logger: logger)
+                try await Self.recordConflict(order, existingFingerprint: fingerprint, origin: origin, on: connection, logger: logger)
                 return .conflict
             }
             guard state == .processing else {
                 try await connection.query(
                     """
-                    INSERT INTO inbox (source_topic, source_partition, source_offset, event_id, order_id, disposition)
-                    VALUES (\(source.topic), \(source.partition), \(source.offset), \(order.eventID), \(order.orderID), 'duplicate')
+                    INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition)
+                    VALUES (\(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(order.eventID), \(order.orderID), 'duplicate')
                     ON CONFLICT DO NOTHING
                     """, logger: logger)
                 return .duplicate(state: state)
@@ -106,8 +106,8 @@ public struct PaymentStore: Sendable {
                 ), bumped AS (
                     UPDATE payments SET attempts = \(attempt), updated_at = now() WHERE payment_id = \(paymentID)
                 ), inbox_row AS (
-                    INSERT INTO inbox (source_topic, source_partition, source_offset, event_id, order_id, disposition)
-                    VALUES (\(source.topic), \(source.partition), \(source.offset), \(order.eventID), \(order.orderID), 'duplicate')
+                    INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition)
+                    VALUES (\(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(order.eventID), \(order.orderID), 'duplicate')
                     ON CONFLICT DO NOTHING
                 )
                 INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker)
@@ -118,26 +118,26 @@ public struct PaymentStore: Sendable {
     }
 
     private static func recordConflict(
-        _ order: OrderCreated, existingFingerprint: String, source: ResultEvent.Source, on connection: PostgresConnection, logger: Logger
+        _ order: OrderCreated, existingFingerprint: String, origin: EventOrigin, on connection: PostgresConnection, logger: Logger
     ) async throws {
         let reason = Reason(
             code: "order_conflict",
             message: "order \(order.orderID) was already received with other chargeable fields; this event was not charged")
         let payload = order.json()
-        let dlqEventID = "dlq_" + PaymentIdentity.rejectionEventID(topic: source.topic, partition: source.partition, offset: source.offset)
+        let dlqEventID = PaymentIdentity.deadLetterEventID(origin)
         try await connection.query(
             """
             WITH inbox_row AS (
-                INSERT INTO inbox (source_topic, source_partition, source_offset, event_id, order_id, disposition,
+                INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition,
                                    reason_code, reason_message)
-                VALUES (\(source.topic), \(source.partition), \(source.offset), \(order.eventID), \(order.orderID),
+                VALUES (\(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(order.eventID), \(order.orderID),
                         'conflict', \(reason.code), \(reason.message))
                 ON CONFLICT DO NOTHING
             ), letter AS (
                 INSERT INTO dead_letters (order_id, channel, reason_code, reason_message, payload,
-                                          source_topic, source_partition, source_offset)
+                                          source_topic, source_partition, source_offset, source_digest)
                 VALUES (\(order.orderID), \(order.channel.rawValue), \(reason.code), \(reason.message), \(payload),
-                        \(source.topic), \(source.partition), \(source.offset))
+                        \(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest))
                 ON CONFLICT DO NOTHING
                 RETURNING id
             )
@@ -145,8 +145,8 @@ public struct PaymentStore: Sendable {
             SELECT \(dlqEventID), 'dlq', \(order.orderID),
                    json_build_object('dead_letter_id', id, 'order_id', \(order.orderID), 'reason',
                        json_build_object('code', \(reason.code)::text, 'message', \(reason.message)::text),
-                       'source', json_build_object('topic', \(source.topic)::text, 'partition', \(source.partition)::integer,
-                                                   'offset', \(source.offset)::bigint),
+                       'source', json_build_object('topic', \(origin.topic)::text, 'partition', \(origin.partition)::integer,
+                                                   'offset', \(origin.offset)::bigint),
                        'event', \(payload)::json)::text
             FROM letter
             ON CONFLICT (event_id) DO NOTHING
@@ -156,14 +156,14 @@ public struct PaymentStore: Sendable {
 
     /// Records an event that cannot be charged, and its `rejected` result, unless the event
     /// names an order that already exists: then it is a conflict and the order's result stands.
-    public func reject(_ rejection: OrderRejection, payload: [UInt8], source: ResultEvent.Source, result: ResultEvent) async throws {
+    public func reject(_ rejection: OrderRejection, payload: [UInt8], origin: EventOrigin, result: ResultEvent) async throws {
         let stored = payload.count <= OrderCreated.maxEventBytes ? payload : Array(payload.prefix(1024))
         try await client.query(
             """
             WITH inbox_row AS (
-                INSERT INTO inbox (source_topic, source_partition, source_offset, event_id, order_id, disposition,
+                INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition,
                                    reason_code, reason_message, payload)
-                VALUES (\(source.topic), \(source.partition), \(source.offset), \(rejection.eventID), \(rejection.orderID),
+                VALUES (\(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(rejection.eventID), \(rejection.orderID),
                         'rejected', \(rejection.reason.code), \(rejection.reason.message), \(ByteBuffer(bytes: stored)))
                 ON CONFLICT DO NOTHING
                 RETURNING 1
@@ -184,22 +184,22 @@ public struct PaymentStore: Sendable {
     }
 
     /// Records an invalid event that names an existing order as a conflict (no result event).
-    public func rejectAsConflict(_ rejection: OrderRejection, payload: [UInt8], source: ResultEvent.Source) async throws {
+    public func rejectAsConflict(_ rejection: OrderRejection, payload: [UInt8], origin: EventOrigin) async throws {
         let orderID = rejection.orderID ?? ""
         let text = String(decoding: payload.prefix(OrderCreated.maxEventBytes), as: UTF8.self)
         let message = "order \(orderID) was already received; this later event is invalid (\(rejection.reason)) and was not charged"
-        let dlqEventID = "dlq_" + PaymentIdentity.rejectionEventID(topic: source.topic, partition: source.partition, offset: source.offset)
+        let dlqEventID = PaymentIdentity.deadLetterEventID(origin)
         try await client.query(
             """
             WITH inbox_row AS (
-                INSERT INTO inbox (source_topic, source_partition, source_offset, event_id, order_id, disposition,
+                INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition,
                                    reason_code, reason_message, payload)
-                VALUES (\(source.topic), \(source.partition), \(source.offset), \(rejection.eventID), \(orderID),
+                VALUES (\(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(rejection.eventID), \(orderID),
                         'conflict', 'order_conflict', \(message), \(ByteBuffer(bytes: payload)))
                 ON CONFLICT DO NOTHING
             ), letter AS (
-                INSERT INTO dead_letters (order_id, reason_code, reason_message, payload, source_topic, source_partition, source_offset)
-                VALUES (\(orderID), 'order_conflict', \(message), \(text), \(source.topic), \(source.partition), \(source.offset))
+                INSERT INTO dead_letters (order_id, reason_code, reason_message, payload, source_topic, source_partition, source_offset, source_digest)
+                VALUES (\(orderID), 'order_conflict', \(message), \(text), \(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest))
                 ON CONFLICT DO NOTHING
                 RETURNING id
             )
@@ -207,8 +207,8 @@ public struct PaymentStore: Sendable {
             SELECT \(dlqEventID), 'dlq', \(orderID),
                    json_build_object('dead_letter_id', id, 'order_id', \(orderID)::text,
                        'reason', json_build_object('code', 'order_conflict', 'message', \(message)::text),
-                       'source', json_build_object('topic', \(source.topic)::text, 'partition', \(source.partition)::integer,
-                                                   'offset', \(source.offset)::bigint))::text
+                       'source', json_build_object('topic', \(origin.topic)::text, 'partition', \(origin.partition)::integer,
+                                                   'offset', \(origin.offset)::bigint))::text
             FROM letter
             ON CONFLICT (event_id) DO NOTHING
             """, logger: logger)

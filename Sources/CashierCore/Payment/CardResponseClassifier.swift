@@ -16,7 +16,12 @@ public enum CardResponseClassifier {
         switch status {
         case 402:
             return .declined(reason)
-        case 409, 429:
+        case 409:
+            // Another request with this key is in flight (another pod, or our own call that
+            // timed out): its outcome is not known yet. Asking again with the same key later
+            // returns it, so this is "unknown", not "nothing happened".
+            return .unknown(reason)
+        case 429:
             return .retryable(reason)
         case 401, 403:
             // A rejected API key charged nothing; an operator must fix the configuration, so the

@@ -22,9 +22,14 @@ public enum PaymentIdentity {
         "res_" + digest("cashier/result/v1/\(paymentID)/\(status)", hexDigits: 24)
     }
 
-    /// The `event_id` of the result for an event rejected before it had a usable order id.
-    public static func rejectionEventID(topic: String, partition: Int32, offset: Int64) -> String {
-        "res_" + digest("cashier/rejection/v1/\(topic)/\(partition)/\(offset)", hexDigits: 24)
+    /// The `event_id` of the result for a rejected event (one per consumed record).
+    public static func rejectionEventID(_ origin: EventOrigin) -> String {
+        "res_" + digest("cashier/rejection/v1/\(origin.topic)/\(origin.partition)/\(origin.offset)/\(origin.digest)", hexDigits: 24)
+    }
+
+    /// The id of the dead-letter message published for a consumed record.
+    public static func deadLetterEventID(_ origin: EventOrigin) -> String {
+        "dlq_" + digest("cashier/dead-letter/v1/\(origin.topic)/\(origin.partition)/\(origin.offset)/\(origin.digest)", hexDigits: 24)
     }
 
     static func digest(_ text: String, hexDigits: Int) -> String {

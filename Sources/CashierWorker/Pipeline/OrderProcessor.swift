@@ -19,14 +19,14 @@ struct OrderProcessor: Sendable {
     /// task was cancelled first (the record is then left for the next owner).
     func process(_ work: WorkItem) async throws -> Bool {
         let message = work.message
-        let source = ResultEvent.Source(topic: message.topic, partition: message.partition, offset: message.offset)
+        let origin = EventOrigin(topic: message.topic, partition: message.partition, offset: message.offset, value: message.value)
         let traceparent = message.header("traceparent")
         switch work.decoded {
         case .failure(let rejection):
-            try await reject(rejection, payload: message.value, source: source)
+            try await reject(rejection, payload: message.value, origin: origin)
             return true
         case .success(let order):
-            switch try await store.accept(order, source: source) {
+            switch try await store.accept(order, origin: origin) {
             case .duplicate(let state):
                 logger.info("duplicate order event ignored", metadata: ["order_id": "\(order.orderID)", "state": "\(state.rawValue)"])
                 return true
@@ -34,31 +34,31 @@ struct OrderProcessor: Sendable {
                 relay.wake()
                 return true
             case .charge(let ticket):
-                return try await charge(ticket, source: source, traceparent: traceparent)
+                return try await charge(ticket, origin: origin, traceparent: traceparent)
             }
         }
     }
 
-    private func reject(_ rejection: OrderRejection, payload: [UInt8], source: ResultEvent.Source) async throws {
+    private func reject(_ rejection: OrderRejection, payload: [UInt8], origin: EventOrigin) async throws {
         if let orderID = rejection.orderID, try await store.orderExists(orderID) {
-            try await store.rejectAsConflict(rejection, payload: payload, source: source)
+            try await store.rejectAsConflict(rejection, payload: payload, origin: origin)
         } else {
             let result = ResultEvent(
-                eventID: PaymentIdentity.rejectionEventID(topic: source.topic, partition: source.partition, offset: source.offset),
+                eventID: PaymentIdentity.rejectionEventID(origin),
                 orderID: rejection.orderID, paymentID: nil, status: .rejected, amount: nil, currency: nil, channel: nil,
                 channelReference: nil, attempts: 0, reason: rejection.reason, occurredAt: Self.now(),
-                source: rejection.orderID == nil ? source : nil)
-            try await store.reject(rejection, payload: payload, source: source, result: result)
+                source: rejection.orderID == nil ? origin.source : nil)
+            try await store.reject(rejection, payload: payload, origin: origin, result: result)
         }
         logger.notice(
             "event rejected",
-            metadata: ["order_id": "\(rejection.orderID ?? "-")", "reason": "\(rejection.reason.code)", "offset": "\(source.partition)/\(source.offset)"])
+            metadata: ["order_id": "\(rejection.orderID ?? "-")", "reason": "\(rejection.reason.code)", "offset": "\(origin.partition)/\(origin.offset)"])
         relay.wake()
     }
 
     /// Calls the channel and records the outcome; unknown outcomes are resolved by repeating
     /// the call with the same key a bounded number of times.
-    private func charge(_ first: PaymentTicket, source: ResultEvent.Source, traceparent: String?) async throws -> Bool {
+    private func charge(_ first: PaymentTicket, origin: EventOrigin, traceparent: String?) async throws -> Bool {
         let order = first.order
         let adapter = channels.adapter(for: order.channel)
         var ticket = first
@@ -87,7 +87,7 @@ struct OrderProcessor: Sendable {
                 if Task.isCancelled { return false }
                 ticket = try await store.nextAttempt(after: ticket, outcome: outcome)
             case .retryable(let reason), .unknown(let reason):
-                try await handOver(ticket, outcome, reason: reason, source: source, traceparent: traceparent)
+                try await handOver(ticket, outcome, reason: reason, origin: origin, traceparent: traceparent)
                 return true
             }
         }
@@ -111,7 +111,7 @@ struct OrderProcessor: Sendable {
     }
 
     /// Retryable (or still unknown): the retry worker takes over, unless the attempts are spent.
-    private func handOver(_ ticket: PaymentTicket, _ outcome: ChannelOutcome, reason: Reason, source: ResultEvent.Source, traceparent: String?) async throws {
+    private func handOver(_ ticket: PaymentTicket, _ outcome: ChannelOutcome, reason: Reason, origin: EventOrigin, traceparent: String?) async throws {
         let policy = configuration.retryPolicy
         guard policy.allowsAnotherAttempt(after: ticket.attempt) else {
             let exhausted = Reason(code: "retries_exhausted", message: "\(ticket.attempt) attempts failed; last: \(reason)")
@@ -122,7 +122,7 @@ struct OrderProcessor: Sendable {
         let delay = policy.delayMilliseconds(retry: ticket.attempt, using: &generator)
         let request = RetryRequest(
             orderID: ticket.order.orderID, paymentID: ticket.paymentID, attempts: ticket.attempt,
-            dueAtMilliseconds: Self.nowMilliseconds() + delay, lastError: reason, source: source)
+            dueAtMilliseconds: Self.nowMilliseconds() + delay, lastError: reason, source: origin.source)
         try await store.scheduleRetry(ticket, outcome: outcome, request: request, traceparent: traceparent)
         relay.wake()
         logger.notice(

@@ -28,14 +28,14 @@ struct DevCommand: AsyncParsableCommand {
     func run() async throws {
         LogSetup.bootstrap()
         let logger = Logger(label: "cashier.dev")
-        let postgres = try database.configuration()
+        let postgres = try database.resolve()
         let sandboxConfiguration = try sandbox.configuration()
         var configuration = WorkerConfiguration()
         configuration.retryPolicy = try retry.policy()
         configuration.concurrency = concurrency
         configuration.workerName = WorkerAssembly.workerName()
 
-        _ = try await PostgresRuntime.with(postgres, logger: logger) { client in
+        _ = try await PostgresRuntime.with(url: postgres.url, postgres.configuration, logger: logger) { client in
             try await Migrator(client: client, logger: logger).migrate()
         }
         let broker = try DevBroker.start(partitions: partitions, topics: configuration.topics, bootstrapFile: bootstrapFile)

@@ -12,8 +12,8 @@ struct MigrateCommand: AsyncParsableCommand {
     func run() async throws {
         LogSetup.bootstrap()
         let logger = Logger(label: "cashier.migrate")
-        let configuration = try database.configuration()
-        let applied = try await PostgresRuntime.with(configuration, logger: logger) { client in
+        let postgres = try database.resolve()
+        let applied = try await PostgresRuntime.with(url: postgres.url, postgres.configuration, logger: logger) { client in
             try await Migrator(client: client, logger: logger).migrate()
         }
         print(applied.isEmpty

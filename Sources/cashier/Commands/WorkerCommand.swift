@@ -25,7 +25,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let logger = Logger(label: "cashier.worker")
         // Validate everything before any connection is made.
         let kafkaConfiguration = try kafka.configuration()
-        let postgres = try database.configuration()
+        let postgres = try database.resolve()
         let resolvedChannels = try channels.resolve()
         var configuration = WorkerConfiguration()
         configuration.topics = try kafka.topics()

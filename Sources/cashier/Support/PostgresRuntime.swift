@@ -3,49 +3,43 @@ import Logging
 import PostgresNIO
 
 enum PostgresRuntime {
-    /// Runs `body` with a connected client; fails with one line if Postgres cannot be reached.
+    /// Runs `body` with a connected pool. An unusable database (unreachable, wrong password,
+    /// unknown database) is a one-line start-up error, found by one direct connection first.
     static func with<T: Sendable>(
-        _ configuration: PostgresClient.Configuration, logger: Logger, _ body: @Sendable @escaping (PostgresClient) async throws -> T
+        url: String, _ configuration: PostgresClient.Configuration, logger: Logger,
+        _ body: @Sendable @escaping (PostgresClient) async throws -> T
     ) async throws -> T {
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        try await probe(url: url, configuration: configuration, logger: logger)
+        // The pool reconnects by itself and logs each failed attempt; keep that out of the
+        // operator's way unless they asked for detail.
+        var poolLogger = logger
+        poolLogger.logLevel = max(logger.logLevel, .warning)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: poolLogger)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 await client.run()
                 return nil
             }
             defer { group.cancelAll() }
-            try await reachable(client, configuration: configuration, logger: logger)
             return try await body(client)
         }
     }
 
-    /// A first query with a deadline: an unreachable database is a start-up error, not a hang.
-    static func reachable(_ client: PostgresClient, configuration: PostgresClient.Configuration, logger: Logger) async throws {
-        let target = "\(configuration.host ?? "?"):\(configuration.port ?? 5432)"
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                try await client.query("SELECT 1", logger: logger)
-                return true
-            }
-            group.addTask {
-                try await Task.sleep(for: .seconds(15))
-                return false
-            }
-            do {
-                let answered = try await group.next() ?? false
-                group.cancelAll()
-                guard answered else { throw CLIError("cannot reach Postgres at \(target) within 15 s; check CASHIER_DATABASE_URL and that the server is up") }
-            } catch let error as CLIError {
-                throw error
-            } catch let error as PSQLError {
-                throw CLIError("cannot use Postgres at \(target): \(PostgresRuntime.describe(error)); check CASHIER_DATABASE_URL")
-            }
+    private static func probe(url: String, configuration: PostgresClient.Configuration, logger: Logger) async throws {
+        let target = "\(configuration.host ?? "?"):\(configuration.port ?? 5432)/\(configuration.database ?? "")"
+        do {
+            try await DatabaseURL.probe(url, logger: logger)
+        } catch let error as PSQLError {
+            throw CLIError("cannot use Postgres at \(target): \(describe(error)); check CASHIER_DATABASE_URL and that the server is up")
+        } catch {
+            throw CLIError("cannot use Postgres at \(target): \(error); check CASHIER_DATABASE_URL and that the server is up")
         }
     }
 
-    /// PSQLError's description hides details on purpose; the server message is safe to show.
+    /// PSQLError's description hides details on purpose; the server's message is safe to show.
     static func describe(_ error: PSQLError) -> String {
         if let message = error.serverInfo?[.message] { return message }
+        if let underlying = error.underlying { return "\(underlying)" }
         return "\(error.code)"
     }
 }

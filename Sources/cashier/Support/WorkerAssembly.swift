@@ -11,12 +11,12 @@ import ServiceLifecycle
 /// Wires the order worker's parts together; shared by `cashier worker` and `cashier dev`.
 enum WorkerAssembly {
     static func run(
-        kafka: KafkaConfiguration, postgres: PostgresClient.Configuration, channels: ChannelOptions.Resolved,
+        kafka: KafkaConfiguration, postgres: (url: String, configuration: PostgresClient.Configuration), channels: ChannelOptions.Resolved,
         configuration: WorkerConfiguration, extraServices: [any Service] = [], logger: Logger
     ) async throws {
         let http = ChannelHTTP.makeClient(maxConnectionsPerHost: configuration.concurrency)
         do {
-            try await PostgresRuntime.with(postgres, logger: logger) { client in
+            try await PostgresRuntime.with(url: postgres.url, postgres.configuration, logger: logger) { client in
                 try await Migrator(client: client, logger: logger).requireCurrent()
                 let producer = try KafkaProducer(configuration: kafka, logger: logger)
                 let relay = OutboxRelay(outbox: OutboxStore(client: client, logger: logger), producer: producer, topics: configuration.topics, logger: logger)

@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+
+/// Bad flags, URLs and configuration get one clear line and a non-zero exit, before any work.
+@Suite struct CommandLineTests {
+    static let card = ["CASHIER_CARD_URL": "http://127.0.0.1:9", "CASHIER_CARD_API_KEY": "sk_test"]
+
+    func expectOneLineError(_ arguments: [String], environment: [String: String] = [:], mentioning words: [String]) async throws {
+        var env = ["CASHIER_DATABASE_URL": "", "CASHIER_KAFKA_BROKERS": "", "CASHIER_CARD_URL": "", "CASHIER_CARD_API_KEY": ""]
+        for (key, value) in environment { env[key] = value }
+        let (status, _, stderr) = try await CashierProcess.run(arguments, environment: env)
+        #expect(status != 0)
+        let lines = stderr.split(separator: "\n").filter { !$0.isEmpty }
+        #expect(lines.count == 1, "expected one line, got:\n\(stderr)")
+        for word in words { #expect(stderr.contains(word), "\(stderr)") }
+    }
+
+    @Test func workerWithoutBrokersSaysWhatToSet() async throws {
+        try await expectOneLineError(["worker", "--database-url", "postgres://u@localhost/db"], environment: Self.card, mentioning: ["CASHIER_KAFKA_BROKERS"])
+    }
+
+    @Test func malformedBrokerAddressIsNamed() async throws {
+        try await expectOneLineError(["worker", "--brokers", "kafka-without-port"], environment: Self.card, mentioning: ["kafka-without-port", "HOST:PORT"])
+    }
+
+    @Test func invalidDatabaseURLIsExplained() async throws {
+        try await expectOneLineError(
+            ["worker", "--brokers", "localhost:9092", "--database-url", "mysql://x@y/z"], environment: Self.card, mentioning: ["postgres://"])
+        try await expectOneLineError(
+            ["worker", "--brokers", "localhost:9092", "--database-url", "postgres://user@host:5432/db?sslmode=maybe"], environment: Self.card,
+            mentioning: ["sslmode"])
+    }
+
+    @Test func databasePasswordNeverAppearsInErrors() async throws {
+        let (_, _, stderr) = try await CashierProcess.run(
+            ["worker", "--brokers", "localhost:9092", "--database-url", "postgres://user:hunter2@host/db?bogus=1"], environment: Self.card)
+        #expect(!stderr.contains("hunter2"))
+    }
+
+    @Test func badChannelURLAndMissingKeyAreNamed() async throws {
+        let base = ["worker", "--brokers", "localhost:9092", "--database-url", "postgres://u@localhost/db"]
+        try await expectOneLineError(base, environment: ["CASHIER_CARD_URL": "ftp://x", "CASHIER_CARD_API_KEY": "k"], mentioning: ["CASHIER_CARD_URL"])
+        try await expectOneLineError(base, environment: ["CASHIER_CARD_URL": "http://127.0.0.1:1"], mentioning: ["CASHIER_CARD_API_KEY"])
+        try await expectOneLineError(base, mentioning: ["CASHIER_CARD_URL"])
+    }
+
+    @Test func outOfRangeNumbersAreNamed() async throws {
+        let base = ["worker", "--brokers", "localhost:9092", "--database-url", "postgres://u@localhost/db"]
+        try await expectOneLineError(base + ["--channel-timeout-ms", "0"], environment: Self.card, mentioning: ["--channel-timeout-ms"])
+        try await expectOneLineError(base + ["--concurrency", "0"], environment: Self.card, mentioning: ["--concurrency"])
+        try await expectOneLineError(base, environment: Self.card.merging(["CASHIER_RETRY_FACTOR": "fast"]) { $1 }, mentioning: ["CASHIER_RETRY_FACTOR"])
+        try await expectOneLineError(base + ["--kafka-option", "novalue"], environment: Self.card, mentioning: ["k=v"])
+        try await expectOneLineError(["sandbox", "--decline-rate", "1.5"], mentioning: ["--decline-rate"])
+        try await expectOneLineError(["publish", "--brokers", "localhost:9092", "--count", "0"], mentioning: ["--count"])
+    }
+
+    @Test(.enabled(if: Pipeline.isAvailable)) func workerRefusesAnUnmigratedDatabase() async throws {
+        let pipeline = try await Pipeline.shared()
+        let name = "cashier_unmigrated_\(pipeline.runID)"
+        try await pipeline.db.query("CREATE DATABASE \(unescaped: name)", logger: pipeline.logger)
+        var components = URLComponents(string: Pipeline.databaseURL!)!
+        components.path = "/" + name
+        let url = components.string!
+        try await expectOneLineError(
+            ["worker", "--brokers", pipeline.brokers, "--database-url", url], environment: Self.card, mentioning: ["cashier migrate"])
+    }
+
+    @Test func migrateIsSafeToRunConcurrently() async throws {
+        guard let url = Pipeline.databaseURL else { return }
+        async let first = CashierProcess.run(["migrate", "--database-url", url])
+        async let second = CashierProcess.run(["migrate", "--database-url", url])
+        let results = try await [first, second]
+        #expect(results.allSatisfy { $0.0 == 0 })
+    }
+}

@@ -1,0 +1,173 @@
+import AsyncHTTPClient
+import CashierCore
+import CashierStore
+import Foundation
+import Kafka
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// The shared end-to-end environment: Postgres (`CASHIER_TEST_DATABASE_URL`), a Kafka broker
+/// (`CASHIER_TEST_KAFKA_BROKERS`, else `cashier kafka-dev`), `cashier sandbox`, and one
+/// long-lived `cashier worker`. Started once per test process: group joins take seconds.
+final class Pipeline: Sendable {
+    static let databaseURL = ProcessInfo.processInfo.environment["CASHIER_TEST_DATABASE_URL"]
+    static let isAvailable = databaseURL != nil
+
+    private static let instance = Task { try await Pipeline() }
+    static func shared() async throws -> Pipeline { try await instance.value }
+
+    let brokers: String
+    let sandboxURL: String
+    let groupID = "cashier-e2e-\(UUID().uuidString.prefix(8))"
+    let db: PostgresClient
+    let producer: KafkaProducer
+    let http = HTTPClient(eventLoopGroupProvider: .singleton)
+    let logger = Logger(label: "e2e")
+    let runID = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+    // Keep the child processes alive for the whole run.
+    private let children: [CashierProcess]
+    let worker: CashierProcess
+
+    private init() async throws {
+        guard let url = Self.databaseURL else { throw TestFailure("CASHIER_TEST_DATABASE_URL is not set; run `make test`") }
+        var children: [CashierProcess] = []
+        if let external = ProcessInfo.processInfo.environment["CASHIER_TEST_KAFKA_BROKERS"] {
+            brokers = external
+        } else {
+            let broker = try CashierProcess("kafka-dev", ["kafka-dev", "--partitions", "6"])
+            children.append(broker)
+            brokers = try await broker.value(after: "bootstrap=")
+        }
+        let sandbox = try CashierProcess("sandbox", ["sandbox", "--port", "0", "--slow-answer-ms", "4000"])
+        children.append(sandbox)
+        sandboxURL = try await sandbox.value(after: "sandbox=")
+
+        let (status, _, stderr) = try await CashierProcess.run(["migrate", "--database-url", url])
+        guard status == 0 else { throw TestFailure("migrate failed: \(stderr)") }
+
+        var configuration = try DatabaseURL.configuration(url)
+        configuration.options.maximumConnections = 8
+        db = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let db = self.db
+        Task { await db.run() }
+        producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: brokers), logger: logger)
+
+        worker = try CashierProcess("worker-1", Self.workerArguments(brokers: brokers, group: groupID), environment: Self.workerEnvironment(sandboxURL))
+        children.append(worker)
+        self.children = children
+        // The worker is ready once it owns partitions.
+        let worker = self.worker
+        try await eventually("worker-1 to join its group", timeout: .seconds(60)) {
+            worker.log.contains("partitions assigned")
+        }
+    }
+
+    static func workerArguments(brokers: String, group: String) -> [String] {
+        [
+            "worker", "--brokers", brokers, "--group-id", group, "--concurrency", "16", "--channel-timeout-ms", "2000",
+            "--kafka-option", "session.timeout.ms=6000", "--kafka-option", "heartbeat.interval.ms=500",
+            "--kafka-option", "fetch.wait.max.ms=10",
+        ]
+    }
+
+    static func workerEnvironment(_ sandboxURL: String) -> [String: String] {
+        ["CASHIER_CARD_URL": sandboxURL, "CASHIER_CARD_API_KEY": "sk_test_e2e", "CASHIER_DATABASE_URL": databaseURL ?? ""]
+    }
+
+    // MARK: Publishing
+
+    func orderID(_ name: String) -> String { "ord_\(runID)_\(name)" }
+
+    func order(_ name: String, price: Int64 = 10000, discount: String = "0.10", paymentMethod: String = "pm_card_visa", eventID: String? = nil) -> OrderCreated {
+        OrderCreated(
+            eventID: eventID ?? "evt_\(runID)_\(name)", orderID: orderID(name), userID: "u_1", itemID: "course_7", price: price,
+            currency: .cny, discount: try! DiscountRatio(parsing: discount), channel: .card, paymentMethod: paymentMethod,
+            createdAt: "2026-11-24T10:00:00Z")
+    }
+
+    @discardableResult
+    func publish(_ order: OrderCreated) async throws -> DeliveryReport {
+        try await publish(Array(order.json().utf8), key: order.orderID)
+    }
+
+    @discardableResult
+    func publish(_ bytes: [UInt8], key: String?) async throws -> DeliveryReport {
+        try await producer.send(OutgoingMessage(topic: "orders.created", key: key.map { Array($0.utf8) }, value: bytes))
+    }
+
+    // MARK: Observing Postgres
+
+    func paymentState(_ orderID: String) async throws -> String? {
+        let rows = try await db.query("SELECT state FROM payments WHERE order_id = \(orderID)", logger: logger)
+        for try await state in rows.decode(String.self) { return state }
+        return nil
+    }
+
+    func waitForTerminal(_ orderIDs: [String], timeout: Duration = .seconds(60)) async throws {
+        try await eventually("\(orderIDs.count) orders to settle", timeout: timeout) {
+            let rows = try await db.query(
+                "SELECT count(*)::integer FROM payments WHERE order_id = ANY(\(orderIDs)) AND state IN ('succeeded', 'failed')", logger: logger)
+            for try await count in rows.decode(Int.self) { return count == orderIDs.count }
+            return false
+        }
+    }
+
+    func inboxDisposition(partition: Int32, offset: Int64) async throws -> (String, String?)? {
+        let rows = try await db.query(
+            "SELECT disposition, reason_code FROM inbox WHERE source_topic = 'orders.created' AND source_partition = \(partition) AND source_offset = \(offset)",
+            logger: logger)
+        for try await row in rows.decode((String, String?).self) { return row }
+        return nil
+    }
+
+    func count(_ sql: String) async throws -> Int {
+        let rows = try await db.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+        for try await value in rows.decode(Int.self) { return value }
+        return 0
+    }
+
+    // MARK: Observing the sandbox
+
+    /// Executed charges per order id, as the channel sandbox saw them.
+    func charges(_ orderID: String) async throws -> [(status: String, key: String)] {
+        let response = try await http.execute(HTTPClientRequest(url: "\(sandboxURL)/_sandbox/charges?order_id=\(orderID)"), timeout: .seconds(5))
+        let body = try await response.body.collect(upTo: 1 << 24)
+        guard case .array(let charges)? = try JSONParser.parse(body.readableBytesView)["charges"] else { return [] }
+        return charges.compactMap { charge in
+            guard case .string(let status)? = charge["status"], case .string(let key)? = charge["idempotency_key"] else { return nil }
+            return (status, key)
+        }
+    }
+
+    // MARK: Observing the results topic
+
+    /// Every result event on `payments.results` for these order ids (duplicates included).
+    func results(for orderIDs: Set<String>, atLeast minimum: Int, timeout: Duration = .seconds(30)) async throws -> [String: [JSONValue]] {
+        let partitions = try await producer.partitionCount(topic: "payments.results")
+        let reader = try KafkaConsumer(
+            configuration: KafkaConfiguration(bootstrapServers: brokers),
+            readingFromBeginning: (0..<partitions).map { TopicPartition(topic: "payments.results", partition: Int32($0)) }, logger: logger)
+        var found: [String: [JSONValue]] = [:]
+        let deadline = ContinuousClock.now + timeout
+        while found.count < minimum && ContinuousClock.now < deadline {
+            for message in try await reader.poll(maxMessages: 1000, timeout: .milliseconds(200)) {
+                guard let value = try? JSONParser.parse(message.value), case .string(let orderID)? = value["order_id"],
+                    orderIDs.contains(orderID)
+                else { continue }
+                found[orderID, default: []].append(value)
+            }
+        }
+        // Read a little longer so duplicates published late are seen too.
+        for _ in 0..<3 {
+            for message in try await reader.poll(maxMessages: 1000, timeout: .milliseconds(200)) {
+                guard let value = try? JSONParser.parse(message.value), case .string(let orderID)? = value["order_id"],
+                    orderIDs.contains(orderID)
+                else { continue }
+                found[orderID, default: []].append(value)
+            }
+        }
+        await reader.close()
+        return found
+    }
+}
