@@ -103,10 +103,15 @@ let package = Package(
             swiftSettings: settings
         ),
         .testTarget(name: "CashierCoreTests", dependencies: ["CashierCore"], swiftSettings: settings),
-        .testTarget(name: "KafkaTests", dependencies: ["Kafka"], swiftSettings: settings),
+        .testTarget(name: "CashierWorkerTests", dependencies: ["CashierWorker", "Kafka"], swiftSettings: settings),
         .testTarget(
             name: "CashierChannelsTests",
-            dependencies: ["CashierChannels", "CashierSandbox", "CashierCore"],
+            dependencies: [
+                "CashierChannels", "CashierSandbox", "CashierCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: settings
         ),
         .testTarget(

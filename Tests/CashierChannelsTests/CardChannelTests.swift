@@ -1,0 +1,138 @@
+import AsyncHTTPClient
+import CashierChannels
+import CashierCore
+import CashierSandbox
+import Hummingbird
+import Logging
+import Testing
+
+/// The card adapter against the sandbox over real HTTP on loopback: Stripe's idempotency
+/// semantics, and how each answer is classified.
+@Suite struct CardChannelTests {
+    static let logger = Logger(label: "card-tests")
+
+    /// Starts a sandbox on a free port, runs `body` with its URL, then stops it.
+    func withSandbox(_ configuration: SandboxConfiguration = .init(), _ body: @Sendable (String, SandboxServer) async throws -> Void) async throws {
+        let server = SandboxServer(configuration: configuration)
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let app = server.application(host: "127.0.0.1", port: 0, logger: Self.logger) { continuation.yield($0) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await app.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = await iterator.next()!
+            try await body("http://127.0.0.1:\(port)", server)
+            group.cancelAll()
+        }
+    }
+
+    func request(_ orderID: String, method: String = "pm_card_visa", amount: Int64 = 9000) -> ChargeRequest {
+        ChargeRequest(
+            paymentID: "pay_\(orderID)", orderID: orderID, itemID: "course_7", amount: amount, currency: .cny, paymentMethod: method,
+            idempotencyKey: PaymentIdentity.idempotencyKey(orderID: orderID))
+    }
+
+    func adapter(_ url: String, _ client: HTTPClient, timeout: Duration = .seconds(5), key: String = "sk_test") -> CardAdapter {
+        CardAdapter(baseURL: url, apiKey: key, timeout: timeout, client: client, logger: Self.logger)
+    }
+
+    @Test func successIsReplayedForTheSameKeyWithoutASecondCharge() async throws {
+        let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
+        try await withSandbox { url, server in
+            let card = adapter(url, client)
+            let first = await card.charge(request("ord_a"))
+            let second = await card.charge(request("ord_a"))
+            guard case .succeeded(let reference) = first else { Issue.record("expected success, got \(first)"); return }
+            #expect(second == .succeeded(reference: reference))
+            #expect(server.card.intents.count == 1)
+            #expect(server.card.intents.first?.amount == 9000)
+            #expect(server.card.intents.first?.currency == "cny")
+            #expect(server.card.intents.first?.orderID == "ord_a")
+        }
+        try await client.shutdown()
+    }
+
+    @Test func declineIsTerminalAndCarriesTheDeclineCode() async throws {
+        let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
+        try await withSandbox { url, _ in
+            let outcome = await adapter(url, client).charge(request("ord_b", method: "pm_card_chargeDeclinedInsufficientFunds"))
+            #expect(outcome.kind == "declined")
+            #expect(outcome.reason?.code == "insufficient_funds")
+        }
+        try await client.shutdown()
+    }
+
+    @Test func sameKeyWithOtherParametersIsRefusedNeverCharged() async throws {
+        let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
+        try await withSandbox { url, server in
+            let card = adapter(url, client)
+            _ = await card.charge(request("ord_c"))
+            let changed = await card.charge(request("ord_c", amount: 1))
+            #expect(changed.kind == "declined")
+            #expect(server.card.intents.count == 1)
+        }
+        try await client.shutdown()
+    }
+
+    @Test func timeoutIsUnknownAndTheRepeatReturnsTheSavedCharge() async throws {
+        var configuration = SandboxConfiguration()
+        configuration.slowAnswer = .milliseconds(1500)
+        let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
+        try await withSandbox(configuration) { url, server in
+            let card = adapter(url, client, timeout: .milliseconds(300))
+            let first = await card.charge(request("ord_d", method: "pm_sandbox_slow"))
+            #expect(first.kind == "unknown")
+            #expect(first.reason?.code == "timeout")
+            let again = await card.charge(request("ord_d", method: "pm_sandbox_slow"))
+            #expect(again.kind == "succeeded")
+            #expect(server.card.intents.count == 1)
+        }
+        try await client.shutdown()
+    }
+
+    @Test func callWhileTheSameKeyIsInFlightIsUnknown() async throws {
+        let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
+        try await withSandbox { url, server in
+            let card = adapter(url, client)
+            async let first = card.charge(request("ord_e", method: "pm_sandbox_hold_800"))
+            try await Task.sleep(for: .milliseconds(200))
+            let concurrent = await card.charge(request("ord_e", method: "pm_sandbox_hold_800"))
+            #expect(concurrent.kind == "unknown")
+            #expect(await first.kind == "succeeded")
+            #expect(server.card.intents.count == 1)
+        }
+        try await client.shutdown()
+    }
+
+    @Test func transientErrorsAreRetryableAndNotSaved() async throws {
+        let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
+        try await withSandbox { url, server in
+            let card = adapter(url, client)
+            let method = "pm_sandbox_flaky_2"
+            #expect(await card.charge(request("ord_f", method: method)).kind == "retryable")
+            #expect(await card.charge(request("ord_f", method: method)).kind == "retryable")
+            #expect(await card.charge(request("ord_f", method: method)).kind == "succeeded")
+            #expect(server.card.intents.count == 1)
+        }
+        try await client.shutdown()
+    }
+
+    @Test func wrongAPIKeyIsRetryableSoTheOrderIsNotFailed() async throws {
+        var configuration = SandboxConfiguration()
+        configuration.cardAPIKey = "sk_right"
+        let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
+        try await withSandbox(configuration) { url, server in
+            let outcome = await adapter(url, client, key: "sk_wrong").charge(request("ord_g"))
+            #expect(outcome.kind == "retryable")
+            #expect(server.card.intents.isEmpty)
+        }
+        try await client.shutdown()
+    }
+
+    @Test func unreachableChannelIsRetryable() async throws {
+        let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
+        // Port 9 (discard) is closed on loopback here: the connection is refused before sending.
+        let outcome = await adapter("http://127.0.0.1:9", client).charge(request("ord_h"))
+        #expect(outcome.kind == "retryable")
+        try await client.shutdown()
+    }
+}
