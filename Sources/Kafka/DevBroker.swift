@@ -9,18 +9,8 @@ public final class DevBroker: Sendable {
     public let bootstrapServers: String
 
     public init(partitions: Int, topics: [String], logger: Logger) throws(KafkaError) {
-        let conf = try RDKafkaConf.make([("client.id", "cashier-kafka-dev")])
-        let context = Unmanaged.passRetained(ClientContext(logger: logger))
-        rd_kafka_conf_set_opaque(conf, context.toOpaque())
-        ClientContext.installLogging(conf)
-        let pointer: OpaquePointer
-        do {
-            pointer = try RDKafkaConf.client(RD_KAFKA_PRODUCER, conf)
-        } catch {
-            context.release()
-            throw error
-        }
-        let handle = RDKafkaHandle(pointer, context: context)
+        let handle = try RDKafkaConf.client(RD_KAFKA_PRODUCER, [("client.id", "cashier-kafka-dev")], context: ClientContext(logger: logger))
+        let pointer = handle.pointer
         guard let mock = rd_kafka_mock_cluster_new(pointer, 1) else {
             throw KafkaError(.devBroker, "librdkafka could not start a mock cluster")
         }

@@ -34,22 +34,13 @@ public final class KafkaConsumer: Sendable {
             // when idle. (librdkafka's mock cluster always waits it out: see kafka-dev.)
             ("fetch.wait.max.ms", "100"),
         ]
-        let conf = try RDKafkaConf.make(defaults + configuration.options)
         let context = ClientContext(logger: logger)
         context.rebalance.withLock { $0 = onRebalance }
-        let unmanaged = Unmanaged.passRetained(context)
-        rd_kafka_conf_set_opaque(conf, unmanaged.toOpaque())
-        rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
-        ClientContext.installLogging(conf)
-        let pointer: OpaquePointer
-        do {
-            pointer = try RDKafkaConf.client(RD_KAFKA_CONSUMER, conf)
-        } catch {
-            unmanaged.release()
-            throw error
+        self.handle = try RDKafkaConf.client(RD_KAFKA_CONSUMER, defaults + configuration.options, context: context) {
+            rd_kafka_conf_set_rebalance_cb($0, rebalanceCallback)
         }
-        self.handle = RDKafkaHandle(pointer, context: unmanaged)
         self.logger = logger
+        let pointer = handle.pointer
         rd_kafka_poll_set_consumer(pointer)
         let list = makePartitionList(topics.map { (TopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA), 0) })
         defer { rd_kafka_topic_partition_list_destroy(list) }
@@ -68,19 +59,9 @@ public final class KafkaConsumer: Sendable {
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
         ]
-        let conf = try RDKafkaConf.make(defaults + configuration.options)
-        let unmanaged = Unmanaged.passRetained(ClientContext(logger: logger))
-        rd_kafka_conf_set_opaque(conf, unmanaged.toOpaque())
-        ClientContext.installLogging(conf)
-        let pointer: OpaquePointer
-        do {
-            pointer = try RDKafkaConf.client(RD_KAFKA_CONSUMER, conf)
-        } catch {
-            unmanaged.release()
-            throw error
-        }
-        self.handle = RDKafkaHandle(pointer, context: unmanaged)
+        self.handle = try RDKafkaConf.client(RD_KAFKA_CONSUMER, defaults + configuration.options, context: ClientContext(logger: logger))
         self.logger = logger
+        let pointer = handle.pointer
         rd_kafka_poll_set_consumer(pointer)
         let list = makePartitionList(partitions.map { ($0, Int64(RD_KAFKA_OFFSET_BEGINNING)) })
         defer { rd_kafka_topic_partition_list_destroy(list) }

@@ -20,19 +20,9 @@ public final class KafkaProducer: Sendable {
             ("message.timeout.ms", "30000"),
             ("queue.buffering.max.messages", "200000"),
         ]
-        let conf = try RDKafkaConf.make(defaults + configuration.options)
-        let context = Unmanaged.passRetained(ClientContext(logger: logger))
-        rd_kafka_conf_set_opaque(conf, context.toOpaque())
-        rd_kafka_conf_set_dr_msg_cb(conf, deliveryReport)
-        ClientContext.installLogging(conf)
-        let pointer: OpaquePointer
-        do {
-            pointer = try RDKafkaConf.client(RD_KAFKA_PRODUCER, conf)
-        } catch {
-            context.release()
-            throw error
+        let handle = try RDKafkaConf.client(RD_KAFKA_PRODUCER, defaults + configuration.options, context: ClientContext(logger: logger)) {
+            rd_kafka_conf_set_dr_msg_cb($0, deliveryReport)
         }
-        let handle = RDKafkaHandle(pointer, context: context)
         self.handle = handle
         // Serves delivery reports and logs until the producer is released.
         self.poller = PollThread(name: "cashier.kafka.producer.poll") { rd_kafka_poll(handle.pointer, 100) }

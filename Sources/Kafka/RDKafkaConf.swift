@@ -17,14 +17,24 @@ enum RDKafkaConf {
         return conf
     }
 
-    /// Creates a client handle; on success librdkafka owns `conf`.
-    static func client(_ type: rd_kafka_type_t, _ conf: OpaquePointer) throws(KafkaError) -> OpaquePointer {
+    /// Creates a client from properties: a `ClientContext` reachable from every callback,
+    /// librdkafka's logs routed to `logger`, and `configure` to install further callbacks.
+    static func client(
+        _ type: rd_kafka_type_t, _ properties: [(key: String, value: String)], context: ClientContext,
+        configure: (OpaquePointer) -> Void = { _ in }
+    ) throws(KafkaError) -> RDKafkaHandle {
+        let conf = try make(properties)
+        let unmanaged = Unmanaged.passRetained(context)
+        rd_kafka_conf_set_opaque(conf, unmanaged.toOpaque())
+        ClientContext.installLogging(conf)
+        configure(conf)
         var errorText = [CChar](repeating: 0, count: 512)
-        guard let handle = rd_kafka_new(type, conf, &errorText, errorText.count) else {
+        guard let pointer = rd_kafka_new(type, conf, &errorText, errorText.count) else {
             rd_kafka_conf_destroy(conf)
+            unmanaged.release()
             throw KafkaError(.configuration, "cannot create kafka client: \(String(errorBuffer: errorText))")
         }
-        return handle
+        return RDKafkaHandle(pointer, context: unmanaged)
     }
 }
 

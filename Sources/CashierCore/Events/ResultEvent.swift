@@ -65,24 +65,9 @@ public struct ResultEvent: Sendable, Equatable {
         writer.member("channel", channel)
         writer.member("channel_reference", channelReference)
         writer.member("attempts", Int64(attempts))
-        writer.key("reason")
-        if let reason {
-            writer.beginObject()
-            writer.member("code", reason.code)
-            writer.member("message", reason.message)
-            writer.endObject()
-        } else {
-            writer.null()
-        }
+        writer.member("reason", reason)
         writer.member("occurred_at", occurredAt)
-        if let source {
-            writer.key("source")
-            writer.beginObject()
-            writer.member("topic", source.topic)
-            writer.member("partition", Int64(source.partition))
-            writer.member("offset", source.offset)
-            writer.endObject()
-        }
+        if let source { writer.member("source", source) }
         writer.endObject()
         return writer.text
     }

@@ -39,6 +39,26 @@ public struct JSONWriter: Sendable {
         if let value { int(value) } else { null() }
     }
 
+    /// `{"code": …, "message": …}`, the shape of every reason in Cashier's events.
+    public mutating func member(_ name: String, _ reason: Reason?) {
+        key(name)
+        guard let reason else { return null() }
+        beginObject()
+        member("code", reason.code)
+        member("message", reason.message)
+        endObject()
+    }
+
+    /// `{"topic": …, "partition": …, "offset": …}`: where a consumed record came from.
+    public mutating func member(_ name: String, _ source: ResultEvent.Source) {
+        key(name)
+        beginObject()
+        member("topic", source.topic)
+        member("partition", Int64(source.partition))
+        member("offset", source.offset)
+        endObject()
+    }
+
     private mutating func separate() {
         guard !needsComma.isEmpty else { return }
         if needsComma[needsComma.count - 1] { text += "," }

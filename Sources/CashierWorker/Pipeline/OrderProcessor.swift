@@ -105,7 +105,7 @@ struct OrderProcessor: Sendable {
             attempts: ticket.attempt, reason: reason, occurredAt: Self.now())
         let changed = try await store.settle(ticket, outcome: outcome, result: result, traceparent: traceparent)
         if changed { relay.wake() }
-        logger.info(
+        logger.debug(
             "payment \(status.rawValue)",
             metadata: ["order_id": "\(order.orderID)", "payment_id": "\(ticket.paymentID)", "attempt": "\(ticket.attempt)"])
     }

@@ -11,9 +11,9 @@ enum PostgresRuntime {
     ) async throws -> T {
         try await probe(url: url, configuration: configuration, logger: logger)
         // The pool reconnects by itself and logs each failed attempt; keep that out of the
-        // operator's way unless they asked for detail.
+        // operator's way (query failures still surface where they happen).
         var poolLogger = logger
-        poolLogger.logLevel = max(logger.logLevel, .warning)
+        poolLogger.logLevel = max(logger.logLevel, .error)
         let client = PostgresClient(configuration: configuration, backgroundLogger: poolLogger)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
