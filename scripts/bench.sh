@@ -19,17 +19,18 @@ orders=${BENCH_ORDERS:-50000}
 latency_orders=${BENCH_LATENCY_ORDERS:-20000}
 
 work=$(mktemp -d /tmp/cashier-bench.XXXXXX)
+pgdir=$(mktemp -d /tmp/cashier-bench-pg.XXXXXX)
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  scripts/throwaway-postgres.sh stop "$work/pg"
+  scripts/throwaway-postgres.sh stop "$pgdir"
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 export CASHIER_DATABASE_URL
-CASHIER_DATABASE_URL=$(scripts/throwaway-postgres.sh start "$work/pg")
+CASHIER_DATABASE_URL=$(scripts/throwaway-postgres.sh start "$pgdir")
 "$bin" migrate >/dev/null
 
 start_worker() { # $1 = name, $2 = sandbox latency ms, $3 = concurrency

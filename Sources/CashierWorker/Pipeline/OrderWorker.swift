@@ -54,7 +54,9 @@ public final class OrderWorker: Service, Sendable {
         let stopped = Flag()
         await withTaskGroup(of: Void.self) { background in
             background.addTask { await self.commitPeriodically(until: stopped) }
-            await withTaskGroup(of: Void.self) { workers in
+            // Discarding: a finished order's task is freed at once (a plain task group would keep
+            // every finished child until `next()`, growing with each order processed).
+            await withDiscardingTaskGroup { workers in
                 await self.pollAndDispatch(into: &workers)
                 await self.finishInFlight(&workers)
             }
@@ -67,7 +69,7 @@ public final class OrderWorker: Service, Sendable {
 
     private var shouldStop: Bool { Task.isShuttingDownGracefully || Task.isCancelled }
 
-    private func pollAndDispatch(into workers: inout TaskGroup<Void>) async {
+    private func pollAndDispatch(into workers: inout DiscardingTaskGroup) async {
         var failures = 0
         while !shouldStop {
             let messages: [KafkaMessage]
@@ -141,20 +143,16 @@ public final class OrderWorker: Service, Sendable {
 
     /// Waits for in-flight records; at the deadline cancels them (cancelled records are not
     /// committed, so the next owner redoes them with the same idempotency keys).
-    private func finishInFlight(_ workers: inout TaskGroup<Void>) async {
+    private func finishInFlight(_ workers: inout DiscardingTaskGroup) async {
         let deadline = ContinuousClock.now + configuration.shutdownDeadline
         logger.info("stopping: waiting for \(running.load(ordering: .relaxed)) in-flight orders")
-        // A timer child makes `next()` return at the deadline even if no order finishes.
-        workers.addTask { try? await Task.sleep(until: deadline) }
-        var abandoned = false
-        while await workers.next() != nil {
-            if running.load(ordering: .relaxed) == 0 {
-                workers.cancelAll()
-            } else if ContinuousClock.now >= deadline && !abandoned {
-                abandoned = true
-                logger.warning("shutdown deadline reached: abandoning \(running.load(ordering: .relaxed)) in-flight orders (left uncommitted)")
-                workers.cancelAll()
-            }
+        while running.load(ordering: .relaxed) > 0 && ContinuousClock.now < deadline && !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let abandoned = running.load(ordering: .relaxed)
+        if abandoned > 0 {
+            logger.warning("shutdown deadline reached: abandoning \(abandoned) in-flight orders (left uncommitted)")
+            workers.cancelAll()
         }
     }
 
