@@ -46,7 +46,7 @@ struct PipelineEndToEndTests {
         let reports = [try await pipeline.publish(order), try await pipeline.publish(again), try await pipeline.publish(order)]
         for report in reports {
             try await eventually("duplicate at \(report.partition)/\(report.offset) recorded") {
-                try await pipeline.inboxDisposition(partition: report.partition, offset: report.offset)?.0 == "duplicate"
+                try await pipeline.inboxDisposition(report)?.0 == "duplicate"
             }
         }
         #expect(try await pipeline.charges(order.orderID).count == 1)
@@ -64,7 +64,7 @@ struct PipelineEndToEndTests {
         conflicting.price = 99_999
         let report = try await pipeline.publish(conflicting)
         try await eventually("conflict recorded") {
-            try await pipeline.inboxDisposition(partition: report.partition, offset: report.offset)?.0 == "conflict"
+            try await pipeline.inboxDisposition(report)?.0 == "conflict"
         }
         #expect(try await pipeline.count("SELECT count(*)::integer FROM dead_letters WHERE order_id = '\(order.orderID)' AND reason_code = 'order_conflict'") == 1)
         #expect(try await pipeline.charges(order.orderID).count == 1)
@@ -95,7 +95,7 @@ struct PipelineEndToEndTests {
             (Array(#"{"event_id":"e","order_id":"bad id!","user_id":"u","item_id":"i","price":1,\#(ok)}"#.utf8), nil, "invalid_order_id"),
             (event("huge", #""price":100,\#(ok),"pad":"\#(String(repeating: "x", count: 70_000))""#), nil, "payload_too_large"),
         ]
-        var reports: [DeliveryReport] = []
+        var reports: [EventOrigin] = []
         for item in cases { reports.append(try await pipeline.publish(item.bytes, key: item.orderID)) }
         // The line keeps moving: a valid order after all of them is charged.
         let after = pipeline.order("after_bad_input")
@@ -103,9 +103,9 @@ struct PipelineEndToEndTests {
 
         for (item, report) in zip(cases, reports) {
             try await eventually("rejection of \(item.code)") {
-                try await pipeline.inboxDisposition(partition: report.partition, offset: report.offset) != nil
+                try await pipeline.inboxDisposition(report) != nil
             }
-            let recorded = try await pipeline.inboxDisposition(partition: report.partition, offset: report.offset)
+            let recorded = try await pipeline.inboxDisposition(report)
             #expect(recorded?.0 == "rejected", "\(item.code)")
             #expect(recorded?.1 == item.code)
             if let orderID = item.orderID { #expect(try await pipeline.charges(orderID).isEmpty) }

@@ -87,13 +87,16 @@ final class Pipeline: Sendable {
     }
 
     @discardableResult
-    func publish(_ order: OrderCreated) async throws -> DeliveryReport {
+    func publish(_ order: OrderCreated) async throws -> EventOrigin {
         try await publish(Array(order.json().utf8), key: order.orderID)
     }
 
+    /// Publishes one record; returns where it landed, with the digest the worker records, so a
+    /// reused database (earlier runs at the same offsets) cannot confuse the assertions.
     @discardableResult
-    func publish(_ bytes: [UInt8], key: String?) async throws -> DeliveryReport {
-        try await producer.send(OutgoingMessage(topic: "orders.created", key: key.map { Array($0.utf8) }, value: bytes))
+    func publish(_ bytes: [UInt8], key: String?) async throws -> EventOrigin {
+        let report = try await producer.send(OutgoingMessage(topic: "orders.created", key: key.map { Array($0.utf8) }, value: bytes))
+        return EventOrigin(topic: "orders.created", partition: report.partition, offset: report.offset, value: bytes)
     }
 
     // MARK: Observing Postgres
@@ -113,9 +116,13 @@ final class Pipeline: Sendable {
         }
     }
 
-    func inboxDisposition(partition: Int32, offset: Int64) async throws -> (String, String?)? {
+    func inboxDisposition(_ origin: EventOrigin) async throws -> (String, String?)? {
         let rows = try await db.query(
-            "SELECT disposition, reason_code FROM inbox WHERE source_topic = 'orders.created' AND source_partition = \(partition) AND source_offset = \(offset)",
+            """
+            SELECT disposition, reason_code FROM inbox
+            WHERE source_topic = \(origin.topic) AND source_partition = \(origin.partition) AND source_offset = \(origin.offset)
+              AND source_digest = \(origin.digest)
+            """,
             logger: logger)
         for try await row in rows.decode((String, String?).self) { return row }
         return nil
