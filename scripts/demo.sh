@@ -46,6 +46,9 @@ done
 brokers=$(cat "$work/bootstrap")
 echo "dev broker at $brokers, $(grep '^sandbox=' "$work/dev.out")" >&2
 
+# A few warm-up orders first: the first fetches after a group join are slow on the dev broker.
+"$bin" publish --brokers "$brokers" --count 20 --await-results --timeout-s 60 --kafka-option fetch.wait.max.ms=10 >/dev/null
+
 "$bin" publish --brokers "$brokers" --count "${DEMO_ORDERS:-1000}" --invalid "${DEMO_INVALID:-30}" \
   --rate "${DEMO_RATE:-500}" --channel card --await-results --timeout-s 120 --kafka-option fetch.wait.max.ms=10
 

@@ -82,6 +82,9 @@ public final class OrderWorker: Service, Sendable {
                 try? await Task.sleep(for: .milliseconds(min(5000, 100 * failures)))
                 continue
             }
+            if let oldest = messages.compactMap(\.timestampMilliseconds).min() {
+                logger.trace("polled \(messages.count) records; oldest was produced \(OrderProcessor.nowMilliseconds() - oldest) ms ago")
+            }
             // Note every record before dispatching any, so the tracker sees the batch in order.
             let items: [WorkItem] = tracker.withLock { tracker in
                 messages.compactMap { message in

@@ -8,25 +8,24 @@ enum Env {
     }
 
     static func int(_ flag: Int?, _ name: String, default fallback: Int, range: ClosedRange<Int>, flagName: String) throws -> Int {
-        if let flag {
-            guard range.contains(flag) else { throw CLIError("\(flagName) \(flag) is out of range; use \(range.lowerBound)...\(range.upperBound)") }
-            return flag
-        }
-        guard let text = value(name) else { return fallback }
-        guard let number = Int(text), range.contains(number) else {
-            throw CLIError("\(name)=\"\(text)\" is not a whole number in \(range.lowerBound)...\(range.upperBound); fix or unset it")
-        }
-        return number
+        try number(flag, name, default: fallback, range: range, flagName: flagName, kind: "a whole number")
     }
 
     static func double(_ flag: Double?, _ name: String, default fallback: Double, range: ClosedRange<Double>, flagName: String) throws -> Double {
+        try number(flag, name, default: fallback, range: range, flagName: flagName, kind: "a number")
+    }
+
+    /// A number from its flag, else its variable, else the default; out of range is an error.
+    private static func number<T: LosslessStringConvertible & Comparable>(
+        _ flag: T?, _ name: String, default fallback: T, range: ClosedRange<T>, flagName: String, kind: String
+    ) throws -> T {
         if let flag {
             guard range.contains(flag) else { throw CLIError("\(flagName) \(flag) is out of range; use \(range.lowerBound)...\(range.upperBound)") }
             return flag
         }
         guard let text = value(name) else { return fallback }
-        guard let number = Double(text), range.contains(number) else {
-            throw CLIError("\(name)=\"\(text)\" is not a number in \(range.lowerBound)...\(range.upperBound); fix or unset it")
+        guard let number = T(text), range.contains(number) else {
+            throw CLIError("\(name)=\"\(text)\" is not \(kind) in \(range.lowerBound)...\(range.upperBound); fix or unset it")
         }
         return number
     }
