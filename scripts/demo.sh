@@ -53,5 +53,5 @@ echo "dev broker at $brokers, $(grep '^sandbox=' "$work/dev.out")" >&2
   --rate "${DEMO_RATE:-500}" --channel card --await-results --timeout-s 120 --kafka-option fetch.wait.max.ms=10
 
 sandbox=$(grep '^sandbox=' "$work/dev.out" | cut -d= -f2-)
-echo "sandbox charges: $(curl -s "$sandbox/_sandbox/charges" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["count"], "executed,", d["succeeded"], "succeeded")')"
+echo "sandbox charges (20 warm-up orders included): $(curl -s "$sandbox/_sandbox/charges" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["count"], "executed,", d["succeeded"], "succeeded")')"
 echo "worker log: $(grep -c . "$work/dev.log") lines (kept only for this run)" >&2
