@@ -85,12 +85,15 @@ public final class OrderWorker: Service, Sendable {
             if let oldest = messages.compactMap(\.timestampMilliseconds).min() {
                 logger.trace("polled \(messages.count) records; oldest was produced \(OrderProcessor.nowMilliseconds() - oldest) ms ago")
             }
+            // Decode outside the lock: finishing orders take the same lock to record progress.
+            let decoded = messages.map { message in
+                Result { () throws(OrderRejection) in try OrderCreated.decode(message.value) }
+            }
             // Note every record before dispatching any, so the tracker sees the batch in order.
             let items: [WorkItem] = tracker.withLock { tracker in
-                messages.compactMap { message in
+                zip(messages, decoded).compactMap { message, decoded in
                     let partition = TopicPartition(topic: message.topic, partition: message.partition)
                     guard let generation = tracker.received(partition, offset: message.offset) else { return nil }
-                    let decoded = Result { () throws(OrderRejection) in try OrderCreated.decode(message.value) }
                     return WorkItem(message: message, decoded: decoded, generation: generation)
                 }
             }
