@@ -1,5 +1,3 @@
-import Crypto
-
 /// Where a consumed record came from, plus a digest of its bytes.
 ///
 /// Coordinates alone do not identify a record for ever: a topic recreated (or a dev broker
@@ -17,7 +15,7 @@ public struct EventOrigin: Sendable, Hashable {
         self.topic = topic
         self.partition = partition
         self.offset = offset
-        self.digest = SHA256.hash(data: Array(value)).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        self.digest = SHA256Hex.of(value)
     }
 
     public init(topic: String, partition: Int32, offset: Int64, digest: String) {

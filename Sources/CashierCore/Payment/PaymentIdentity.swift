@@ -1,5 +1,3 @@
-import Crypto
-
 /// Identifiers derived deterministically from an order, so every pod, attempt and replay
 /// computes the same ones without coordination (DESIGN.md invariant 1).
 public enum PaymentIdentity {
@@ -33,12 +31,6 @@ public enum PaymentIdentity {
     }
 
     static func digest(_ text: String, hexDigits: Int) -> String {
-        let hash = SHA256.hash(data: Array(text.utf8))
-        var hex = ""
-        hex.reserveCapacity(64)
-        for byte in hash {
-            hex += String(byte >> 4, radix: 16) + String(byte & 0x0F, radix: 16)
-        }
-        return String(hex.prefix(hexDigits))
+        String(SHA256Hex.of(text.utf8).prefix(hexDigits))
     }
 }
