@@ -82,11 +82,4 @@ public enum DatabaseURL {
             host: host, port: port, user: user.removingPercentEncoding ?? user, password: components.password?.removingPercentEncoding,
             database: database, tls: tls)
     }
-
-    /// The URL with its password replaced, for logs and `config check`.
-    public static func redacted(_ text: String) -> String {
-        guard var components = URLComponents(string: text), components.password != nil else { return text }
-        components.password = "*****"
-        return components.string ?? "(unprintable URL)"
-    }
 }

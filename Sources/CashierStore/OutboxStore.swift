@@ -42,11 +42,4 @@ public struct OutboxStore: Sendable {
             return sent.count
         }
     }
-
-    /// Number of records not yet published (the relay's backlog).
-    public func backlog() async throws -> Int {
-        let rows = try await client.query("SELECT count(*)::integer FROM outbox WHERE published_at IS NULL", logger: logger)
-        for try await count in rows.decode(Int.self) { return count }
-        return 0
-    }
 }

@@ -5,7 +5,7 @@ import Crdkafka
 public struct KafkaError: Error, Sendable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable, Hashable {
-            case configuration, connection, produce, consume, commit, closed, delivery, devBroker
+            case configuration, connection, produce, consume, commit, delivery, devBroker
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -15,7 +15,6 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
         public static let produce = Code(.produce)
         public static let consume = Code(.consume)
         public static let commit = Code(.commit)
-        public static let closed = Code(.closed)
         public static let delivery = Code(.delivery)
         public static let devBroker = Code(.devBroker)
 
