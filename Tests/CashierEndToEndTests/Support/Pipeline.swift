@@ -156,24 +156,18 @@ final class Pipeline: Sendable {
             configuration: KafkaConfiguration(bootstrapServers: brokers),
             readingFromBeginning: (0..<partitions).map { TopicPartition(topic: "payments.results", partition: Int32($0)) }, logger: logger)
         var found: [String: [JSONValue]] = [:]
+        func readOnce() async throws {
+            for message in try await reader.poll(maxMessages: 1000, timeout: .milliseconds(200)) {
+                guard let value = try? JSONParser.parse(message.value), case .string(let orderID)? = value["order_id"],
+                    orderIDs.contains(orderID)
+                else { continue }
+                found[orderID, default: []].append(value)
+            }
+        }
         let deadline = ContinuousClock.now + timeout
-        while found.count < minimum && ContinuousClock.now < deadline {
-            for message in try await reader.poll(maxMessages: 1000, timeout: .milliseconds(200)) {
-                guard let value = try? JSONParser.parse(message.value), case .string(let orderID)? = value["order_id"],
-                    orderIDs.contains(orderID)
-                else { continue }
-                found[orderID, default: []].append(value)
-            }
-        }
+        while found.count < minimum && ContinuousClock.now < deadline { try await readOnce() }
         // Read a little longer so duplicates published late are seen too.
-        for _ in 0..<3 {
-            for message in try await reader.poll(maxMessages: 1000, timeout: .milliseconds(200)) {
-                guard let value = try? JSONParser.parse(message.value), case .string(let orderID)? = value["order_id"],
-                    orderIDs.contains(orderID)
-                else { continue }
-                found[orderID, default: []].append(value)
-            }
-        }
+        for _ in 0..<3 { try await readOnce() }
         await reader.close()
         return found
     }
