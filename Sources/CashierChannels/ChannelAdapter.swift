@@ -27,4 +27,7 @@ public struct ChargeRequest: Sendable, Equatable {
 public protocol ChannelAdapter: Sendable {
     var channel: Channel { get }
     func charge(_ request: ChargeRequest) async -> ChannelOutcome
+    /// Asks whether the payment already happened, without charging. `reference` is the
+    /// channel's id for the charge when an earlier answer gave one.
+    func lookup(_ request: ChargeRequest, reference: String?) async -> PaymentLookup
 }

@@ -32,6 +32,17 @@ public struct SandboxServer: Sendable {
             if answer.delay > .zero { try? await Task.sleep(for: answer.delay) }
             return Self.json(answer.status, answer.body, headers: answer.headers)
         }
+        // Stripe's search API, for the one query Cashier makes: `metadata['order_id']:'…'`.
+        router.get("/v1/payment_intents/search") { request, _ -> Response in
+            let query = request.uri.queryParameters.get("query") ?? ""
+            let prefix = "metadata['order_id']:'"
+            guard query.hasPrefix(prefix), query.hasSuffix("'"), query.count > prefix.count else {
+                return Self.json(400, #"{"error":{"type":"invalid_request_error","code":"parameter_invalid","message":"the sandbox supports only metadata['order_id']:'…' queries"}}"#)
+            }
+            let orderID = String(query.dropFirst(prefix.count).dropLast())
+            let found = card.intents.filter { $0.orderID == orderID }.map(CardSimulator.intentJSON)
+            return Self.json(200, #"{"object":"search_result","has_more":false,"data":["# + found.joined(separator: ",") + "]}")
+        }
         router.get("/v1/payment_intents/:id") { _, context -> Response in
             let id = context.parameters.get("id") ?? ""
             guard let intent = card.intent(id: id) else {

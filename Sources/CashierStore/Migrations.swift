@@ -119,6 +119,36 @@ enum Migrations {
                 UNIQUE (source_topic, source_partition, source_offset, source_digest, reason_code)
             )
             """,
-        ])
+        ]),
+        Step(version: 2, name: "retry schedule and dead-letter operations", statements: [
+            // The retry schedule lives in Postgres: `retry_due_at` is set when the retry worker
+            // takes the payment off the retry topic, and a lease marks the one call in flight.
+            """
+            ALTER TABLE payments
+                ADD COLUMN retry_due_at timestamptz,
+                ADD COLUMN lease_until  timestamptz,
+                ADD COLUMN leased_by    text
+            """,
+            "CREATE INDEX payments_retry_due ON payments (retry_due_at) WHERE state = 'retry_scheduled' AND retry_due_at IS NOT NULL",
+            "CREATE INDEX dead_letters_status ON dead_letters (status, created_at)",
+            "CREATE INDEX dead_letters_order ON dead_letters (order_id)",
+            "ALTER TABLE dead_letters ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now()",
+            // Every operator action on a dead letter: who, when, why, and what happened.
+            """
+            CREATE TABLE dead_letter_actions (
+                id             bigserial PRIMARY KEY,
+                dead_letter_id bigint NOT NULL REFERENCES dead_letters (id),
+                order_id       text,
+                action         text NOT NULL CHECK (action IN ('replay', 'discard')),
+                actor          text NOT NULL,
+                reason         text NOT NULL,
+                outcome        text NOT NULL,
+                detail         text NOT NULL,
+                started_at     timestamptz NOT NULL DEFAULT now(),
+                finished_at    timestamptz
+            )
+            """,
+            "CREATE INDEX dead_letter_actions_letter ON dead_letter_actions (dead_letter_id)",
+        ]),
     ]
 }

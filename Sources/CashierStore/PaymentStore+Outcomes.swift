@@ -14,7 +14,8 @@ extension PaymentStore {
             WITH settled AS (
                 UPDATE payments
                 SET state = \(state), channel_reference = \(reference), reason_code = \(result.reason?.code),
-                    reason_message = \(result.reason?.message), updated_at = now(), settled_at = now()
+                    reason_message = \(result.reason?.message), updated_at = now(), settled_at = now(),
+                    retry_due_at = NULL, lease_until = NULL, leased_by = NULL
                 WHERE payment_id = \(ticket.paymentID) AND state IN ('processing', 'retry_scheduled')
                 RETURNING payment_id
             ), attempt AS (

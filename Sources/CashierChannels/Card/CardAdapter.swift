@@ -44,6 +44,42 @@ public struct CardAdapter: ChannelAdapter {
         }
     }
 
+    /// By the intent id when one is known, otherwise through Stripe's search API by the
+    /// order id in the metadata. Stripe's search index lags writes by up to a minute, which is
+    /// why a replay still charges with the same idempotency key: within the key's lifetime the
+    /// channel answers with the saved outcome instead of charging again.
+    public func lookup(_ request: ChargeRequest, reference: String?) async -> PaymentLookup {
+        let url: String
+        if let reference, reference.hasPrefix("pi_") {
+            url = "\(baseURL)/v1/payment_intents/\(FormEncoding.escape(reference))"
+        } else {
+            let query = "metadata['order_id']:'\(request.orderID)'"
+            url = "\(baseURL)/v1/payment_intents/search?query=\(FormEncoding.escape(query))"
+        }
+        var http = HTTPClientRequest(url: url)
+        http.headers.add(name: "Authorization", value: "Bearer \(apiKey)")
+        do {
+            let response = try await client.execute(http, timeout: .init(timeout))
+            let body = try await response.body.collect(upTo: 1 << 22)
+            guard response.status == .ok, let document = try? JSONParser.parse(body.readableBytesView) else {
+                if response.status == .notFound { return .notPaid }
+                return .unknown(Reason(code: "lookup_failed", message: "card channel answered the lookup with HTTP \(response.status.code)"))
+            }
+            let intents: [JSONValue] = if case .array(let data)? = document["data"] { data } else { [document] }
+            for intent in intents {
+                guard case .string(let id)? = intent["id"], case .string(let status)? = intent["status"] else { continue }
+                guard case .string(request.orderID)? = intent["metadata"]?["order_id"] else { continue }
+                if status == "succeeded" { return .paid(reference: id) }
+                if status == "processing" {
+                    return .unknown(Reason(code: "processing", message: "card channel still processing \(id)"))
+                }
+            }
+            return .notPaid
+        } catch {
+            return .unknown(Reason(code: "lookup_failed", message: "card channel lookup failed: \(error)"))
+        }
+    }
+
     /// The form body. Field names and order follow the protocol; values are percent-encoded.
     static func form(_ request: ChargeRequest) -> String {
         [

@@ -20,6 +20,11 @@ public enum ChannelOutcome: Sendable, Equatable {
         }
     }
 
+    /// The channel's id for the charge, when it succeeded.
+    public var reference: String? {
+        if case .succeeded(let reference) = self { reference } else { nil }
+    }
+
     public var reason: Reason? {
         switch self {
         case .succeeded: nil

@@ -24,4 +24,8 @@ struct UnconfiguredChannel: ChannelAdapter {
     func charge(_ request: ChargeRequest) async -> ChannelOutcome {
         .retryable(Reason(code: "channel_not_configured", message: "channel \(channel.rawValue) has no credentials configured in this worker"))
     }
+
+    func lookup(_ request: ChargeRequest, reference: String?) async -> PaymentLookup {
+        .unknown(Reason(code: "channel_not_configured", message: "channel \(channel.rawValue) has no credentials configured in this process"))
+    }
 }

@@ -15,6 +15,12 @@ struct OrderProcessor: Sendable {
     let relay: OutboxRelay
     let logger: Logger
 
+    private var charger: PaymentCharger {
+        PaymentCharger(
+            store: store, channels: channels, retryPolicy: configuration.retryPolicy,
+            unknownOutcomeRepeats: configuration.unknownOutcomeRepeats, logger: logger)
+    }
+
     /// Returns when the record's outcome is durable in Postgres. Returns false only when the
     /// task was cancelled first (the record is then left for the next owner).
     func process(_ work: WorkItem) async throws -> Bool {
@@ -46,7 +52,7 @@ struct OrderProcessor: Sendable {
             let result = ResultEvent(
                 eventID: PaymentIdentity.rejectionEventID(origin),
                 orderID: rejection.orderID, paymentID: nil, status: .rejected, amount: nil, currency: nil, channel: nil,
-                channelReference: nil, attempts: 0, reason: rejection.reason, occurredAt: Self.now(),
+                channelReference: nil, attempts: 0, reason: rejection.reason, occurredAt: PaymentCharger.now(),
                 source: rejection.orderID == nil ? origin.source : nil)
             try await store.reject(rejection, payload: payload, origin: origin, result: result)
         }
@@ -56,82 +62,35 @@ struct OrderProcessor: Sendable {
         relay.wake()
     }
 
-    /// Calls the channel and records the outcome; unknown outcomes are resolved by repeating
-    /// the call with the same key a bounded number of times.
-    private func charge(_ first: PaymentTicket, origin: EventOrigin, traceparent: String?) async throws -> Bool {
-        let order = first.order
-        let adapter = channels.adapter(for: order.channel)
-        var ticket = first
-        var repeats = 0
-        while true {
-            let request = ChargeRequest(
-                paymentID: ticket.paymentID, orderID: order.orderID, itemID: order.itemID, amount: order.amount,
-                currency: order.currency, paymentMethod: order.paymentMethod, idempotencyKey: ticket.idempotencyKey)
-            let outcome = await adapter.charge(request)
-            // A call cut short by shutdown tells us nothing: leave the payment `processing` and
-            // the offset uncommitted, so the next owner repeats it with the same key.
-            if Task.isCancelled { return false }
-            logger.debug(
-                "channel answered",
-                metadata: ["order_id": "\(order.orderID)", "attempt": "\(ticket.attempt)", "outcome": "\(outcome.kind)"])
-            switch outcome {
-            case .succeeded(let reference):
-                try await settle(ticket, outcome, status: .succeeded, reference: reference, reason: nil, traceparent: traceparent)
-                return true
-            case .declined(let reason):
-                try await settle(ticket, outcome, status: .failed, reference: nil, reason: reason, traceparent: traceparent)
-                return true
-            case .unknown where repeats < configuration.unknownOutcomeRepeats && configuration.retryPolicy.allowsAnotherAttempt(after: ticket.attempt):
-                repeats += 1
-                try? await Task.sleep(for: .milliseconds(250 * repeats))
-                if Task.isCancelled { return false }
-                ticket = try await store.nextAttempt(after: ticket, outcome: outcome)
-            case .retryable(let reason), .unknown(let reason):
-                try await handOver(ticket, outcome, reason: reason, origin: origin, traceparent: traceparent)
-                return true
+    /// Calls the channel and records the outcome: settled, handed to the retry worker, or —
+    /// when the attempts are spent — dead-lettered.
+    private func charge(_ ticket: PaymentTicket, origin: EventOrigin, traceparent: String?) async throws -> Bool {
+        guard let (last, outcome) = try await charger.call(ticket) else { return false }
+        switch outcome {
+        case .succeeded, .declined:
+            try await charger.settle(last, outcome, traceparent: traceparent)
+        case .retryable(let reason), .unknown(let reason):
+            if configuration.retryPolicy.allowsAnotherAttempt(after: last.attempt) {
+                try await handOver(last, outcome, reason: reason, origin: origin, traceparent: traceparent)
+            } else {
+                try await charger.exhaust(last, outcome, traceparent: traceparent)
             }
         }
+        relay.wake()
+        return true
     }
 
-    private func settle(
-        _ ticket: PaymentTicket, _ outcome: ChannelOutcome, status: ResultEvent.Status, reference: String?, reason: Reason?,
-        traceparent: String?
-    ) async throws {
-        let order = ticket.order
-        let result = ResultEvent(
-            eventID: PaymentIdentity.resultEventID(paymentID: ticket.paymentID, status: status.rawValue),
-            orderID: order.orderID, paymentID: ticket.paymentID, status: status, amount: order.amount,
-            currency: order.currency.code, channel: order.channel.rawValue, channelReference: reference,
-            attempts: ticket.attempt, reason: reason, occurredAt: Self.now())
-        let changed = try await store.settle(ticket, outcome: outcome, result: result, traceparent: traceparent)
-        if changed { relay.wake() }
-        logger.debug(
-            "payment \(status.rawValue)",
-            metadata: ["order_id": "\(order.orderID)", "payment_id": "\(ticket.paymentID)", "attempt": "\(ticket.attempt)"])
-    }
-
-    /// Retryable (or still unknown): the retry worker takes over, unless the attempts are spent.
+    /// Retryable (or still unknown): the retry worker takes over through the retry topic.
     private func handOver(_ ticket: PaymentTicket, _ outcome: ChannelOutcome, reason: Reason, origin: EventOrigin, traceparent: String?) async throws {
-        let policy = configuration.retryPolicy
-        guard policy.allowsAnotherAttempt(after: ticket.attempt) else {
-            let exhausted = Reason(code: "retries_exhausted", message: "\(ticket.attempt) attempts failed; last: \(reason)")
-            try await settle(ticket, outcome, status: .failed, reference: nil, reason: exhausted, traceparent: traceparent)
-            return
-        }
-        var generator = SystemRandomNumberGenerator()
-        let delay = policy.delayMilliseconds(retry: ticket.attempt, using: &generator)
+        let (due, delay) = charger.nextDueMilliseconds(after: ticket.attempt)
         let request = RetryRequest(
             orderID: ticket.order.orderID, paymentID: ticket.paymentID, attempts: ticket.attempt,
-            dueAtMilliseconds: Self.nowMilliseconds() + delay, lastError: reason, source: origin.source)
+            dueAtMilliseconds: due, lastError: reason, source: origin.source)
         try await store.scheduleRetry(ticket, outcome: outcome, request: request, traceparent: traceparent)
-        relay.wake()
         logger.notice(
             "payment handed to retry",
             metadata: ["order_id": "\(ticket.order.orderID)", "attempt": "\(ticket.attempt)", "reason": "\(reason.code)", "delay_ms": "\(delay)"])
     }
-
-    static func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
-    static func now() -> String { Timestamp.rfc3339(millisecondsSinceEpoch: nowMilliseconds()) }
 }
 
 /// A polled record with its decoding done once, on the dispatcher.

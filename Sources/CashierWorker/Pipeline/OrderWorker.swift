@@ -83,7 +83,7 @@ public final class OrderWorker: Service, Sendable {
                 continue
             }
             if let oldest = messages.compactMap(\.timestampMilliseconds).min() {
-                logger.trace("polled \(messages.count) records; oldest was produced \(OrderProcessor.nowMilliseconds() - oldest) ms ago")
+                logger.trace("polled \(messages.count) records; oldest was produced \(PaymentCharger.nowMilliseconds() - oldest) ms ago")
             }
             // Decode outside the lock: finishing orders take the same lock to record progress.
             let decoded = messages.map { message in

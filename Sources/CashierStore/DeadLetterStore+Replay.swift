@@ -1,0 +1,155 @@
+import CashierCore
+import Foundation
+import PostgresNIO
+
+/// A replay in three steps: `beginReplay` leases the payment and opens the audit row;
+/// the caller asks the channel (and, only when it holds no charge, calls it once through
+/// `replayAttempt` with the same idempotency key); `finishReplay` records what happened.
+extension DeadLetterStore {
+    public func beginReplay(_ id: Int64, actor: String, reason: String, lease: Duration) async throws -> ReplayStart {
+        let logger = self.logger
+        let leaseSeconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
+        return try await client.withTransaction(logger: logger) { connection -> ReplayStart in
+            let letters = try await connection.query(
+                "SELECT status, payment_id, reason_code FROM dead_letters WHERE id = \(id) FOR UPDATE", logger: logger)
+            var letter: (String, String?, String)? = nil
+            for try await row in letters.decode((String, String?, String).self) { letter = row }
+            guard let (statusText, paymentIDOrNil, reasonCode) = letter else { return .notFound }
+            let status = DeadLetter.Status(rawValue: statusText) ?? .open
+            guard let paymentID = paymentIDOrNil else {
+                return .notReplayable(
+                    "reason \(reasonCode): this event was never charged and has nothing to replay; `cashier dlq discard \(id) --reason …` closes it")
+            }
+            let payments = try await connection.query(
+                """
+                SELECT p.state, p.attempts, p.idempotency_key, p.channel_reference, (p.lease_until > now()), p.leased_by,
+                       o.event_id, o.order_id, o.user_id, o.item_id, o.price, o.currency, o.discount, o.channel, o.payment_method, o.created_at
+                FROM payments p JOIN orders o USING (order_id)
+                WHERE p.payment_id = \(paymentID)
+                FOR UPDATE OF p
+                """, logger: logger)
+            typealias PaymentRow = (String, Int, String, String?, Bool?, String?, String, String, String, String, Int64, String, String, String, String, String?)
+            var payment: PaymentRow? = nil
+            for try await row in payments.decode(PaymentRow.self) { payment = row }
+            guard let payment else { throw StoreError(.invariant, "dead letter \(id) names payment \(paymentID), which does not exist") }
+            if payment.0 == "succeeded" {
+                guard status == .open else { return .alreadySucceeded(reference: payment.3, changed: false) }
+                try await connection.query(
+                    """
+                    WITH closed AS (
+                        UPDATE dead_letters SET status = 'replayed', updated_at = now() WHERE id = \(id)
+                    )
+                    INSERT INTO dead_letter_actions (dead_letter_id, order_id, action, actor, reason, outcome, detail, finished_at)
+                    VALUES (\(id), \(payment.7), 'replay', \(actor), \(reason), 'already_succeeded',
+                            \("payment had already succeeded (" + (payment.3 ?? "no reference") + "); nothing charged"), now())
+                    """, logger: logger)
+                return .alreadySucceeded(reference: payment.3, changed: true)
+            }
+            guard status == .open else { return .notOpen(status) }
+            if payment.0 != "failed" { return .busy("payment is \(payment.0) (the retry worker owns it)") }
+            if payment.4 == true { return .busy("another replay holds it (\(payment.5 ?? "unknown"))") }
+            let order = try PaymentStore.order(
+                eventID: payment.6, orderID: payment.7, userID: payment.8, itemID: payment.9, price: payment.10, currency: payment.11,
+                discount: payment.12, channel: payment.13, paymentMethod: payment.14, createdAt: payment.15)
+            let actions = try await connection.query(
+                """
+                WITH leased AS (
+                    UPDATE payments SET lease_until = now() + make_interval(secs => \(leaseSeconds)), leased_by = \("replay:" + actor),
+                                        updated_at = now()
+                    WHERE payment_id = \(paymentID)
+                )
+                INSERT INTO dead_letter_actions (dead_letter_id, order_id, action, actor, reason, outcome, detail)
+                VALUES (\(id), \(order.orderID), 'replay', \(actor), \(reason), 'started', '')
+                RETURNING id
+                """, logger: logger)
+            var actionID: Int64 = 0
+            for try await value in actions.decode(Int64.self) { actionID = value }
+            return .ready(ReplayClaim(
+                letterID: id, actionID: actionID, actor: actor, paymentID: paymentID, order: order, idempotencyKey: payment.2,
+                attempts: payment.1, reference: payment.3))
+        }
+    }
+
+    /// Opens the replay's one channel call: the next attempt number, with the same key.
+    public func replayAttempt(_ claim: ReplayClaim) async throws -> PaymentTicket {
+        let rows = try await client.query(
+            """
+            WITH bumped AS (
+                UPDATE payments SET attempts = attempts + 1, updated_at = now() WHERE payment_id = \(claim.paymentID)
+                RETURNING attempts
+            ), opened AS (
+                INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker)
+                SELECT \(claim.paymentID), attempts, \(claim.idempotencyKey), \("replay:" + claim.actor) FROM bumped
+            )
+            SELECT attempts FROM bumped
+            """, logger: logger)
+        var attempt = claim.attempts + 1
+        for try await value in rows.decode(Int.self) { attempt = value }
+        return PaymentTicket(paymentID: claim.paymentID, order: claim.order, idempotencyKey: claim.idempotencyKey, attempt: attempt, resumed: false)
+    }
+
+    /// Records how the replay ended, releases the payment and closes the audit row.
+    public func finishReplay(_ claim: ReplayClaim, _ finish: ReplayFinish, detail: String) async throws {
+        let logger = self.logger
+        try await client.withTransaction(logger: logger) { connection in
+            switch finish {
+            case .foundPaid(let reference, let result), .settled(_, .succeeded(let reference), let result?):
+                try await connection.query(
+                    """
+                    WITH paid AS (
+                        UPDATE payments SET state = 'succeeded', channel_reference = \(reference), reason_code = NULL,
+                                            reason_message = NULL, settled_at = now(), updated_at = now()
+                        WHERE payment_id = \(claim.paymentID) AND state = 'failed'
+                        RETURNING payment_id
+                    )
+                    INSERT INTO outbox (event_id, kind, message_key, payload)
+                    SELECT \(result.eventID), 'result', \(claim.order.orderID), \(result.json()) FROM paid
+                    ON CONFLICT (event_id) DO NOTHING
+                    """, logger: logger)
+            case .settled(_, let outcome, _):
+                // A decline after all: the order's `failed` result stands; the reason is updated.
+                try await connection.query(
+                    """
+                    UPDATE payments SET reason_code = \(outcome.reason?.code), reason_message = \(outcome.reason?.message), updated_at = now()
+                    WHERE payment_id = \(claim.paymentID)
+                    """, logger: logger)
+            case .failedAgain(_, let outcome):
+                try await connection.query(
+                    """
+                    UPDATE dead_letters SET attempts = \(claim.attempts + 1),
+                        reason_message = \("replay failed again: " + (outcome.reason.map { "\($0.code): \($0.message)" } ?? outcome.kind)),
+                        updated_at = now()
+                    WHERE id = \(claim.letterID)
+                    """, logger: logger)
+            case .unconfirmed:
+                break
+            }
+            switch finish {
+            case .settled(let ticket, let outcome, _), .failedAgain(let ticket, let outcome):
+                try await connection.query(
+                    """
+                    UPDATE payment_attempts
+                    SET finished_at = now(), outcome = \(outcome.kind), channel_reference = \(outcome.reference),
+                        error_code = \(outcome.reason?.code), error_message = \(outcome.reason?.message)
+                    WHERE payment_id = \(ticket.paymentID) AND attempt_no = \(ticket.attempt)
+                    """, logger: logger)
+            case .foundPaid, .unconfirmed:
+                break
+            }
+            let closesLetter = switch finish {
+            case .foundPaid, .settled: true
+            case .failedAgain, .unconfirmed: false
+            }
+            try await connection.query(
+                """
+                WITH released AS (
+                    UPDATE payments SET lease_until = NULL, leased_by = NULL WHERE payment_id = \(claim.paymentID)
+                ), letter AS (
+                    UPDATE dead_letters SET status = 'replayed', updated_at = now() WHERE id = \(claim.letterID) AND \(closesLetter)
+                )
+                UPDATE dead_letter_actions SET outcome = \(finish.word), detail = \(detail), finished_at = now()
+                WHERE id = \(claim.actionID)
+                """, logger: logger)
+        }
+    }
+}

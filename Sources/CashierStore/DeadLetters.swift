@@ -1,0 +1,121 @@
+public import CashierCore
+public import Foundation
+
+/// A dead letter: an order (or a message) the pipeline could not finish on its own.
+public struct DeadLetter: Sendable, Equatable {
+    public enum Status: String, Sendable, CaseIterable { case open, replayed, discarded }
+
+    public let id: Int64
+    public let orderID: String?
+    public let paymentID: String?
+    public let channel: String?
+    public let reason: Reason
+    /// Channel calls made for the payment when it was dead-lettered.
+    public let attempts: Int
+    public let status: Status
+    public let createdAt: Date
+    public let updatedAt: Date
+    /// Where the event that led here was read: topic, partition, offset.
+    public let source: ResultEvent.Source
+    /// The event as received (for conflicts and unreadable messages) or as accepted.
+    public let payload: String
+}
+
+/// Which dead letters an operator means. Empty fields do not filter.
+public struct DeadLetterFilter: Sendable {
+    public var statuses: [DeadLetter.Status] = [.open]
+    public var channel: String?
+    public var reasonCode: String?
+    public var since: Date?
+    public var ids: [Int64]?
+    public var orderIDs: [String]?
+
+    public init() {}
+}
+
+/// A payment as `cashier dlq show` presents it.
+public struct PaymentSummary: Sendable, Equatable {
+    public let paymentID: String
+    public let state: String
+    public let amount: Int64
+    public let currency: String
+    public let attempts: Int
+    public let idempotencyKey: String
+    public let channelReference: String?
+    public let reason: Reason?
+}
+
+/// One channel call, as recorded.
+public struct AttemptRecord: Sendable, Equatable {
+    public let number: Int
+    public let worker: String
+    public let startedAt: Date
+    public let finishedAt: Date?
+    public let outcome: String?
+    public let channelReference: String?
+    public let error: Reason?
+}
+
+/// One operator action on a dead letter (the audit trail).
+public struct DeadLetterAction: Sendable, Equatable {
+    public let id: Int64
+    public let action: String
+    public let actor: String
+    public let reason: String
+    public let outcome: String
+    public let detail: String
+    public let startedAt: Date
+    public let finishedAt: Date?
+}
+
+/// Permission to replay one dead letter: its payment is leased to the replay, and an audit row
+/// records who started it and why.
+public struct ReplayClaim: Sendable, Equatable {
+    public let letterID: Int64
+    public let actionID: Int64
+    public let actor: String
+    public let paymentID: String
+    public let order: OrderCreated
+    public let idempotencyKey: String
+    public let attempts: Int
+    /// The channel's id for the charge, when an earlier answer gave one.
+    public let reference: String?
+}
+
+/// What `DeadLetterStore.beginReplay` found.
+public enum ReplayStart: Sendable, Equatable {
+    case ready(ReplayClaim)
+    /// The payment has succeeded: nothing to do. `changed` tells whether this call closed the
+    /// dead letter (it was still open) or found it closed.
+    case alreadySucceeded(reference: String?, changed: Bool)
+    /// The dead letter is not open (replayed earlier, or discarded).
+    case notOpen(DeadLetter.Status)
+    /// Nothing to replay: a conflict or an unreadable message was never a charge.
+    case notReplayable(String)
+    /// The payment is being worked on right now (a retry or another replay).
+    case busy(String)
+    case notFound
+}
+
+/// How a replay ended, to be recorded.
+public enum ReplayFinish: Sendable, Equatable {
+    /// The channel already held a successful charge: settled without a new call.
+    case foundPaid(reference: String, result: ResultEvent)
+    /// The replay's call answered for good (succeeded or declined).
+    case settled(PaymentTicket, ChannelOutcome, result: ResultEvent?)
+    /// The replay's call failed again (retryable or unknown): the dead letter stays open.
+    case failedAgain(PaymentTicket, ChannelOutcome)
+    /// The channel could not say whether the payment happened: nothing was charged.
+    case unconfirmed(Reason)
+
+    /// The audit row's outcome word.
+    public var word: String {
+        switch self {
+        case .foundPaid: "found_paid"
+        case .settled(_, .succeeded, _): "charged"
+        case .settled: "declined"
+        case .failedAgain: "failed_again"
+        case .unconfirmed: "not_confirmed"
+        }
+    }
+}

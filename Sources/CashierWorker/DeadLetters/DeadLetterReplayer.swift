@@ -1,0 +1,113 @@
+import CashierChannels
+import CashierCore
+public import CashierStore
+public import Logging
+
+/// Replays dead letters for an operator. For each one: ask the channel whether the payment
+/// already happened; if it did, settle it as succeeded without a call; if it did not, make one
+/// call with the payment's own idempotency key. Never a second charge, always audited.
+public struct DeadLetterReplayer: Sendable {
+    /// What happened to one dead letter, in words an operator reads.
+    public struct Report: Sendable, Equatable {
+        public enum Kind: String, Sendable { case charged, foundPaid = "found_paid", declined, alreadySucceeded = "already_succeeded",
+            failedAgain = "failed_again", notConfirmed = "not_confirmed", skipped, wouldReplay = "would_replay" }
+        public let letterID: Int64
+        public let orderID: String?
+        public let kind: Kind
+        public let detail: String
+    }
+
+    private let store: DeadLetterStore
+    private let channels: ChannelRegistry
+    private let lease: Duration
+    private let logger: Logger
+
+    public init(store: DeadLetterStore, channels: ChannelRegistry, lease: Duration, logger: Logger) {
+        self.store = store
+        self.channels = channels
+        self.lease = lease
+        self.logger = logger
+    }
+
+    public func replay(_ letter: DeadLetter, actor: String, reason: String) async throws -> Report {
+        let start = try await store.beginReplay(letter.id, actor: actor, reason: reason, lease: lease)
+        let claim: ReplayClaim
+        switch start {
+        case .ready(let ready): claim = ready
+        case .alreadySucceeded(let reference, let changed):
+            let note = changed ? "closed the dead letter" : "nothing changed"
+            return report(letter, .alreadySucceeded, "already succeeded (\(reference ?? "no reference")); not charged; \(note)")
+        case .notOpen(let status): return report(letter, .skipped, "dead letter is \(status.rawValue); nothing changed")
+        case .notReplayable(let why): return report(letter, .skipped, why)
+        case .busy(let why): return report(letter, .skipped, "busy: \(why); try again later")
+        case .notFound: return report(letter, .skipped, "no dead letter with id \(letter.id)")
+        }
+
+        let adapter = channels.adapter(for: claim.order.channel)
+        let request = PaymentCharger.request(
+            for: PaymentTicket(paymentID: claim.paymentID, order: claim.order, idempotencyKey: claim.idempotencyKey, attempt: claim.attempts, resumed: false))
+        switch await adapter.lookup(request, reference: claim.reference) {
+        case .paid(let reference):
+            let ticket = PaymentTicket(paymentID: claim.paymentID, order: claim.order, idempotencyKey: claim.idempotencyKey, attempt: claim.attempts, resumed: false)
+            let result = PaymentCharger.result(ticket, status: .succeeded, reference: reference, reason: nil)
+            let detail = "the channel already holds charge \(reference); settled as succeeded without a new charge"
+            try await store.finishReplay(claim, .foundPaid(reference: reference, result: result), detail: detail)
+            return report(letter, .foundPaid, detail)
+        case .unknown(let reason):
+            let detail = "the channel could not confirm whether it was paid (\(reason.code): \(reason.message)); not charged"
+            try await store.finishReplay(claim, .unconfirmed(reason), detail: detail)
+            return report(letter, .notConfirmed, detail)
+        case .notPaid:
+            break
+        }
+
+        let ticket = try await store.replayAttempt(claim)
+        let outcome = await adapter.charge(PaymentCharger.request(for: ticket))
+        switch outcome {
+        case .succeeded(let reference):
+            let result = PaymentCharger.result(ticket, status: .succeeded, reference: reference, reason: nil)
+            let detail = "charged \(reference) with idempotency key \(ticket.idempotencyKey) (attempt \(ticket.attempt))"
+            try await store.finishReplay(claim, .settled(ticket, outcome, result: result), detail: detail)
+            return report(letter, .charged, detail)
+        case .declined(let reason):
+            let detail = "declined by the channel (\(reason.code): \(reason.message)); the order stays failed"
+            try await store.finishReplay(claim, .settled(ticket, outcome, result: nil), detail: detail)
+            return report(letter, .declined, detail)
+        case .retryable(let reason), .unknown(let reason):
+            let detail = "failed again (\(outcome.kind), \(reason.code): \(reason.message)); the dead letter stays open"
+            try await store.finishReplay(claim, .failedAgain(ticket, outcome), detail: detail)
+            return report(letter, .failedAgain, detail)
+        }
+    }
+
+    /// What a replay would do, asking the channel but changing nothing.
+    public func plan(_ letter: DeadLetter) async throws -> Report {
+        guard let paymentID = letter.paymentID, let payment = try await store.payment(paymentID) else {
+            return report(letter, .skipped, "reason \(letter.reason.code): never charged, nothing to replay")
+        }
+        if payment.state == "succeeded" {
+            return report(letter, .alreadySucceeded, "already succeeded (\(payment.channelReference ?? "no reference")); would change nothing")
+        }
+        guard letter.status == .open else { return report(letter, .skipped, "dead letter is \(letter.status.rawValue); would change nothing") }
+        guard payment.state == "failed" else { return report(letter, .skipped, "payment is \(payment.state); would skip it") }
+        guard let order = try await store.order(letter.orderID ?? "") else {
+            return report(letter, .skipped, "the order row is missing; would skip it")
+        }
+        let request = ChargeRequest(
+            paymentID: paymentID, orderID: order.orderID, itemID: order.itemID, amount: order.amount, currency: order.currency,
+            paymentMethod: order.paymentMethod, idempotencyKey: payment.idempotencyKey)
+        switch await channels.adapter(for: order.channel).lookup(request, reference: payment.channelReference) {
+        case .paid(let reference):
+            return report(letter, .wouldReplay, "the channel already holds charge \(reference): would settle as succeeded without charging")
+        case .notPaid:
+            return report(letter, .wouldReplay,
+                "not paid at the channel: would charge \(order.amount) \(order.currency.code) minor units once with key \(payment.idempotencyKey)")
+        case .unknown(let reason):
+            return report(letter, .notConfirmed, "the channel could not confirm (\(reason.code)); a replay now would not charge")
+        }
+    }
+
+    private func report(_ letter: DeadLetter, _ kind: Report.Kind, _ detail: String) -> Report {
+        Report(letterID: letter.id, orderID: letter.orderID, kind: kind, detail: detail)
+    }
+}

@@ -1,0 +1,188 @@
+import CashierCore
+public import CashierStore
+public import Kafka
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// `cashier retry-worker`: takes payments off the retry topic and re-attempts them when due.
+///
+/// Two loops. The *intake* consumes the retry topic in its own consumer group and writes each
+/// message's due time into Postgres before committing its offset, so a schedule survives any
+/// crash. The *scheduler* claims due payments from Postgres in due-time order (`SKIP LOCKED`,
+/// so retry workers share the work) and calls the channel with the payment's idempotency key.
+/// Nothing waits in memory: a message that is not yet due never blocks one that is.
+public final class RetryWorker: Service, Sendable {
+    private let consumer: KafkaConsumer
+    private let store: PaymentStore
+    private let charger: PaymentCharger
+    private let relay: OutboxRelay
+    private let configuration: RetryWorkerConfiguration
+    private let slots: Slots
+    private let running = Atomic<Int>(0)
+    private let doorbell = Doorbell()
+    private let logger: Logger
+
+    public init(
+        kafka: KafkaConfiguration, store: PaymentStore, channels: ChannelRegistry, relay: OutboxRelay,
+        configuration: RetryWorkerConfiguration, logger: Logger
+    ) throws(KafkaError) {
+        // Offsets are committed right after each batch is durable, so a rebalance has nothing
+        // to hand back: an uncommitted batch is simply armed again (arming is idempotent).
+        self.consumer = try KafkaConsumer(
+            configuration: kafka, groupID: configuration.groupID, topics: [configuration.topics.retry], logger: logger
+        ) { _ in [] }
+        self.store = store
+        self.charger = PaymentCharger(
+            store: store, channels: channels, retryPolicy: configuration.retryPolicy,
+            unknownOutcomeRepeats: configuration.unknownOutcomeRepeats, logger: logger)
+        self.relay = relay
+        self.configuration = configuration
+        self.slots = Slots(configuration.concurrency)
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.intake() }
+            await self.schedule()
+        }
+        await consumer.close()
+        logger.info("retry worker stopped")
+    }
+
+    private var shouldStop: Bool { Task.isShuttingDownGracefully || Task.isCancelled }
+
+    // MARK: Intake: retry topic → schedule in Postgres
+
+    private func intake() async {
+        var failures = 0
+        while !shouldStop {
+            do {
+                let messages = try await consumer.poll(maxMessages: 256, timeout: .milliseconds(100))
+                guard !messages.isEmpty else { continue }
+                try await arm(messages)
+                try await consumer.commit(Self.nextOffsets(messages))
+                failures = 0
+            } catch {
+                // Nothing was committed past what is durable: the batch comes back and is armed again.
+                failures += 1
+                logger.warning("retry intake failed, will retry: \(error)")
+                try? await Task.sleep(for: .milliseconds(min(5000, 100 << min(failures, 6))))
+            }
+        }
+    }
+
+    private func arm(_ messages: [KafkaMessage]) async throws {
+        var armedDue = false
+        for message in messages {
+            let request: RetryRequest
+            do {
+                request = try RetryRequest.decode(message.value)
+            } catch {
+                let origin = EventOrigin(topic: message.topic, partition: message.partition, offset: message.offset, value: message.value)
+                try await store.deadLetterUnreadable(message.value, origin: origin, reason: Reason(code: "invalid_retry_message", message: error.description))
+                logger.error("unreadable retry message dead-lettered: \(error)", metadata: ["offset": "\(message.partition)/\(message.offset)"])
+                continue
+            }
+            if try await store.arm(request) {
+                armedDue = armedDue || request.dueAtMilliseconds <= PaymentCharger.nowMilliseconds()
+                logger.debug("retry armed", metadata: ["order_id": "\(request.orderID)", "attempts": "\(request.attempts)"])
+            }
+        }
+        if armedDue { doorbell.ring() }
+    }
+
+    static func nextOffsets(_ messages: [KafkaMessage]) -> [(TopicPartition, Int64)] {
+        var next: [TopicPartition: Int64] = [:]
+        for message in messages {
+            let partition = TopicPartition(topic: message.topic, partition: message.partition)
+            next[partition] = max(next[partition] ?? 0, message.offset + 1)
+        }
+        return next.map { ($0.key, $0.value) }
+    }
+
+    // MARK: Scheduler: due payments → channel call → outcome
+
+    private func schedule() async {
+        await withDiscardingTaskGroup { calls in
+            var failures = 0
+            while !shouldStop {
+                let free = configuration.concurrency - running.load(ordering: .relaxed)
+                var claimed: [PaymentTicket] = []
+                if free > 0 {
+                    do {
+                        claimed = try await store.claimDueRetries(limit: free, lease: configuration.lease)
+                        failures = 0
+                    } catch {
+                        failures += 1
+                        logger.warning("claiming due retries failed, will retry: \(error)")
+                        try? await Task.sleep(for: .milliseconds(min(5000, 100 << min(failures, 6))))
+                        continue
+                    }
+                }
+                for ticket in claimed {
+                    await slots.acquire()
+                    running.add(1, ordering: .relaxed)
+                    calls.addTask {
+                        await self.retryUntilRecorded(ticket)
+                        self.running.subtract(1, ordering: .relaxed)
+                        self.slots.release()
+                        self.doorbell.ring()
+                    }
+                }
+                // A full claim means more may be due already: go again at once.
+                if claimed.isEmpty || claimed.count < free { await doorbell.wait(upTo: configuration.schedulePoll) }
+            }
+            await finishInFlight(&calls)
+        }
+    }
+
+    /// One claimed retry, with storage failures retried: its outcome must be recorded.
+    private func retryUntilRecorded(_ ticket: PaymentTicket) async {
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                try await retry(ticket)
+                return
+            } catch {
+                failures += 1
+                logger.error("recording a retry failed, will retry: \(error)", metadata: ["order_id": "\(ticket.order.orderID)"])
+                try? await Task.sleep(for: .milliseconds(min(5000, 100 << min(failures, 6))))
+            }
+        }
+    }
+
+    private func retry(_ ticket: PaymentTicket) async throws {
+        // Cancelled (shutdown deadline): the lease runs out and the payment is claimed again.
+        guard let (last, outcome) = try await charger.call(ticket) else { return }
+        switch outcome {
+        case .succeeded, .declined:
+            try await charger.settle(last, outcome, traceparent: nil)
+        case .retryable, .unknown:
+            if configuration.retryPolicy.allowsAnotherAttempt(after: last.attempt) {
+                let (due, delay) = charger.nextDueMilliseconds(after: last.attempt)
+                try await store.reschedule(last, outcome: outcome, dueAtMilliseconds: due)
+                logger.info(
+                    "retry failed, rescheduled",
+                    metadata: ["order_id": "\(last.order.orderID)", "attempt": "\(last.attempt)", "reason": "\(outcome.reason?.code ?? "-")",
+                               "delay_ms": "\(delay)"])
+            } else {
+                try await charger.exhaust(last, outcome, traceparent: nil)
+            }
+        }
+        relay.wake()
+    }
+
+    private func finishInFlight(_ calls: inout DiscardingTaskGroup) async {
+        let deadline = ContinuousClock.now + configuration.shutdownDeadline
+        while running.load(ordering: .relaxed) > 0 && ContinuousClock.now < deadline && !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let abandoned = running.load(ordering: .relaxed)
+        if abandoned > 0 {
+            logger.warning("shutdown deadline reached: abandoning \(abandoned) retries (their leases run out and they are claimed again)")
+            calls.cancelAll()
+        }
+    }
+}
