@@ -10,7 +10,7 @@ import Logging
 struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
-        abstract: "Everything on embedded defaults in one process: kafka-dev, sandbox, worker; against CASHIER_DATABASE_URL.",
+        abstract: "Everything on embedded defaults in one process: kafka-dev, sandbox, worker, retry worker; against CASHIER_DATABASE_URL.",
         discussion: "Migrates the database, then prints bootstrap=HOST:PORT and sandbox=URL on stdout. Stop with SIGINT/SIGTERM.")
 
     @OptionGroup var database: DatabaseOptions
@@ -58,8 +58,11 @@ struct DevCommand: AsyncParsableCommand {
             let sandboxURL = "http://\(sandbox.host):\(port)"
             Output.line("sandbox=\(sandboxURL)")
             let resolvedChannels = try channels.resolve(sandboxURL: sandboxURL)
+            let retries = try RetryWorkerCommand.configuration(
+                topics: configuration.topics, groupID: nil, concurrency: concurrency, retry: retry, channels: resolvedChannels)
             try await WorkerAssembly.run(
-                kafka: kafka, postgres: postgres, channels: resolvedChannels, configuration: configuration, logger: logger)
+                kafka: kafka, postgres: postgres, channels: resolvedChannels, roles: [.orders(configuration), .retries(retries)],
+                logger: logger)
             // The worker has shut down (SIGTERM/SIGINT): stop the sandbox too.
             group.cancelAll()
         }

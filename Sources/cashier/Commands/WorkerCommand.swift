@@ -33,6 +33,6 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.concurrency = try Env.int(concurrency, "CASHIER_CONCURRENCY", default: 64, range: 1...4096, flagName: "--concurrency")
         configuration.retryPolicy = try retry.policy()
         configuration.workerName = WorkerAssembly.workerName()
-        try await WorkerAssembly.run(kafka: kafkaConfiguration, postgres: postgres, channels: resolvedChannels, configuration: configuration, logger: logger)
+        try await WorkerAssembly.run(kafka: kafkaConfiguration, postgres: postgres, channels: resolvedChannels, roles: [.orders(configuration)], logger: logger)
     }
 }

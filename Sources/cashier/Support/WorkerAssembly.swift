@@ -8,28 +8,61 @@ import Logging
 import PostgresNIO
 import ServiceLifecycle
 
-/// Wires the order worker's parts together; shared by `cashier worker` and `cashier dev`.
+/// Wires the pipelines' parts together; shared by `cashier worker`, `cashier retry-worker` and
+/// `cashier dev` (which runs both in one process, sharing one pool, producer and relay).
 enum WorkerAssembly {
+    enum Role {
+        case orders(WorkerConfiguration)
+        case retries(RetryWorkerConfiguration)
+    }
+
     static func run(
         kafka: KafkaConfiguration, postgres: (url: String, configuration: PostgresClient.Configuration), channels: ChannelOptions.Resolved,
-        configuration: WorkerConfiguration, extraServices: [any Service] = [], logger: Logger
+        roles: [Role], extraServices: [any Service] = [], logger: Logger
     ) async throws {
-        let http = ChannelHTTP.makeClient(maxConnectionsPerHost: configuration.concurrency)
+        let connections = roles.map { role in
+            switch role {
+            case .orders(let configuration): configuration.concurrency
+            case .retries(let configuration): configuration.concurrency
+            }
+        }.reduce(0, +)
+        let topics = switch roles.first {
+        case .orders(let configuration)?: configuration.topics
+        case .retries(let configuration)?: configuration.topics
+        case nil: Topics()
+        }
+        let deadline = roles.map { role in
+            switch role {
+            case .orders(let configuration): configuration.shutdownDeadline
+            case .retries(let configuration): configuration.shutdownDeadline
+            }
+        }.max() ?? .seconds(25)
+        let http = ChannelHTTP.makeClient(maxConnectionsPerHost: connections)
         do {
             try await PostgresRuntime.with(url: postgres.url, postgres.configuration, logger: logger) { client in
                 try await Migrator(client: client, logger: logger).requireCurrent()
                 let producer = try KafkaProducer(configuration: kafka, logger: logger)
-                let relay = OutboxRelay(outbox: OutboxStore(client: client, logger: logger), producer: producer, topics: configuration.topics, logger: logger)
-                let store = PaymentStore(client: client, logger: logger, worker: configuration.workerName)
-                let worker = try OrderWorker(
-                    kafka: kafka, store: store, channels: channels.registry(client: http, logger: logger), relay: relay,
-                    configuration: configuration, logger: logger)
-                // Shutdown runs in reverse: the worker stops first, then the relay publishes
-                // what the worker recorded last and flushes the producer.
+                let relay = OutboxRelay(outbox: OutboxStore(client: client, logger: logger), producer: producer, topics: topics, logger: logger)
+                let registry = channels.registry(client: http, logger: logger)
+                var pipelines: [any Service] = []
+                for role in roles {
+                    switch role {
+                    case .orders(let configuration):
+                        let store = PaymentStore(client: client, logger: logger, worker: configuration.workerName)
+                        pipelines.append(try OrderWorker(
+                            kafka: kafka, store: store, channels: registry, relay: relay, configuration: configuration, logger: logger))
+                    case .retries(let configuration):
+                        let store = PaymentStore(client: client, logger: logger, worker: configuration.workerName)
+                        pipelines.append(try RetryWorker(
+                            kafka: kafka, store: store, channels: registry, relay: relay, configuration: configuration, logger: logger))
+                    }
+                }
+                // Shutdown runs in reverse: the pipelines stop first, then the relay publishes
+                // what they recorded last and flushes the producer.
                 var settings = ServiceGroupConfiguration(
-                    services: extraServices + [relay, worker], gracefulShutdownSignals: [.sigterm, .sigint],
+                    services: extraServices + [relay] + pipelines, gracefulShutdownSignals: [.sigterm, .sigint],
                     cancellationSignals: [], logger: logger)
-                settings.maximumGracefulShutdownDuration = configuration.shutdownDeadline + .seconds(4)
+                settings.maximumGracefulShutdownDuration = deadline + .seconds(4)
                 try await ServiceGroup(configuration: settings).run()
             }
         } catch {
