@@ -22,4 +22,5 @@ if [ -z "${CASHIER_TEST_DATABASE_URL:-}" ]; then
   export CASHIER_TEST_DATABASE_URL
 fi
 
-swift test --skip-build "$@"
+# One at a time: the end-to-end suites share one pipeline, and some kill or add its processes.
+swift test --skip-build --no-parallel "$@"

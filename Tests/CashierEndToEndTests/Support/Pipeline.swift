@@ -6,6 +6,7 @@ import Kafka
 import Logging
 import NIOCore
 import PostgresNIO
+import Synchronization
 
 /// The shared end-to-end environment: Postgres (`CASHIER_TEST_DATABASE_URL`), a Kafka broker
 /// (`CASHIER_TEST_KAFKA_BROKERS`, else `cashier kafka-dev`), `cashier sandbox`, and one
@@ -28,6 +29,9 @@ final class Pipeline: Sendable {
     // Keep the child processes alive for the whole run.
     private let children: [CashierProcess]
     let worker: CashierProcess
+    private let retryWorkerProcess: Mutex<CashierProcess>
+    /// The current `cashier retry-worker` (tests may kill and replace it).
+    var retryWorker: CashierProcess { retryWorkerProcess.withLock { $0 } }
 
     private init() async throws {
         guard let url = Self.databaseURL else { throw TestFailure("CASHIER_TEST_DATABASE_URL is not set; run `make test`") }
@@ -55,12 +59,39 @@ final class Pipeline: Sendable {
 
         worker = try CashierProcess("worker-1", Self.workerArguments(brokers: brokers, group: groupID), environment: Self.workerEnvironment(sandboxURL))
         children.append(worker)
+        let retryWorker = try CashierProcess(
+            "retry-1", Self.retryWorkerArguments(brokers: brokers, group: groupID + "-retry"), environment: Self.workerEnvironment(sandboxURL))
+        retryWorkerProcess = Mutex(retryWorker)
         self.children = children
-        // The worker is ready once it owns partitions.
+        // The workers are ready once they own partitions.
         let worker = self.worker
-        try await eventually("worker-1 to join its group", timeout: .seconds(60)) {
-            worker.log.contains("partitions assigned")
+        try await eventually("worker-1 and retry-1 to join their groups", timeout: .seconds(60)) {
+            worker.log.contains("partitions assigned") && retryWorker.log.contains("partitions assigned")
         }
+    }
+
+    /// Starts a new retry worker in place of the current one (which the caller has stopped).
+    func restartRetryWorker() throws -> CashierProcess {
+        let next = try CashierProcess(
+            "retry-\(UUID().uuidString.prefix(4))", Self.retryWorkerArguments(brokers: brokers, group: groupID + "-retry"),
+            environment: Self.workerEnvironment(sandboxURL))
+        retryWorkerProcess.withLock { $0 = next }
+        return next
+    }
+
+    /// Short backoff so retries finish within a test: waits of [200, 400], [400, 800],
+    /// [800, 1600] ms, and 4 calls in all.
+    static let retryPolicy = RetryPolicy(baseMilliseconds: 400, factor: 2, maxMilliseconds: 3000, maxAttempts: 4)
+    static let retryArguments = [
+        "--retry-base-ms", "400", "--retry-factor", "2", "--retry-max-ms", "3000", "--retry-max-attempts", "4",
+    ]
+
+    static func retryWorkerArguments(brokers: String, group: String) -> [String] {
+        [
+            "retry-worker", "--brokers", brokers, "--group-id", group, "--concurrency", "16", "--channel-timeout-ms", "2000",
+            "--kafka-option", "session.timeout.ms=6000", "--kafka-option", "heartbeat.interval.ms=500",
+            "--kafka-option", "fetch.wait.max.ms=10",
+        ] + retryArguments
     }
 
     static func workerArguments(brokers: String, group: String) -> [String] {
@@ -68,7 +99,7 @@ final class Pipeline: Sendable {
             "worker", "--brokers", brokers, "--group-id", group, "--concurrency", "16", "--channel-timeout-ms", "2000",
             "--kafka-option", "session.timeout.ms=6000", "--kafka-option", "heartbeat.interval.ms=500",
             "--kafka-option", "fetch.wait.max.ms=10",
-        ]
+        ] + retryArguments
     }
 
     static func workerEnvironment(_ sandboxURL: String) -> [String: String] {
@@ -105,6 +136,25 @@ final class Pipeline: Sendable {
         let rows = try await db.query("SELECT state FROM payments WHERE order_id = \(orderID)", logger: logger)
         for try await state in rows.decode(String.self) { return state }
         return nil
+    }
+
+    /// The payment's row: state, attempts, reason code.
+    func payment(_ orderID: String) async throws -> (state: String, attempts: Int, reason: String?)? {
+        let rows = try await db.query("SELECT state, attempts, reason_code FROM payments WHERE order_id = \(orderID)", logger: logger)
+        for try await row in rows.decode((String, Int, String?).self) { return row }
+        return nil
+    }
+
+    /// Per attempt: when it started and finished, and how it ended.
+    func attempts(_ orderID: String) async throws -> [(number: Int, started: Date, finished: Date?, outcome: String?)] {
+        let rows = try await db.query(
+            """
+            SELECT a.attempt_no, a.started_at, a.finished_at, a.outcome FROM payment_attempts a JOIN payments p USING (payment_id)
+            WHERE p.order_id = \(orderID) ORDER BY a.attempt_no
+            """, logger: logger)
+        var attempts: [(Int, Date, Date?, String?)] = []
+        for try await row in rows.decode((Int, Date, Date?, String?).self) { attempts.append(row) }
+        return attempts
     }
 
     func waitForTerminal(_ orderIDs: [String], timeout: Duration = .seconds(60)) async throws {
@@ -149,12 +199,15 @@ final class Pipeline: Sendable {
 
     // MARK: Observing the results topic
 
-    /// Every result event on `payments.results` for these order ids (duplicates included).
-    func results(for orderIDs: Set<String>, atLeast minimum: Int, timeout: Duration = .seconds(30)) async throws -> [String: [JSONValue]] {
-        let partitions = try await producer.partitionCount(topic: "payments.results")
+    /// Every result event on `payments.results` (or another topic) for these order ids,
+    /// duplicates included.
+    func results(
+        for orderIDs: Set<String>, atLeast minimum: Int, topic: String = "payments.results", timeout: Duration = .seconds(30)
+    ) async throws -> [String: [JSONValue]] {
+        let partitions = try await producer.partitionCount(topic: topic)
         let reader = try KafkaConsumer(
             configuration: KafkaConfiguration(bootstrapServers: brokers),
-            readingFromBeginning: (0..<partitions).map { TopicPartition(topic: "payments.results", partition: Int32($0)) }, logger: logger)
+            readingFromBeginning: (0..<partitions).map { TopicPartition(topic: topic, partition: Int32($0)) }, logger: logger)
         var found: [String: [JSONValue]] = [:]
         func readOnce() async throws {
             for message in try await reader.poll(maxMessages: 1000, timeout: .milliseconds(200)) {

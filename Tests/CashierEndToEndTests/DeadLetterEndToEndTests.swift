@@ -1,0 +1,120 @@
+import CashierCore
+import Foundation
+import Testing
+
+/// `cashier dlq` against the running pipeline: operators list, inspect, replay and discard
+/// dead letters, and a replay never charges twice.
+@Suite(.serialized, .enabled(if: Pipeline.isAvailable, "needs CASHIER_TEST_DATABASE_URL (run `make test`)"))
+struct DeadLetterEndToEndTests {
+    func dlq(_ pipeline: Pipeline, _ arguments: [String]) async throws -> (status: Int32, out: String, err: String) {
+        try await CashierProcess.run(["dlq"] + arguments, environment: Pipeline.workerEnvironment(pipeline.sandboxURL))
+    }
+
+    func letterID(_ pipeline: Pipeline, _ orderID: String) async throws -> Int {
+        try await pipeline.count("SELECT id::integer FROM dead_letters WHERE order_id = '\(orderID)' AND reason_code = 'retries_exhausted'")
+    }
+
+    @Test func replayAfterTheChannelRecoversChargesOnceAndASecondReplayChangesNothing() async throws {
+        let pipeline = try await Pipeline.shared()
+        // 503 for the first four calls: all four attempts fail, the fifth call (the replay) succeeds.
+        let order = pipeline.order("replay", paymentMethod: "pm_sandbox_flaky_4")
+        try await pipeline.publish(order)
+        try await eventually("the order to be dead-lettered") { try await letterID(pipeline, order.orderID) > 0 }
+        let id = try await letterID(pipeline, order.orderID)
+
+        let listed = try await dlq(pipeline, ["list", "--json", "--reason", "retries_exhausted", "--channel", "card"])
+        #expect(listed.status == 0, "\(listed.err)")
+        guard case .array(let letters) = try JSONParser.parse(Array(listed.out.utf8)) else { throw TestFailure("list --json is not an array") }
+        let entry = letters.first { $0["order_id"] == .string(order.orderID) }
+        #expect(entry?["id"] == .number(String(id)))
+        #expect(entry?["attempts"] == .number("4") && entry?["status"] == .string("open") && entry?["channel"] == .string("card"))
+        #expect(entry?["reason"]?["code"] == .string("retries_exhausted"))
+
+        let shown = try await dlq(pipeline, ["show", String(id)])
+        #expect(shown.status == 0 && shown.out.contains("#4") && shown.out.contains("service_unavailable"), "\(shown.out)\(shown.err)")
+
+        // A dry run asks the channel but changes nothing.
+        let before = try await snapshot(pipeline, order.orderID)
+        let dry = try await dlq(pipeline, ["replay", "--order-id", order.orderID, "--dry-run"])
+        #expect(dry.status == 0 && dry.out.contains("would charge"), "\(dry.out)\(dry.err)")
+        #expect(try await snapshot(pipeline, order.orderID) == before)
+        #expect(try await pipeline.charges(order.orderID).isEmpty)
+
+        let replay = try await dlq(pipeline, ["replay", "--order-id", order.orderID, "--actor", "e2e-operator", "--reason", "channel recovered"])
+        #expect(replay.status == 0 && replay.out.contains("charged"), "\(replay.out)\(replay.err)")
+        #expect(try await pipeline.payment(order.orderID)?.state == "succeeded")
+        let charges = try await pipeline.charges(order.orderID)
+        #expect(charges.count == 1 && charges[0].key == PaymentIdentity.idempotencyKey(orderID: order.orderID))
+        #expect(try await pipeline.count(
+            """
+            SELECT count(*)::integer FROM dead_letter_actions WHERE dead_letter_id = \(id) AND action = 'replay'
+              AND actor = 'e2e-operator' AND reason = 'channel recovered' AND outcome = 'charged' AND finished_at IS NOT NULL
+            """) == 1)
+        let results = try await pipeline.results(for: [order.orderID], atLeast: 1)
+        try await eventually("the succeeded result to be published") {
+            let events = try await pipeline.results(for: [order.orderID], atLeast: 1)[order.orderID] ?? []
+            return events.contains { $0["status"] == .string("succeeded") }
+        }
+        _ = results
+
+        let again = try await dlq(pipeline, ["replay", "--id", String(id), "--actor", "e2e-operator"])
+        #expect(again.status == 0 && again.out.contains("already succeeded") && again.out.contains("nothing changed"), "\(again.out)\(again.err)")
+        #expect(try await pipeline.charges(order.orderID).count == 1)
+    }
+
+    @Test func replayFindsAChargeTheChannelMadeAfterAllAndDoesNotChargeAgain() async throws {
+        let pipeline = try await Pipeline.shared()
+        // The channel holds the call 8 s: every attempt times out or finds it in flight, the order
+        // is dead-lettered as exhausted, and then the channel completes the charge.
+        let order = pipeline.order("latecharge", paymentMethod: "pm_sandbox_hold_8000")
+        try await pipeline.publish(order)
+        try await eventually("the order to be dead-lettered") { try await letterID(pipeline, order.orderID) > 0 }
+        try await eventually("the channel to complete the held charge", timeout: .seconds(20)) {
+            try await pipeline.charges(order.orderID).count == 1
+        }
+        let replay = try await dlq(pipeline, ["replay", "--order-id", order.orderID, "--reason", "check the channel"])
+        #expect(replay.status == 0 && replay.out.contains("found_paid"), "\(replay.out)\(replay.err)")
+        #expect(try await pipeline.payment(order.orderID)?.state == "succeeded")
+        #expect(try await pipeline.charges(order.orderID).count == 1)
+    }
+
+    @Test func replayingManyNeedsConfirmationAndDiscardIsAudited() async throws {
+        let pipeline = try await Pipeline.shared()
+        let orders = (0..<2).map { pipeline.order("many_dlq\($0)", paymentMethod: "pm_sandbox_unavailable") }
+        for order in orders { try await pipeline.publish(order) }
+        for order in orders {
+            try await eventually("\(order.orderID) to be dead-lettered") { try await letterID(pipeline, order.orderID) > 0 }
+        }
+        let refused = try await dlq(pipeline, ["replay", "--order-id"] + orders.map(\.orderID))
+        #expect(refused.status != 0 && refused.err.contains("no terminal is attached; pass --yes"), "\(refused.err)")
+        #expect(try await pipeline.count(
+            "SELECT count(*)::integer FROM dead_letter_actions WHERE order_id IN ('\(orders[0].orderID)', '\(orders[1].orderID)')") == 0)
+
+        let id = try await letterID(pipeline, orders[0].orderID)
+        let noReason = try await dlq(pipeline, ["discard", String(id)])
+        #expect(noReason.status != 0 && noReason.err.contains("--reason"))
+        let discarded = try await dlq(pipeline, ["discard", String(id), "--reason", "buyer cancelled", "--actor", "e2e"])
+        #expect(discarded.status == 0 && discarded.out.contains("discarded"), "\(discarded.err)")
+        #expect(try await pipeline.count(
+            "SELECT count(*)::integer FROM dead_letter_actions WHERE dead_letter_id = \(id) AND action = 'discard' AND actor = 'e2e'") == 1)
+        let replayDiscarded = try await dlq(pipeline, ["replay", "--id", String(id)])
+        #expect(replayDiscarded.out.contains("discarded; nothing changed"), "\(replayDiscarded.out)\(replayDiscarded.err)")
+        #expect(try await pipeline.charges(orders[0].orderID).isEmpty)
+
+        let badStatus = try await dlq(pipeline, ["list", "--status", "closed"])
+        #expect(badStatus.status != 0 && badStatus.err.contains("use open, replayed, discarded or all"))
+        let badSince = try await dlq(pipeline, ["list", "--since", "yesterday"])
+        #expect(badSince.status != 0 && badSince.err.contains("--since yesterday"))
+    }
+
+    /// Everything a dry run must leave alone.
+    func snapshot(_ pipeline: Pipeline, _ orderID: String) async throws -> [Int] {
+        [
+            try await pipeline.count("SELECT count(*)::integer FROM payment_attempts a JOIN payments p USING (payment_id) WHERE p.order_id = '\(orderID)'"),
+            try await pipeline.count("SELECT count(*)::integer FROM dead_letters WHERE order_id = '\(orderID)' AND status = 'open'"),
+            try await pipeline.count("SELECT count(*)::integer FROM dead_letter_actions WHERE order_id = '\(orderID)'"),
+            try await pipeline.count("SELECT count(*)::integer FROM payments WHERE order_id = '\(orderID)' AND state = 'failed' AND lease_until IS NULL"),
+            try await pipeline.count("SELECT count(*)::integer FROM outbox WHERE message_key = '\(orderID)'"),
+        ]
+    }
+}

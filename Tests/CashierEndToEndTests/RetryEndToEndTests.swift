@@ -1,0 +1,125 @@
+import CashierCore
+import Foundation
+import Kafka
+import Testing
+
+/// The failure paths of DESIGN.md section 6, end to end through `cashier retry-worker`, with
+/// the sandbox's fault injection: transient failures, declines, exhaustion, unknown outcomes,
+/// and a retry worker killed while its retries wait.
+@Suite(.serialized, .enabled(if: Pipeline.isAvailable, "needs CASHIER_TEST_DATABASE_URL (run `make test`)"))
+struct RetryEndToEndTests {
+    @Test func transientFailuresAreRetriedIntoExactlyOneChargeWithinTheBackoffBounds() async throws {
+        let pipeline = try await Pipeline.shared()
+        // The channel answers 503 to the first two calls of each of these orders.
+        let orders = (0..<6).map { pipeline.order("flaky\($0)", paymentMethod: "pm_sandbox_flaky_2") }
+        for order in orders { try await pipeline.publish(order) }
+        try await pipeline.waitForTerminal(orders.map(\.orderID), timeout: .seconds(60))
+
+        let policy = Pipeline.retryPolicy
+        for order in orders {
+            #expect(try await pipeline.payment(order.orderID)?.state == "succeeded")
+            #expect(try await pipeline.payment(order.orderID)?.attempts == 3)
+            let charges = try await pipeline.charges(order.orderID)
+            #expect(charges.count == 1 && charges[0].key == PaymentIdentity.idempotencyKey(orderID: order.orderID))
+            let attempts = try await pipeline.attempts(order.orderID)
+            #expect(attempts.map(\.outcome) == ["retryable", "retryable", "succeeded"])
+            // The k-th retry starts between ½·d and d after the call before it ended (plus the
+            // schedule's polling and the hand-over through the retry topic).
+            for k in 1..<attempts.count {
+                guard let ended = attempts[k - 1].finished else { continue }
+                let waited = Int64(attempts[k].started.timeIntervalSince(ended) * 1000)
+                let ceiling = policy.ceilingMilliseconds(retry: k)
+                #expect(waited >= ceiling / 2 - 50, "retry \(k) of \(order.orderID) started after \(waited) ms")
+                #expect(waited <= ceiling + 1500, "retry \(k) of \(order.orderID) started after \(waited) ms")
+            }
+        }
+        let results = try await pipeline.results(for: Set(orders.map(\.orderID)), atLeast: orders.count)
+        for order in orders {
+            #expect(results[order.orderID]?.count == 1)
+            #expect(results[order.orderID]?.first?["status"] == .string("succeeded"))
+            #expect(results[order.orderID]?.first?["attempts"] == .number("3"))
+        }
+    }
+
+    @Test func declinesAreSettledAfterOneCallAndNeverRetried() async throws {
+        let pipeline = try await Pipeline.shared()
+        let order = pipeline.order("declined", paymentMethod: "pm_card_chargeDeclinedInsufficientFunds")
+        try await pipeline.publish(order)
+        try await pipeline.waitForTerminal([order.orderID])
+        let payment = try await pipeline.payment(order.orderID)
+        #expect(payment?.state == "failed" && payment?.attempts == 1 && payment?.reason == "insufficient_funds")
+        #expect(try await pipeline.charges(order.orderID).count == 1)
+        #expect(try await pipeline.count("SELECT count(*)::integer FROM outbox WHERE kind = 'retry' AND message_key = '\(order.orderID)'") == 0)
+        #expect(try await pipeline.count("SELECT count(*)::integer FROM dead_letters WHERE order_id = '\(order.orderID)'") == 0)
+    }
+
+    @Test func exhaustedRetriesAreDeadLetteredWithAFailedResult() async throws {
+        let pipeline = try await Pipeline.shared()
+        let order = pipeline.order("exhausted", paymentMethod: "pm_sandbox_unavailable")
+        let origin = try await pipeline.publish(order)
+        try await pipeline.waitForTerminal([order.orderID])
+
+        let payment = try await pipeline.payment(order.orderID)
+        #expect(payment?.state == "failed" && payment?.attempts == 4 && payment?.reason == "retries_exhausted")
+        #expect(try await pipeline.charges(order.orderID).isEmpty)
+        #expect(try await pipeline.count(
+            """
+            SELECT count(*)::integer FROM dead_letters WHERE order_id = '\(order.orderID)' AND reason_code = 'retries_exhausted'
+              AND attempts = 4 AND status = 'open' AND source_partition = \(origin.partition) AND source_offset = \(origin.offset)
+            """) == 1)
+
+        let results = try await pipeline.results(for: [order.orderID], atLeast: 1)
+        let result = results[order.orderID]?.first
+        #expect(result?["status"] == .string("failed"))
+        #expect(result?["reason"]?["code"] == .string("retries_exhausted"))
+        guard case .string(let message)? = result?["reason"]?["message"] else { throw TestFailure("result without a reason message") }
+        #expect(message.contains("service_unavailable"), "the last channel error is named: \(message)")
+
+        let letters = try await pipeline.results(for: [order.orderID], atLeast: 1, topic: "payments.dlq")
+        let letter = letters[order.orderID]?.first
+        #expect(letter?["attempts"] == .number("4"))
+        #expect(letter?["last_error"]?["code"] == .string("service_unavailable"))
+        #expect(letter?["source"]?["topic"] == .string("orders.created"))
+        #expect(letter?["source"]?["offset"] == .number(String(origin.offset)))
+    }
+
+    @Test func unknownOutcomesAreResolvedWithoutASecondCharge() async throws {
+        let pipeline = try await Pipeline.shared()
+        // The channel holds the call 3 s before charging: the first call times out (2 s), the
+        // repeats find the key still in flight (409), and the retry finds the saved charge.
+        let order = pipeline.order("unknown", paymentMethod: "pm_sandbox_hold_3000")
+        try await pipeline.publish(order)
+        try await pipeline.waitForTerminal([order.orderID])
+        #expect(try await pipeline.payment(order.orderID)?.state == "succeeded")
+        #expect(try await pipeline.charges(order.orderID).count == 1)
+        let outcomes = try await pipeline.attempts(order.orderID).map(\.outcome)
+        #expect(outcomes.first == "unknown" && outcomes.last == "succeeded", "\(outcomes)")
+    }
+
+    @Test func retryWorkerKilledWhileRetriesWaitKeepsEverySchedule() async throws {
+        let pipeline = try await Pipeline.shared()
+        // Three failures each: retries wait about 0.3 s, 0.6 s and 1.2 s.
+        let orders = (0..<8).map { pipeline.order("rkill\($0)", paymentMethod: "pm_sandbox_flaky_3") }
+        for order in orders { try await pipeline.publish(order) }
+        let ids = orders.map(\.orderID)
+        try await eventually("every order on the retry schedule") {
+            try await pipeline.count(
+                "SELECT count(*)::integer FROM payments WHERE order_id = ANY('{\(ids.joined(separator: ","))}') AND retry_due_at IS NOT NULL") == ids.count
+        }
+        let victim = pipeline.retryWorker
+        victim.signal(SIGKILL)
+        _ = await victim.waitForExit(timeout: .seconds(5))
+        // While it is down nothing moves; the schedule waits in Postgres.
+        try await Task.sleep(for: .seconds(2))
+        #expect(try await pipeline.count(
+            "SELECT count(*)::integer FROM payments WHERE order_id = ANY('{\(ids.joined(separator: ","))}') AND state = 'retry_scheduled'") == ids.count)
+
+        let restarted = try pipeline.restartRetryWorker()
+        try await pipeline.waitForTerminal(ids, timeout: .seconds(90))
+        for order in orders {
+            #expect(try await pipeline.payment(order.orderID)?.state == "succeeded")
+            #expect(try await pipeline.charges(order.orderID).count == 1, "\(order.orderID)")
+        }
+        try await eventually("the new retry worker to join") { restarted.log.contains("partitions assigned") }
+    }
+}
