@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make demo`: the whole pipeline on embedded defaults. Starts a throwaway Postgres (unless
-# CASHIER_DATABASE_URL is set), `cashier dev` (dev Kafka broker, channel sandbox, worker),
-# publishes 1,000 orders with some declines and invalid events, waits for every result,
-# prints a summary and cleans up.
+# CASHIER_DATABASE_URL is set), `cashier dev` (dev Kafka broker, channel sandbox, worker,
+# retry worker), publishes 1,000 orders with some declines, transient channel failures,
+# an unavailable card and invalid events, waits for every result, prints a summary and the
+# dead letters, and cleans up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +31,9 @@ fi
 export CASHIER_DATABASE_URL
 
 # Port 0: the sandbox picks a free port, so two demos (or a demo and a sandbox) never clash.
-"$bin" dev --port 0 --bootstrap-file "$work/bootstrap" >"$work/dev.out" 2>"$work/dev.log" &
+# Short backoff (waits up to 0.2, 0.4, 0.8 s; 4 calls) so retried orders finish within the demo.
+"$bin" dev --port 0 --bootstrap-file "$work/bootstrap" --retry-base-ms 200 --retry-max-ms 2000 --retry-max-attempts 4 \
+  >"$work/dev.out" 2>"$work/dev.log" &
 dev_pid=$!
 for _ in $(seq 1 100); do
   [ -s "$work/bootstrap" ] && grep -q '^sandbox=' "$work/dev.out" && break
@@ -40,7 +43,7 @@ done
 # Publish once the worker owns its partitions (a group join takes a few seconds), so the
 # latency figures measure the pipeline, not the start-up.
 for _ in $(seq 1 150); do
-  grep -q "partitions assigned" "$work/dev.log" && break
+  [ "$(grep -c "partitions assigned" "$work/dev.log")" -ge 2 ] && break
   sleep 0.2
 done
 brokers=$(cat "$work/bootstrap")
@@ -50,7 +53,14 @@ echo "dev broker at $brokers, $(grep '^sandbox=' "$work/dev.out")" >&2
 "$bin" publish --brokers "$brokers" --count 20 --await-results --timeout-s 60 --kafka-option fetch.wait.max.ms=10 >/dev/null
 
 "$bin" publish --brokers "$brokers" --count "${DEMO_ORDERS:-1000}" --invalid "${DEMO_INVALID:-30}" \
-  --rate "${DEMO_RATE:-500}" --channel card --await-results --timeout-s 120 --kafka-option fetch.wait.max.ms=10
+  --rate "${DEMO_RATE:-500}" --channel card --transient-share 0.05 --unavailable-share 0.01 \
+  --await-results --timeout-s 120 --kafka-option fetch.wait.max.ms=10
+
+echo
+echo "dead letters (cashier dlq list; replay with cashier dlq replay --id ID):"
+"$bin" dlq list >"$work/dlq.txt"
+head -n 6 "$work/dlq.txt"
+if [ "$(wc -l <"$work/dlq.txt")" -gt 7 ]; then echo "…"; tail -n 1 "$work/dlq.txt"; fi
 
 sandbox=$(grep '^sandbox=' "$work/dev.out" | cut -d= -f2-)
 echo "sandbox charges (20 warm-up orders included): $(curl -s "$sandbox/_sandbox/charges" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["count"], "executed,", d["succeeded"], "succeeded")')"

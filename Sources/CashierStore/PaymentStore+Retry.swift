@@ -26,6 +26,26 @@ extension PaymentStore {
         return armed == 1
     }
 
+    /// A safety net for a retry message that never arrived (a retry topic deleted or expired
+    /// while no retry worker ran): payments waiting for a retry with no due time for longer than
+    /// `after` are made due now, so no order waits forever. Returns how many were rescued.
+    public func armForgottenRetries(after: Duration) async throws -> Int {
+        let seconds = after.components.seconds
+        let rows = try await client.query(
+            """
+            WITH rescued AS (
+                UPDATE payments SET retry_due_at = now(), updated_at = now()
+                WHERE state = 'retry_scheduled' AND retry_due_at IS NULL
+                  AND updated_at < now() - make_interval(secs => \(seconds)::bigint)
+                RETURNING 1
+            )
+            SELECT count(*)::integer FROM rescued
+            """, logger: logger)
+        var rescued = 0
+        for try await count in rows.decode(Int.self) { rescued = count }
+        return rescued
+    }
+
     /// Claims up to `limit` due payments for one call each: bumps the attempt count, opens the
     /// attempt row, and leases the payment so no other retry worker takes it meanwhile. A lease
     /// left by a process that died runs out and the payment is claimed again (its open attempt

@@ -45,6 +45,7 @@ public final class RetryWorker: Service, Sendable {
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.intake() }
+            group.addTask { await self.sweepForgotten() }
             await self.schedule()
         }
         await consumer.close()
@@ -100,6 +101,22 @@ public final class RetryWorker: Service, Sendable {
             next[partition] = max(next[partition] ?? 0, message.offset + 1)
         }
         return next.map { ($0.key, $0.value) }
+    }
+
+    private func sweepForgotten() async {
+        while !shouldStop {
+            do {
+                let rescued = try await store.armForgottenRetries(after: configuration.forgottenRetryAfter)
+                if rescued > 0 {
+                    logger.warning("\(rescued) payments waited for a retry message that never came; scheduled them now")
+                    doorbell.ring()
+                }
+            } catch {
+                logger.warning("sweeping forgotten retries failed: \(error)")
+            }
+            // Short naps so shutdown is not held up by this loop.
+            for _ in 0..<300 where !shouldStop { try? await Task.sleep(for: .milliseconds(200)) }
+        }
     }
 
     // MARK: Scheduler: due payments → channel call → outcome

@@ -22,6 +22,10 @@ struct PublishCommand: AsyncParsableCommand {
     var invalid: Int = 0
     @Option(help: "Share of valid card orders whose card declines, 0...1.")
     var declineShare: Double = 0.05
+    @Option(help: "Share of valid card orders the channel fails twice before charging (retried), 0...1.")
+    var transientShare: Double = 0
+    @Option(help: "Share of valid card orders the channel always fails (retries exhausted, dead-lettered), 0...1.")
+    var unavailableShare: Double = 0
     @Option(help: "Prefix of this run's order ids (default: random).")
     var runID: String?
     @Flag(help: "Wait for every order's result and print a summary.")
@@ -36,7 +40,12 @@ struct PublishCommand: AsyncParsableCommand {
         guard ["card", "alipay", "wechat", "mixed"].contains(channel) else {
             throw CLIError("--channel \"\(channel)\" is not one of card, alipay, wechat, mixed")
         }
-        guard (0...1).contains(declineShare) else { throw CLIError("--decline-share \(declineShare) is not a share from 0 to 1") }
+        for (flag, share) in [("--decline-share", declineShare), ("--transient-share", transientShare), ("--unavailable-share", unavailableShare)] {
+            guard (0...1).contains(share) else { throw CLIError("\(flag) \(share) is not a share from 0 to 1") }
+        }
+        guard declineShare + transientShare + unavailableShare <= 1 else {
+            throw CLIError("--decline-share, --transient-share and --unavailable-share add up to more than 1; lower them")
+        }
         if let runID, runID.isEmpty || runID.count > 20 || !runID.allSatisfy({ $0.isLetter || $0.isNumber }) {
             throw CLIError("--run-id \"\(runID)\" must be 1-20 letters or digits")
         }
@@ -57,7 +66,8 @@ struct PublishCommand: AsyncParsableCommand {
             collector = try ResultCollector(kafka: kafkaConfiguration, topic: topics.results, partitions: partitions, logger: logger)
         }
 
-        let publisher = Publisher(producer: producer, topic: topics.orders, runID: runID, channel: channel, declineShare: declineShare)
+        let publisher = Publisher(producer: producer, topic: topics.orders, runID: runID, channel: channel,
+            faults: FaultMix(decline: declineShare, transient: transientShare, unavailable: unavailableShare))
         let outcome = try await publisher.publish(count: count, invalid: invalid, rate: rate)
         try await producer.flush()
         Output.line("published \(count) orders (\(invalid) invalid) to \(topics.orders) as run \(runID) in \(String(format: "%.2f", outcome.seconds)) s")

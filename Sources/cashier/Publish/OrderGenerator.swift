@@ -1,19 +1,31 @@
 import CashierCore
 
+/// Which shares of the valid card orders meet which channel behaviour (the sandbox's magic
+/// payment methods); the rest are charged normally.
+struct FaultMix {
+    /// The card declines (terminal).
+    var decline = 0.05
+    /// The channel answers 503 to the first two calls (retried into one charge).
+    var transient = 0.0
+    /// The channel answers 503 to every call (retries exhausted, dead-lettered).
+    var unavailable = 0.0
+
+    var total: Double { decline + transient + unavailable }
+}
+
 /// Makes the orders `cashier publish` sends: valid ones with a realistic mix of currencies,
-/// discounts and (a few) declining cards, and deliberately invalid ones of every kind the
-/// worker must reject.
+/// discounts and channel behaviour, and deliberately invalid ones of every kind the worker
+/// must reject.
 struct OrderGenerator {
     let runID: String
     let channel: String
-    /// Share of valid card orders whose card declines.
-    let declineShare: Double
+    let faults: FaultMix
     private var random = SystemRandomNumberGenerator()
 
-    init(runID: String, channel: String, declineShare: Double) {
+    init(runID: String, channel: String, faults: FaultMix) {
         self.runID = runID
         self.channel = channel
-        self.declineShare = declineShare
+        self.faults = faults
     }
 
     private static let currencies: [Currency] = [.cny, .cny, .cny, .cny, .usd, .eur, .hkd, .jpy, .krw, .kwd]
@@ -25,10 +37,15 @@ struct OrderGenerator {
             case "mixed": Channel.allCases[index % Channel.allCases.count]
             default: Channel(rawValue: self.channel) ?? .card
             }
-        let declines = Double.random(in: 0..<1, using: &random) < declineShare
+        let roll = Double.random(in: 0..<1, using: &random)
+        let cardMethod =
+            if roll < faults.decline { index % 2 == 0 ? "pm_card_chargeDeclined" : "pm_card_chargeDeclinedInsufficientFunds" }
+            else if roll < faults.decline + faults.transient { "pm_sandbox_flaky_2" }
+            else if roll < faults.total { "pm_sandbox_unavailable" }
+            else { "pm_card_visa" }
         let paymentMethod: String =
             switch channel {
-            case .card: declines ? (index % 2 == 0 ? "pm_card_chargeDeclined" : "pm_card_chargeDeclinedInsufficientFunds") : "pm_card_visa"
+            case .card: cardMethod
             case .alipay: "20215606000000000\(index % 10)"
             case .wechat: "wx_contract_\(index % 100)"
             }

@@ -9,7 +9,7 @@ struct Publisher {
     let topic: String
     let runID: String
     let channel: String
-    let declineShare: Double
+    let faults: FaultMix
 
     struct Outcome {
         var expectedKeys: Set<String> = []
@@ -19,7 +19,7 @@ struct Publisher {
     }
 
     func publish(count: Int, invalid: Int, rate: Double) async throws -> Outcome {
-        var generator = OrderGenerator(runID: runID, channel: channel, declineShare: declineShare)
+        var generator = OrderGenerator(runID: runID, channel: channel, faults: faults)
         // Spread the invalid events evenly through the run.
         let invalidEvery = invalid > 0 ? max(1, count / invalid) : Int.max
         var outcome = Outcome()

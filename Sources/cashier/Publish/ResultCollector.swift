@@ -12,6 +12,7 @@ final class ResultCollector {
         var eventID: String
         var arrivedMilliseconds: Int64
         var attempts: Int
+        var reasonCode: String?
     }
 
     private(set) var results: [String: Seen] = [:]
@@ -45,6 +46,7 @@ final class ResultCollector {
                 guard case .string(let status)? = document["status"], case .string(let eventID)? = document["event_id"] else { continue }
                 let channel: String? = if case .string(let name)? = document["channel"] { name } else { nil }
                 let attempts = if case .number(let text)? = document["attempts"] { Int(text) ?? 0 } else { 0 }
+                let reasonCode: String? = if case .string(let code)? = document["reason"]?["code"] { code } else { nil }
                 if let previous = results[key] {
                     duplicates += 1
                     if previous.eventID != eventID || previous.status != status { conflictingDuplicates += 1 }
@@ -52,7 +54,7 @@ final class ResultCollector {
                 }
                 // The record's own timestamp says when the relay published it, however late we read it.
                 let published = message.timestampMilliseconds ?? now
-                results[key] = Seen(status: status, channel: channel, eventID: eventID, arrivedMilliseconds: published, attempts: attempts)
+                results[key] = Seen(status: status, channel: channel, eventID: eventID, arrivedMilliseconds: published, attempts: attempts, reasonCode: reasonCode)
             }
             onProgress(results.count)
         }

@@ -23,6 +23,8 @@ struct RunSummary {
         let seconds = max(Double(lastArrival - firstPublishMilliseconds) / 1000, 0.001)
         let latencies = results.compactMap { key, seen in publishMilliseconds[key].map { seen.arrivedMilliseconds - $0 } }.sorted()
         let retried = results.values.filter { $0.attempts > 1 }.count
+        let retriedAndCharged = results.values.filter { $0.attempts > 1 && $0.status == "succeeded" }.count
+        let deadLettered = results.values.filter { $0.reasonCode == "retries_exhausted" }.count
 
         lines.append("── Cashier run \(runID) ──────────────────────────────────────────")
         lines.append("published        \(published) orders (\(published - invalid) valid, \(invalid) deliberately invalid)")
@@ -37,7 +39,8 @@ struct RunSummary {
         if settled > 0 {
             lines.append("success rate     \(percent(succeeded, settled)) of charged orders · failure rate \(percent(failed, settled))")
         }
-        lines.append("retried          \(retried) orders needed more than one channel call")
+        lines.append("retried          \(retried) orders needed more than one channel call (\(retriedAndCharged) of them charged in the end)")
+        lines.append("dead-lettered    \(deadLettered) orders failed with retries_exhausted (see `cashier dlq list`)")
         lines.append("throughput       \(Int(Double(results.count) / seconds)) orders/s (\(String(format: "%.2f", seconds)) s from first publish to last result)")
         if !latencies.isEmpty {
             lines.append("latency          p50 \(percentile(latencies, 0.50)) ms · p99 \(percentile(latencies, 0.99)) ms · max \(latencies.last!) ms (publish → result)")
