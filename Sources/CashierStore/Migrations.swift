@@ -130,6 +130,8 @@ enum Migrations {
                 ADD COLUMN leased_by    text
             """,
             "CREATE INDEX payments_retry_due ON payments (retry_due_at) WHERE state = 'retry_scheduled' AND retry_due_at IS NOT NULL",
+            // Payments that waited for a retry worker before there was one are due now.
+            "UPDATE payments SET retry_due_at = now() WHERE state = 'retry_scheduled'",
             "CREATE INDEX dead_letters_status ON dead_letters (status, created_at)",
             "CREATE INDEX dead_letters_order ON dead_letters (order_id)",
             "ALTER TABLE dead_letters ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now()",

@@ -35,15 +35,18 @@ extension PaymentStore {
         return count == 1
     }
 
-    /// Hands a payment to the retry worker: state `retry_scheduled`, the attempt's answer, and
-    /// the retry message in the outbox, in one statement.
+    /// Hands a payment to the retry worker: state `retry_scheduled` with its due time, the
+    /// attempt's answer, and the retry message in the outbox, in one statement. The due time is
+    /// written here, not only when the retry worker reads the message, so when a retry starts
+    /// never depends on how quickly the retry topic is delivered.
     public func scheduleRetry(_ ticket: PaymentTicket, outcome: ChannelOutcome, request: RetryRequest, traceparent: String?) async throws {
         let eventID = "retry_\(ticket.paymentID)_\(ticket.attempt)"
         try await client.query(
             """
             WITH scheduled AS (
                 UPDATE payments
-                SET state = 'retry_scheduled', reason_code = \(request.lastError.code),
+                SET state = 'retry_scheduled', retry_due_at = to_timestamp(\(request.dueAtMilliseconds)::bigint / 1000.0),
+                    reason_code = \(request.lastError.code),
                     reason_message = \(request.lastError.message), updated_at = now()
                 WHERE payment_id = \(ticket.paymentID) AND state = 'processing'
                 RETURNING payment_id

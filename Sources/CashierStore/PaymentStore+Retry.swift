@@ -1,13 +1,15 @@
 public import CashierCore
 import PostgresNIO
 
-/// The retry schedule. It lives in Postgres, not in memory: `retry_due_at` is set when the
-/// retry worker takes a payment off the retry topic, and due payments are claimed in due-time
-/// order with `FOR UPDATE SKIP LOCKED`, so any number of retry workers share the work and a
-/// payment that is not yet due never holds back one that is.
+/// The retry schedule. It lives in Postgres, not in memory: `retry_due_at` is written with the
+/// failure that caused it (and confirmed by the retry worker when it reads the retry topic),
+/// and due payments are claimed in due-time order with `FOR UPDATE SKIP LOCKED`, so any number
+/// of retry workers share the work and a payment that is not yet due never holds back one that is.
 extension PaymentStore {
-    /// Puts a payment handed over on the retry topic on the schedule. Idempotent: a repeated
-    /// or stale message (the payment moved on since) changes nothing. Returns whether it armed.
+    /// Puts a payment named by a retry message on the schedule, unless it is already there (the
+    /// usual case: the hand-over wrote the due time). Covers payments handed over without one,
+    /// by an earlier Cashier or by hand. Idempotent: a repeated or stale message (the payment
+    /// moved on since) changes nothing. Returns whether it armed.
     @discardableResult
     public func arm(_ request: RetryRequest) async throws -> Bool {
         let rows = try await client.query(
@@ -24,26 +26,6 @@ extension PaymentStore {
         var armed = 0
         for try await count in rows.decode(Int.self) { armed = count }
         return armed == 1
-    }
-
-    /// A safety net for a retry message that never arrived (a retry topic deleted or expired
-    /// while no retry worker ran): payments waiting for a retry with no due time for longer than
-    /// `after` are made due now, so no order waits forever. Returns how many were rescued.
-    public func armForgottenRetries(after: Duration) async throws -> Int {
-        let seconds = after.components.seconds
-        let rows = try await client.query(
-            """
-            WITH rescued AS (
-                UPDATE payments SET retry_due_at = now(), updated_at = now()
-                WHERE state = 'retry_scheduled' AND retry_due_at IS NULL
-                  AND updated_at < now() - make_interval(secs => \(seconds)::bigint)
-                RETURNING 1
-            )
-            SELECT count(*)::integer FROM rescued
-            """, logger: logger)
-        var rescued = 0
-        for try await count in rows.decode(Int.self) { rescued = count }
-        return rescued
     }
 
     /// Claims up to `limit` due payments for one call each: bumps the attempt count, opens the

@@ -102,9 +102,11 @@ struct RetryEndToEndTests {
         let orders = (0..<8).map { pipeline.order("rkill\($0)", paymentMethod: "pm_sandbox_flaky_3") }
         for order in orders { try await pipeline.publish(order) }
         let ids = orders.map(\.orderID)
-        try await eventually("every order on the retry schedule") {
-            try await pipeline.count(
-                "SELECT count(*)::integer FROM payments WHERE order_id = ANY('{\(ids.joined(separator: ","))}') AND retry_due_at IS NOT NULL") == ids.count
+        let inList = "order_id = ANY('{\(ids.joined(separator: ","))}')"
+        try await eventually("every order on the retry schedule, and the retries under way") {
+            let scheduled = try await pipeline.count("SELECT count(*)::integer FROM payments WHERE \(inList) AND retry_due_at IS NOT NULL")
+            let retried = try await pipeline.count("SELECT count(*)::integer FROM payments WHERE \(inList) AND attempts >= 2")
+            return scheduled == ids.count && retried > 0
         }
         let victim = pipeline.retryWorker
         victim.signal(SIGKILL)
@@ -112,7 +114,7 @@ struct RetryEndToEndTests {
         // While it is down nothing moves; the schedule waits in Postgres.
         try await Task.sleep(for: .seconds(2))
         #expect(try await pipeline.count(
-            "SELECT count(*)::integer FROM payments WHERE order_id = ANY('{\(ids.joined(separator: ","))}') AND state = 'retry_scheduled'") == ids.count)
+            "SELECT count(*)::integer FROM payments WHERE \(inList) AND state = 'retry_scheduled'") == ids.count)
 
         let restarted = try pipeline.restartRetryWorker()
         try await pipeline.waitForTerminal(ids, timeout: .seconds(90))

@@ -7,11 +7,12 @@ import Synchronization
 
 /// `cashier retry-worker`: takes payments off the retry topic and re-attempts them when due.
 ///
-/// Two loops. The *intake* consumes the retry topic in its own consumer group and writes each
-/// message's due time into Postgres before committing its offset, so a schedule survives any
-/// crash. The *scheduler* claims due payments from Postgres in due-time order (`SKIP LOCKED`,
-/// so retry workers share the work) and calls the channel with the payment's idempotency key.
-/// Nothing waits in memory: a message that is not yet due never blocks one that is.
+/// Two loops. The *intake* consumes the retry topic in its own consumer group and makes sure
+/// each message's payment is on the schedule in Postgres (the hand-over normally put it there
+/// already) before committing the offset. The *scheduler* claims due payments from Postgres in
+/// due-time order (`SKIP LOCKED`, so retry workers share the work) and calls the channel with
+/// the payment's idempotency key. Nothing waits in memory, so a restart keeps every schedule,
+/// and a payment that is not yet due never blocks one that is.
 public final class RetryWorker: Service, Sendable {
     private let consumer: KafkaConsumer
     private let store: PaymentStore
@@ -45,7 +46,6 @@ public final class RetryWorker: Service, Sendable {
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.intake() }
-            group.addTask { await self.sweepForgotten() }
             await self.schedule()
         }
         await consumer.close()
@@ -101,22 +101,6 @@ public final class RetryWorker: Service, Sendable {
             next[partition] = max(next[partition] ?? 0, message.offset + 1)
         }
         return next.map { ($0.key, $0.value) }
-    }
-
-    private func sweepForgotten() async {
-        while !shouldStop {
-            do {
-                let rescued = try await store.armForgottenRetries(after: configuration.forgottenRetryAfter)
-                if rescued > 0 {
-                    logger.warning("\(rescued) payments waited for a retry message that never came; scheduled them now")
-                    doorbell.ring()
-                }
-            } catch {
-                logger.warning("sweeping forgotten retries failed: \(error)")
-            }
-            // Short naps so shutdown is not held up by this loop.
-            for _ in 0..<300 where !shouldStop { try? await Task.sleep(for: .milliseconds(200)) }
-        }
     }
 
     // MARK: Scheduler: due payments → channel call → outcome

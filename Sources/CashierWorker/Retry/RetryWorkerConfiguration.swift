@@ -15,9 +15,6 @@ public struct RetryWorkerConfiguration: Sendable {
     /// How often the schedule is checked for due payments when nothing rings earlier; bounds
     /// how late a due retry can start.
     public var schedulePoll: Duration = .milliseconds(200)
-    /// A payment handed to retry whose retry message has not arrived after this long is put on
-    /// the schedule anyway (see `PaymentStore.armForgottenRetries`).
-    public var forgottenRetryAfter: Duration = .seconds(600)
     public var shutdownDeadline: Duration = .seconds(25)
     /// Names this process in attempt rows.
     public var workerName = "cashier-retry"
