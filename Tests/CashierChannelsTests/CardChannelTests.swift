@@ -135,4 +135,39 @@ import Testing
         #expect(outcome.kind == "retryable")
         try await client.shutdown()
     }
+
+    // MARK: Looking a payment up before a replay
+
+    @Test func lookupFindsACompletedChargeByOrderAndByReference() async throws {
+        let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
+        try await withSandbox { url, server in
+            let card = adapter(url, client)
+            guard case .succeeded(let reference) = await card.charge(request("ord_l1")) else { Issue.record("charge failed"); return }
+            #expect(await card.lookup(request("ord_l1"), reference: nil) == .paid(reference: reference))
+            #expect(await card.lookup(request("ord_l1"), reference: reference) == .paid(reference: reference))
+            #expect(server.card.intents.count == 1, "a lookup never charges")
+        }
+        try await client.shutdown()
+    }
+
+    @Test func lookupReportsNotPaidForUnchargedAndDeclinedOrders() async throws {
+        let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
+        try await withSandbox { url, _ in
+            let card = adapter(url, client)
+            #expect(await card.lookup(request("ord_never"), reference: nil) == .notPaid)
+            _ = await card.charge(request("ord_l2", method: "pm_card_chargeDeclined"))
+            #expect(await card.lookup(request("ord_l2"), reference: nil) == .notPaid)
+            _ = await card.charge(request("ord_l3", method: "pm_sandbox_unavailable"))
+            #expect(await card.lookup(request("ord_l3"), reference: nil) == .notPaid)
+        }
+        try await client.shutdown()
+    }
+
+    @Test func lookupThatCannotReachTheChannelIsUnknownNeverNotPaid() async throws {
+        let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
+        let answer = await adapter("http://127.0.0.1:9", client).lookup(request("ord_l4"), reference: nil)
+        #expect(answer != .notPaid)
+        if case .unknown = answer {} else { Issue.record("expected unknown, got \(answer)") }
+        try await client.shutdown()
+    }
 }

@@ -54,6 +54,19 @@ import Testing
         try await expectOneLineError(["publish", "--brokers", "localhost:9092", "--count", "0"], mentioning: ["--count"])
     }
 
+    @Test func retryWorkerAndDeadLetterCommandsCheckTheirArguments() async throws {
+        let database = ["--database-url", "postgres://u@localhost/db"]
+        try await expectOneLineError(
+            ["retry-worker", "--brokers", "localhost:9092"] + database + ["--retry-base-ms", "5000", "--retry-max-ms", "1000"],
+            environment: Self.card, mentioning: ["CASHIER_RETRY_MAX_MS"])
+        try await expectOneLineError(["dlq", "replay"] + database, environment: Self.card, mentioning: ["--id", "--order-id", "--all"])
+        try await expectOneLineError(["dlq", "replay", "--all", "--id", "3"] + database, environment: Self.card, mentioning: ["exactly one"])
+        try await expectOneLineError(["dlq", "replay", "--all", "--rate", "0"] + database, environment: Self.card, mentioning: ["--rate"])
+        try await expectOneLineError(["dlq", "list", "--status", "gone"] + database, mentioning: ["--status gone"])
+        try await expectOneLineError(["dlq", "list", "--channel", "paypal"] + database, mentioning: ["--channel paypal"])
+        try await expectOneLineError(["dlq", "list"], mentioning: ["CASHIER_DATABASE_URL"])
+    }
+
     @Test(.enabled(if: Pipeline.isAvailable)) func workerRefusesAnUnmigratedDatabase() async throws {
         let pipeline = try await Pipeline.shared()
         let name = "cashier_unmigrated_\(pipeline.runID)"

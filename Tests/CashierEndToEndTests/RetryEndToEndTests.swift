@@ -124,4 +124,26 @@ struct RetryEndToEndTests {
         }
         try await eventually("the new retry worker to join") { restarted.log.contains("partitions assigned") }
     }
+
+    @Test func anUnreadableRetryMessageIsDeadLetteredAndTheLineMovesOn() async throws {
+        let pipeline = try await Pipeline.shared()
+        let garbage = Array("retry me maybe \(pipeline.runID)".utf8)
+        let report = try await pipeline.producer.send(OutgoingMessage(topic: "payments.retry", key: nil, value: garbage))
+        let origin = EventOrigin(topic: "payments.retry", partition: report.partition, offset: report.offset, value: garbage)
+        try await eventually("the unreadable retry message to be dead-lettered") {
+            try await pipeline.count(
+                """
+                SELECT count(*)::integer FROM dead_letters WHERE reason_code = 'invalid_retry_message'
+                  AND source_topic = 'payments.retry' AND source_offset = \(origin.offset) AND source_digest = '\(origin.digest)'
+                """) == 1
+        }
+        // A retry handed over after it is still carried out.
+        let order = pipeline.order("after_garbage", paymentMethod: "pm_sandbox_flaky_1")
+        try await pipeline.publish(order)
+        try await pipeline.waitForTerminal([order.orderID])
+        #expect(try await pipeline.payment(order.orderID)?.state == "succeeded")
+        #expect(pipeline.retryWorker.isRunning)
+        let deadLettered = pipeline.retryWorker.log.components(separatedBy: "unreadable retry message dead-lettered").count - 1
+        #expect(deadLettered == 1, "read once, committed, never again")
+    }
 }

@@ -38,8 +38,8 @@ struct DlqReplayCommand: AsyncParsableCommand {
 
     func validate() throws {
         let selectors = (ids.isEmpty ? 0 : 1) + (orderIDs.isEmpty ? 0 : 1) + (all ? 1 : 0)
-        guard selectors == 1 else { throw ValidationError("choose exactly one of --id ID…, --order-id ORDER…, --all") }
-        guard rate > 0, rate.isFinite else { throw ValidationError("--rate \(rate) must be a positive number of replays per second") }
+        guard selectors == 1 else { throw CLIError("choose which dead letters to replay: exactly one of --id ID…, --order-id ORDER…, --all") }
+        guard rate > 0, rate.isFinite else { throw CLIError("--rate \(rate) must be a positive number of replays per second") }
     }
 
     func run() async throws {
