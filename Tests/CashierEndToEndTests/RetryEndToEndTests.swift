@@ -123,6 +123,13 @@ struct RetryEndToEndTests {
             #expect(try await pipeline.charges(order.orderID).count == 1, "\(order.orderID)")
         }
         try await eventually("the new retry worker to join") { restarted.log.contains("partitions assigned") }
+
+        // A graceful stop is clean too, and a fresh retry worker takes over for the other tests.
+        restarted.signal(SIGTERM)
+        let status = await restarted.waitForExit(timeout: .seconds(30))
+        #expect(status == 0, "retry worker log:\n\(restarted.log.suffix(2000))")
+        let next = try pipeline.restartRetryWorker()
+        try await eventually("a fresh retry worker to join") { next.log.contains("partitions assigned") }
     }
 
     @Test func anUnreadableRetryMessageIsDeadLetteredAndTheLineMovesOn() async throws {

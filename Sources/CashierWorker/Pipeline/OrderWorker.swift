@@ -15,7 +15,7 @@ public final class OrderWorker: Service, Sendable {
     private let processor: OrderProcessor
     private let configuration: WorkerConfiguration
     private let tracker: Locked<OffsetTracker>
-    private let running = Atomic<Int>(0)
+    private let running = InFlight()
     private let serializer = KeyedSerializer<WorkItem>()
     private let slots: Slots
     private let logger: Logger
@@ -79,7 +79,7 @@ public final class OrderWorker: Service, Sendable {
             } catch {
                 failures += 1
                 logger.warning("poll failed: \(error)")
-                try? await Task.sleep(for: .milliseconds(min(5000, 100 * failures)))
+                try? await Task.sleep(for: failurePause(failures))
                 continue
             }
             if let oldest = messages.compactMap(\.timestampMilliseconds).min() {
@@ -106,10 +106,10 @@ public final class OrderWorker: Service, Sendable {
                 }
                 let key = item.serializationKey
                 if serializer.submit(item, key: key) {
-                    running.add(1, ordering: .relaxed)
+                    running.started()
                     workers.addTask {
                         await self.runSerially(first: item, key: key)
-                        self.running.subtract(1, ordering: .relaxed)
+                        self.running.finished()
                     }
                 }
             }
@@ -141,7 +141,7 @@ public final class OrderWorker: Service, Sendable {
                 logger.error(
                     "processing failed, will retry: \(error)",
                     metadata: ["offset": "\(item.message.partition)/\(item.message.offset)"])
-                try? await Task.sleep(for: .milliseconds(min(5000, 100 << min(failures, 6))))
+                try? await Task.sleep(for: failurePause(failures))
             }
         }
         return false
@@ -150,12 +150,8 @@ public final class OrderWorker: Service, Sendable {
     /// Waits for in-flight records; at the deadline cancels them (cancelled records are not
     /// committed, so the next owner redoes them with the same idempotency keys).
     private func finishInFlight(_ workers: inout DiscardingTaskGroup) async {
-        let deadline = ContinuousClock.now + configuration.shutdownDeadline
-        logger.info("stopping: waiting for \(running.load(ordering: .relaxed)) in-flight orders")
-        while running.load(ordering: .relaxed) > 0 && ContinuousClock.now < deadline && !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        let abandoned = running.load(ordering: .relaxed)
+        logger.info("stopping: waiting for \(running.current) in-flight orders")
+        let abandoned = await running.drain(within: configuration.shutdownDeadline)
         if abandoned > 0 {
             logger.warning("shutdown deadline reached: abandoning \(abandoned) in-flight orders (left uncommitted)")
             workers.cancelAll()

@@ -3,7 +3,6 @@ public import CashierStore
 public import Kafka
 public import Logging
 public import ServiceLifecycle
-import Synchronization
 
 /// `cashier retry-worker`: takes payments off the retry topic and re-attempts them when due.
 ///
@@ -20,7 +19,7 @@ public final class RetryWorker: Service, Sendable {
     private let relay: OutboxRelay
     private let configuration: RetryWorkerConfiguration
     private let slots: Slots
-    private let running = Atomic<Int>(0)
+    private let running = InFlight()
     private let doorbell = Doorbell()
     private let logger: Logger
 
@@ -69,7 +68,7 @@ public final class RetryWorker: Service, Sendable {
                 // Nothing was committed past what is durable: the batch comes back and is armed again.
                 failures += 1
                 logger.warning("retry intake failed, will retry: \(error)")
-                try? await Task.sleep(for: .milliseconds(min(5000, 100 << min(failures, 6))))
+                try? await Task.sleep(for: failurePause(failures))
             }
         }
     }
@@ -109,7 +108,7 @@ public final class RetryWorker: Service, Sendable {
         await withDiscardingTaskGroup { calls in
             var failures = 0
             while !shouldStop {
-                let free = configuration.concurrency - running.load(ordering: .relaxed)
+                let free = configuration.concurrency - running.current
                 var claimed: [PaymentTicket] = []
                 if free > 0 {
                     do {
@@ -118,16 +117,16 @@ public final class RetryWorker: Service, Sendable {
                     } catch {
                         failures += 1
                         logger.warning("claiming due retries failed, will retry: \(error)")
-                        try? await Task.sleep(for: .milliseconds(min(5000, 100 << min(failures, 6))))
+                        try? await Task.sleep(for: failurePause(failures))
                         continue
                     }
                 }
                 for ticket in claimed {
                     await slots.acquire()
-                    running.add(1, ordering: .relaxed)
+                    running.started()
                     calls.addTask {
                         await self.retryUntilRecorded(ticket)
-                        self.running.subtract(1, ordering: .relaxed)
+                        self.running.finished()
                         self.slots.release()
                         self.doorbell.ring()
                     }
@@ -149,7 +148,7 @@ public final class RetryWorker: Service, Sendable {
             } catch {
                 failures += 1
                 logger.error("recording a retry failed, will retry: \(error)", metadata: ["order_id": "\(ticket.order.orderID)"])
-                try? await Task.sleep(for: .milliseconds(min(5000, 100 << min(failures, 6))))
+                try? await Task.sleep(for: failurePause(failures))
             }
         }
     }
@@ -176,11 +175,7 @@ public final class RetryWorker: Service, Sendable {
     }
 
     private func finishInFlight(_ calls: inout DiscardingTaskGroup) async {
-        let deadline = ContinuousClock.now + configuration.shutdownDeadline
-        while running.load(ordering: .relaxed) > 0 && ContinuousClock.now < deadline && !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        let abandoned = running.load(ordering: .relaxed)
+        let abandoned = await running.drain(within: configuration.shutdownDeadline)
         if abandoned > 0 {
             logger.warning("shutdown deadline reached: abandoning \(abandoned) retries (their leases run out and they are claimed again)")
             calls.cancelAll()
