@@ -63,6 +63,8 @@ let package = Package(
             name: "CashierChannels",
             dependencies: [
                 "CashierCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -74,7 +76,9 @@ let package = Package(
         .target(
             name: "CashierSandbox",
             dependencies: [
-                "CashierCore",
+                "CashierCore", "CashierChannels",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -97,6 +101,7 @@ let package = Package(
             dependencies: [
                 "CashierCore", "CashierStore", "CashierChannels", "CashierSandbox", "CashierWorker", "Kafka",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -108,6 +113,8 @@ let package = Package(
             name: "CashierChannelsTests",
             dependencies: [
                 "CashierChannels", "CashierSandbox", "CashierCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

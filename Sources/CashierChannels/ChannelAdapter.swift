@@ -10,8 +10,15 @@ public struct ChargeRequest: Sendable, Equatable {
     public var currency: Currency
     public var paymentMethod: String
     public var idempotencyKey: String
+    /// The number of this call for the payment, from 1. A later call may have been preceded by
+    /// one whose outcome is unknown, so adapters that can ask first (query by the idempotency
+    /// reference) do so before calling again.
+    public var attempt: Int
 
-    public init(paymentID: String, orderID: String, itemID: String, amount: Int64, currency: Currency, paymentMethod: String, idempotencyKey: String) {
+    public init(
+        paymentID: String, orderID: String, itemID: String, amount: Int64, currency: Currency, paymentMethod: String, idempotencyKey: String,
+        attempt: Int = 1
+    ) {
         self.paymentID = paymentID
         self.orderID = orderID
         self.itemID = itemID
@@ -19,6 +26,7 @@ public struct ChargeRequest: Sendable, Equatable {
         self.currency = currency
         self.paymentMethod = paymentMethod
         self.idempotencyKey = idempotencyKey
+        self.attempt = attempt
     }
 }
 

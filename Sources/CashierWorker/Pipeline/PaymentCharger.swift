@@ -45,7 +45,8 @@ struct PaymentCharger: Sendable {
         let order = ticket.order
         return ChargeRequest(
             paymentID: ticket.paymentID, orderID: order.orderID, itemID: order.itemID, amount: order.amount,
-            currency: order.currency, paymentMethod: order.paymentMethod, idempotencyKey: ticket.idempotencyKey)
+            currency: order.currency, paymentMethod: order.paymentMethod, idempotencyKey: ticket.idempotencyKey,
+            attempt: ticket.attempt)
     }
 
     /// Records a final answer (succeeded or declined). Returns whether this call settled it.

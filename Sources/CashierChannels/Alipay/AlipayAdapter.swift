@@ -1,0 +1,160 @@
+public import _CryptoExtras
+public import AsyncHTTPClient
+public import CashierCore
+import Foundation
+public import Logging
+import NIOCore
+
+/// Where and how to reach Alipay's OpenAPI gateway.
+public struct AlipayConfiguration: Sendable {
+    /// e.g. `https://openapi.alipay.com/gateway.do`, or the sandbox's `http://127.0.0.1:PORT/gateway.do`.
+    public var gatewayURL: String
+    public var appID: String
+    public var appPrivateKey: _RSA.Signing.PrivateKey
+    public var alipayPublicKey: _RSA.Signing.PublicKey
+    /// Where Alipay sends the asynchronous payment notification (optional).
+    public var notifyURL: String?
+
+    public init(gatewayURL: String, appID: String, appPrivateKey: _RSA.Signing.PrivateKey, alipayPublicKey: _RSA.Signing.PublicKey, notifyURL: String? = nil) {
+        self.gatewayURL = gatewayURL
+        self.appID = appID
+        self.appPrivateKey = appPrivateKey
+        self.alipayPublicKey = alipayPublicKey
+        self.notifyURL = notifyURL
+    }
+}
+
+/// Alipay withholding (`alipay.trade.pay`, `GENERAL_WITHHOLDING`) and `alipay.trade.query`,
+/// RSA2-signed, every answer's signature verified over its raw bytes. `out_trade_no` is the
+/// payment's idempotency key. An answer that fails verification is never believed.
+public struct AlipayAdapter: ChannelAdapter {
+    public let channel = Channel.alipay
+    private let configuration: AlipayConfiguration
+    private let timeout: Duration
+    private let client: HTTPClient
+    private let logger: Logger
+
+    public init(configuration: AlipayConfiguration, timeout: Duration, client: HTTPClient, logger: Logger) {
+        self.configuration = configuration
+        self.timeout = timeout
+        self.client = client
+        self.logger = logger
+    }
+
+    public func charge(_ request: ChargeRequest) async -> ChannelOutcome {
+        guard request.currency == .cny else {
+            return .declined(Reason(code: "unsupported_currency", message: "alipay withholding charges CNY; this order is in \(request.currency.code)"))
+        }
+        // A repeat may follow a call whose outcome is unknown: ask first.
+        if request.attempt > 1 {
+            switch await lookup(request, reference: nil) {
+            case .paid(let tradeNo): return .succeeded(reference: tradeNo)
+            case .unknown(let reason): return .unknown(reason)
+            case .notPaid: break
+            }
+        }
+        let answer: JSONValue
+        switch await call("alipay.trade.pay", biz: Self.payContent(request), responseKey: "alipay_trade_pay_response") {
+        case .failure(let failure): return failure.outcome
+        case .success(let value): answer = value
+        }
+        let verdict = AlipayClassifier.pay(
+            code: answer.text("code") ?? "", subCode: answer.text("sub_code"),
+            message: answer.text("sub_msg") ?? answer.text("msg") ?? "", tradeNo: answer.text("trade_no"))
+        switch verdict {
+        case .paid(let tradeNo): return .succeeded(reference: tradeNo)
+        case .declined(let reason): return .declined(reason)
+        case .retryable(let reason): return .retryable(reason)
+        case .queryFirst(let reason):
+            switch await lookup(request, reference: nil) {
+            case .paid(let tradeNo): return .succeeded(reference: tradeNo)
+            // Confirmed unpaid: retrying with identical parameters is safe.
+            case .notPaid: return .retryable(reason)
+            case .unknown: return .unknown(reason)
+            }
+        }
+    }
+
+    public func lookup(_ request: ChargeRequest, reference: String?) async -> PaymentLookup {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.member("out_trade_no", request.idempotencyKey)
+        writer.endObject()
+        switch await call("alipay.trade.query", biz: writer.text, responseKey: "alipay_trade_query_response") {
+        case .failure(let failure): return .unknown(failure.outcome.reason ?? Reason(code: "alipay_query_failed", message: "alipay query failed"))
+        case .success(let answer):
+            return AlipayClassifier.query(
+                code: answer.text("code") ?? "", subCode: answer.text("sub_code"), tradeStatus: answer.text("trade_status"),
+                tradeNo: answer.text("trade_no"))
+        }
+    }
+
+    static func payContent(_ request: ChargeRequest) -> String {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.member("out_trade_no", request.idempotencyKey)
+        writer.member("total_amount", request.currency.majorUnitString(request.amount))
+        writer.member("subject", AlipayProtocol.subject(itemID: request.itemID, orderID: request.orderID))
+        writer.member("product_code", "GENERAL_WITHHOLDING")
+        writer.key("agreement_params")
+        writer.beginObject()
+        writer.member("agreement_no", request.paymentMethod)
+        writer.endObject()
+        writer.endObject()
+        return writer.text
+    }
+
+    /// The signed request parameters of one call (the `sign` last).
+    func parameters(method: String, biz: String, now: Date = Date()) -> [(String, String)] {
+        var parameters: [(String, String)] = [
+            ("app_id", configuration.appID), ("method", method), ("format", "JSON"), ("charset", "utf-8"), ("sign_type", "RSA2"),
+            ("timestamp", AlipayProtocol.timestamp(now)), ("version", "1.0"),
+        ]
+        if let notifyURL = configuration.notifyURL { parameters.append(("notify_url", notifyURL)) }
+        parameters.append(("biz_content", biz))
+        let content = AlipayProtocol.signingContent(parameters)
+        parameters.append(("sign", RSASignature.sign(Array(content.utf8), with: configuration.appPrivateKey)))
+        return parameters
+    }
+
+    /// One signed call; the verified `…_response` object, or how it failed.
+    private func call(_ method: String, biz: String, responseKey: String) async -> Result<JSONValue, ChannelCallFailure> {
+        let parameters = parameters(method: method, biz: biz)
+        // The SDKs' layout: common parameters in the query string, biz_content in the body.
+        let query = parameters.filter { $0.0 != "biz_content" }.map { "\($0.0)=\(FormEncoding.escape($0.1))" }.joined(separator: "&")
+        var http = HTTPClientRequest(url: configuration.gatewayURL + (configuration.gatewayURL.contains("?") ? "&" : "?") + query)
+        http.method = .POST
+        http.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded;charset=utf-8")
+        http.body = .bytes(ByteBuffer(string: "biz_content=\(FormEncoding.escape(biz))"))
+        let body: [UInt8]
+        do {
+            let response = try await client.execute(http, timeout: .init(timeout))
+            var buffer = try await response.body.collect(upTo: 1 << 20)
+            body = buffer.readBytes(length: buffer.readableBytes) ?? []
+            guard response.status == .ok else {
+                return .failure(ChannelCallFailure(.unknown(Reason(code: "alipay_http_\(response.status.code)", message: "alipay gateway answered HTTP \(response.status.code)"))))
+            }
+        } catch {
+            if ChannelHTTP.failedBeforeSending(error) {
+                return .failure(ChannelCallFailure(.retryable(Reason(code: "connection_failed", message: "alipay gateway unreachable: \(error)"))))
+            }
+            return .failure(ChannelCallFailure(.unknown(Reason(code: "timeout", message: "alipay gateway did not answer in time; the charge may have happened"))))
+        }
+        guard let (response, sign) = AlipayProtocol.signedResponse(in: body, responseKey: responseKey),
+            let sign, RSASignature.isValid(sign, for: response, with: configuration.alipayPublicKey),
+            let document = try? JSONParser.parse(response)
+        else {
+            // Never believed: an unsigned or forged answer could say anything.
+            logger.warning("alipay answer failed signature verification", metadata: ["method": "\(method)"])
+            return .failure(ChannelCallFailure(.unknown(Reason(code: "alipay_unverified_answer", message: "alipay answer failed signature verification; not believed"))))
+        }
+        return .success(document)
+    }
+}
+
+extension JSONValue {
+    /// The string member `name`, if present.
+    func text(_ name: String) -> String? {
+        if case .string(let value)? = self[name] { value } else { nil }
+    }
+}

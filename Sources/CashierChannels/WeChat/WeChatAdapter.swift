@@ -1,0 +1,225 @@
+public import _CryptoExtras
+public import AsyncHTTPClient
+public import CashierCore
+import Foundation
+public import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Where and how to reach WeChat Pay API v3.
+public struct WeChatConfiguration: Sendable {
+    /// e.g. `https://api.mch.weixin.qq.com`, or the sandbox's `http://127.0.0.1:PORT`.
+    public var baseURL: String
+    public var mchid: String
+    public var appid: String
+    /// The merchant API certificate's serial number (names the key that signs our requests).
+    public var serialNo: String
+    public var merchantPrivateKey: _RSA.Signing.PrivateKey
+    /// Platform public keys by id (`Wechatpay-Serial`).
+    public var platformKeys: [String: _RSA.Signing.PublicKey]
+    public var apiV3Key: String
+    /// `transaction_notify_url`: where WeChat Pay sends the payment notification.
+    public var notifyURL: String
+
+    public init(
+        baseURL: String, mchid: String, appid: String, serialNo: String, merchantPrivateKey: _RSA.Signing.PrivateKey,
+        platformKeys: [String: _RSA.Signing.PublicKey], apiV3Key: String, notifyURL: String
+    ) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.mchid = mchid
+        self.appid = appid
+        self.serialNo = serialNo
+        self.merchantPrivateKey = merchantPrivateKey
+        self.platformKeys = platformKeys
+        self.apiV3Key = apiV3Key
+        self.notifyURL = notifyURL
+    }
+}
+
+/// WeChat Pay v3 contract deduction (`/v3/papay/pay/transactions/apply`) and the query by
+/// `out_trade_no`, signed with WECHATPAY2-SHA256-RSA2048; every answer's signature verified.
+///
+/// An accepted deduction is *pending*, not paid: the adapter polls the query a few times with
+/// backoff; a payment still pending after that goes to the retry path (whose next call queries
+/// first), and the payment notification may settle it sooner.
+public struct WeChatAdapter: ChannelAdapter {
+    public let channel = Channel.wechat
+    private let configuration: WeChatConfiguration
+    private let timeout: Duration
+    private let client: HTTPClient
+    private let logger: Logger
+    /// The waits before each query of a pending deduction.
+    let pendingPolls: [Duration]
+
+    public init(
+        configuration: WeChatConfiguration, timeout: Duration, client: HTTPClient, logger: Logger,
+        pendingPolls: [Duration] = [.milliseconds(200), .milliseconds(400), .milliseconds(800)]
+    ) {
+        self.configuration = configuration
+        self.timeout = timeout
+        self.client = client
+        self.logger = logger
+        self.pendingPolls = pendingPolls
+    }
+
+    public func charge(_ request: ChargeRequest) async -> ChannelOutcome {
+        guard request.currency == .cny else {
+            return .declined(Reason(code: "unsupported_currency", message: "wechat pay contract deduction charges CNY; this order is in \(request.currency.code)"))
+        }
+        // A repeat may follow a call whose outcome is unknown, or a deduction still pending: ask first.
+        if request.attempt > 1 {
+            switch await query(request) {
+            case .paid(let transactionID): return .succeeded(reference: transactionID)
+            case .failed(let reason): return .declined(reason)
+            case .pending: return await poll(request)
+            case .unknown(let reason): return .unknown(reason)
+            case .notFound: break
+            }
+        }
+        let outcome = await apply(request)
+        guard case .unknown(let reason) = outcome, reason.code == "pending" else { return outcome }
+        return await poll(request)
+    }
+
+    public func lookup(_ request: ChargeRequest, reference: String?) async -> PaymentLookup {
+        switch await query(request) {
+        case .paid(let transactionID): .paid(reference: transactionID)
+        case .notFound, .failed: .notPaid
+        case .pending: .unknown(Reason(code: "pending", message: "wechat pay deduction is still pending"))
+        case .unknown(let reason): .unknown(reason)
+        }
+    }
+
+    // MARK: Calls
+
+    private func apply(_ request: ChargeRequest) async -> ChannelOutcome {
+        let body = Self.applyBody(request, configuration: configuration)
+        switch await call(.POST, path: "/v3/papay/pay/transactions/apply", body: body) {
+        case .failure(let failure): return failure.outcome
+        case .success(let (status, document)):
+            switch status {
+            case 200, 204: return .unknown(Reason(code: "pending", message: "wechat pay accepted the deduction; awaiting its result"))
+            default: return WeChatClassifier.error(status: status, code: document?.text("code"), message: document?.text("message"))
+            }
+        }
+    }
+
+    enum TradeState: Equatable {
+        case paid(String), pending, failed(Reason), notFound, unknown(Reason)
+    }
+
+    private func query(_ request: ChargeRequest) async -> TradeState {
+        let path = "/v3/pay/transactions/out-trade-no/\(request.idempotencyKey)?mchid=\(FormEncoding.escape(configuration.mchid))"
+        switch await call(.GET, path: path, body: "") {
+        case .failure(let failure): return .unknown(failure.outcome.reason ?? Reason(code: "wechat_query_failed", message: "wechat pay query failed"))
+        case .success(let (status, document)):
+            if status == 404 { return .notFound }
+            guard status == 200, let document else {
+                return .unknown(Reason(code: document?.text("code") ?? "wechat_http_\(status)", message: "wechat pay query answered HTTP \(status)"))
+            }
+            return WeChatClassifier.tradeState(document.text("trade_state"), transactionID: document.text("transaction_id"))
+        }
+    }
+
+    private func poll(_ request: ChargeRequest) async -> ChannelOutcome {
+        for wait in pendingPolls {
+            try? await Task.sleep(for: wait)
+            if Task.isCancelled { break }
+            switch await query(request) {
+            case .paid(let transactionID): return .succeeded(reference: transactionID)
+            case .failed(let reason): return .declined(reason)
+            case .pending, .notFound, .unknown: continue
+            }
+        }
+        return .unknown(Reason(code: "pending", message: "wechat pay deduction still pending after \(pendingPolls.count) queries"))
+    }
+
+    static func applyBody(_ request: ChargeRequest, configuration: WeChatConfiguration) -> String {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.member("appid", configuration.appid)
+        writer.member("out_trade_no", request.idempotencyKey)
+        writer.member("description", String("Order \(request.orderID) item \(request.itemID)".prefix(127)))
+        writer.member("transaction_notify_url", configuration.notifyURL)
+        writer.member("contract_id", request.paymentMethod)
+        writer.key("amount")
+        writer.beginObject()
+        writer.member("total", request.amount)
+        writer.member("currency", request.currency.code)
+        writer.endObject()
+        writer.endObject()
+        return writer.text
+    }
+
+    /// One signed call: the HTTP status and the verified body (nil when empty), or how it failed.
+    private func call(_ method: HTTPMethod, path: String, body: String) async -> Result<(Int, JSONValue?), ChannelCallFailure> {
+        var http = HTTPClientRequest(url: configuration.baseURL + path)
+        http.method = method
+        let timestamp = Int64(Date().timeIntervalSince1970)
+        http.headers.add(name: "Authorization", value: WeChatProtocol.authorization(
+            mchid: configuration.mchid, serialNo: configuration.serialNo, method: method.rawValue, canonicalURL: path, body: body,
+            timestamp: timestamp, nonce: WeChatProtocol.nonce(), key: configuration.merchantPrivateKey))
+        http.headers.add(name: "Accept", value: "application/json")
+        http.headers.add(name: "Content-Type", value: "application/json")
+        http.headers.add(name: "User-Agent", value: "cashier/1.0")
+        if !body.isEmpty { http.body = .bytes(ByteBuffer(string: body)) }
+        let status: Int
+        let bytes: [UInt8]
+        let headers: HTTPHeaders
+        do {
+            let response = try await client.execute(http, timeout: .init(timeout))
+            var buffer = try await response.body.collect(upTo: 1 << 20)
+            bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+            status = Int(response.status.code)
+            headers = response.headers
+        } catch {
+            if ChannelHTTP.failedBeforeSending(error) {
+                return .failure(ChannelCallFailure(.retryable(Reason(code: "connection_failed", message: "wechat pay unreachable: \(error)"))))
+            }
+            return .failure(ChannelCallFailure(.unknown(Reason(code: "timeout", message: "wechat pay did not answer in time; the deduction may have happened"))))
+        }
+        if let refusal = WeChatProtocol.verify(
+            timestamp: headers.first(name: "Wechatpay-Timestamp"), nonce: headers.first(name: "Wechatpay-Nonce"),
+            signature: headers.first(name: "Wechatpay-Signature"), serial: headers.first(name: "Wechatpay-Serial"), body: bytes,
+            platformKeys: configuration.platformKeys)
+        {
+            logger.warning("wechat pay answer not believed: \(refusal)", metadata: ["path": "\(path)"])
+            return .failure(ChannelCallFailure(.unknown(Reason(code: "wechat_unverified_answer", message: "wechat pay answer not believed: \(refusal)"))))
+        }
+        return .success((status, bytes.isEmpty ? nil : try? JSONParser.parse(bytes)))
+    }
+}
+
+/// A channel call that produced no usable answer, already classified.
+struct ChannelCallFailure: Error {
+    let outcome: ChannelOutcome
+    init(_ outcome: ChannelOutcome) { self.outcome = outcome }
+}
+
+/// What WeChat Pay's answers mean for the payment (CHANNELS.md, "Errors" and "Query").
+public enum WeChatClassifier {
+    static let terminal: Set<String> = [
+        "PARAM_ERROR", "INVALID_REQUEST", "ORDER_CLOSED", "SIGN_ERROR", "NOTENOUGH", "TRADE_ERROR", "RULE_LIMIT", "ACCOUNT_ERROR", "NO_AUTH",
+    ]
+
+    public static func error(status: Int, code: String?, message: String?) -> ChannelOutcome {
+        let reason = Reason(code: code ?? "wechat_http_\(status)", message: "wechat pay \(status) \(code ?? ""): \(message ?? "")")
+        if status == 429 { return .retryable(reason) }
+        if status >= 500 { return .unknown(reason) }  // retry with the same out_trade_no, query first
+        // OUT_TRADE_NO_USED says the trade exists: what became of it is for the query to say,
+        // never a buyer-visible failure (the contract lists it as terminal; this is the safe reading).
+        if code == "OUT_TRADE_NO_USED" { return .unknown(reason) }
+        if let code, terminal.contains(code) { return .declined(reason) }
+        return .unknown(reason)
+    }
+
+    static func tradeState(_ state: String?, transactionID: String?) -> WeChatAdapter.TradeState {
+        switch state {
+        case "SUCCESS", "REFUND": return .paid(transactionID ?? "")
+        case "NOTPAY", "USERPAYING": return .pending
+        case "CLOSED", "REVOKED", "PAYERROR":
+            return .failed(Reason(code: "wechat_\(state!.lowercased())", message: "wechat pay trade is \(state!)"))
+        default: return .unknown(Reason(code: "wechat_state_\(state ?? "missing")", message: "wechat pay trade state \(state ?? "missing")"))
+        }
+    }
+}
