@@ -13,6 +13,10 @@ public struct SandboxConfiguration: Sendable {
     public var slowAnswer: Duration = .seconds(15)
     /// The card API's secret key; nil accepts any non-empty bearer token.
     public var cardAPIKey: String? = nil
+    /// The channels' keys (Alipay and WeChat Pay); without them those protocols answer 503.
+    public var keys: SandboxKeys? = nil
+    /// How long an accepted WeChat Pay deduction stays pending before it succeeds.
+    public var wechatSettle: Duration = .milliseconds(300)
 
     public init() {}
 }

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import CashierCore
 import Foundation
 public import Hummingbird
@@ -9,11 +10,21 @@ import HTTPTypes
 /// injection and `GET /_sandbox/charges` so tests and the demo can count real charges.
 public struct SandboxServer: Sendable {
     public let card: CardSimulator
+    public let alipay: AlipaySimulator?
+    public let wechat: WeChatSimulator?
     private let configuration: SandboxConfiguration
 
-    public init(configuration: SandboxConfiguration) {
+    public init(configuration: SandboxConfiguration) throws {
         self.configuration = configuration
         self.card = CardSimulator(configuration: configuration)
+        let notifier = Notifier(client: HTTPClient.shared, logger: Logger(label: "cashier.sandbox.notify"))
+        if let keys = configuration.keys {
+            alipay = try AlipaySimulator(keys: keys, notifier: notifier)
+            wechat = WeChatSimulator(keys: keys, settleDelay: configuration.wechatSettle, notifier: notifier)
+        } else {
+            alipay = nil
+            wechat = nil
+        }
     }
 
     /// Builds the HTTP application. `onListening` receives the bound port (useful with port 0).
@@ -50,10 +61,30 @@ public struct SandboxServer: Sendable {
             }
             return Self.json(200, CardSimulator.intentJSON(intent))
         }
-        router.get("/_sandbox/charges") { request, _ -> Response in
+        router.get("/_sandbox/charges") { [alipay, wechat] request, _ -> Response in
             let orderFilter = request.uri.queryParameters.get("order_id")
-            let intents = card.intents.filter { orderFilter == nil || $0.orderID == orderFilter }
-            return Self.json(200, Self.chargesJSON(intents))
+            let charges = SandboxCharge.all(card: card, alipay: alipay, wechat: wechat).filter { orderFilter == nil || $0.orderID == orderFilter }
+            return Self.json(200, SandboxCharge.json(charges))
+        }
+        let notConfigured = #"{"error":"this sandbox has no Alipay/WeChat Pay keys: start it with --keys-dir DIR (write a set with `cashier sandbox keys --dir DIR`)"}"#
+        router.post("/gateway.do") { [alipay] request, _ -> Response in
+            guard let alipay else { return Self.json(503, notConfigured) }
+            let body = try await request.body.collect(upTo: 1 << 20)
+            let parameters = FormEncoding.decode(request.uri.query ?? "") + FormEncoding.decode(String(buffer: body))
+            return Self.json(200, alipay.gateway(parameters), contentType: "text/html;charset=utf-8")
+        }
+        router.post("/v3/papay/pay/transactions/apply") { [wechat] request, _ -> Response in
+            guard let wechat else { return Self.json(503, notConfigured) }
+            var body = try await request.body.collect(upTo: 1 << 20)
+            let bytes = body.readBytes(length: body.readableBytes) ?? []
+            let answer = wechat.apply(authorization: request.headers[.authorization], path: request.uri.description, body: bytes)
+            return Self.json(answer.status, answer.body, headers: answer.headers)
+        }
+        router.get("/v3/pay/transactions/out-trade-no/:no") { [wechat] request, context -> Response in
+            guard let wechat else { return Self.json(503, notConfigured) }
+            let answer = wechat.query(
+                authorization: request.headers[.authorization], path: request.uri.description, outTradeNo: context.parameters.get("no") ?? "")
+            return Self.json(answer.status, answer.body, headers: answer.headers)
         }
         router.get("/healthz") { _, _ in "ok" }
         return Application(
@@ -63,37 +94,12 @@ public struct SandboxServer: Sendable {
             logger: logger)
     }
 
-    static func json(_ status: Int, _ body: String, headers: [(String, String)] = []) -> Response {
+    static func json(_ status: Int, _ body: String, headers: [(String, String)] = [], contentType: String = "application/json") -> Response {
         var fields = HTTPFields()
-        fields[.contentType] = "application/json"
+        if !body.isEmpty { fields[.contentType] = contentType }
         for (name, value) in headers {
             if let name = HTTPField.Name(name) { fields[name] = value }
         }
         return Response(status: .init(code: status), headers: fields, body: .init(byteBuffer: ByteBuffer(string: body)))
-    }
-
-    static func chargesJSON(_ intents: [CardIntent]) -> String {
-        var writer = JSONWriter()
-        writer.beginObject()
-        writer.member("count", Int64(intents.count))
-        writer.member("succeeded", Int64(intents.filter { $0.status == "succeeded" }.count))
-        writer.key("charges")
-        writer.beginArray()
-        for intent in intents {
-            writer.beginObject()
-            writer.member("id", intent.id)
-            writer.member("channel", "card")
-            writer.member("idempotency_key", intent.idempotencyKey)
-            writer.member("order_id", intent.orderID)
-            writer.member("amount", intent.amount)
-            writer.member("currency", intent.currency)
-            writer.member("payment_method", intent.paymentMethod)
-            writer.member("status", intent.status)
-            writer.member("created_ms", intent.createdAtMilliseconds)
-            writer.endObject()
-        }
-        writer.endArray()
-        writer.endObject()
-        return writer.text
     }
 }

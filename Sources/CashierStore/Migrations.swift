@@ -152,5 +152,11 @@ enum Migrations {
             """,
             "CREATE INDEX dead_letter_actions_letter ON dead_letter_actions (dead_letter_id)",
         ]),
+        Step(version: 3, name: "payment notifications", statements: [
+            // Notifications name the payment by its idempotency key (`out_trade_no`).
+            "CREATE UNIQUE INDEX payments_idempotency_key ON payments (idempotency_key)",
+            "ALTER TABLE dead_letter_actions DROP CONSTRAINT dead_letter_actions_action_check",
+            "ALTER TABLE dead_letter_actions ADD CONSTRAINT dead_letter_actions_action_check CHECK (action IN ('replay', 'discard', 'notification'))",
+        ]),
     ]
 }

@@ -1,5 +1,6 @@
 public import CashierChannels
 public import CashierCore
+public import Logging
 
 /// The adapters this process can charge through, by channel. A channel without configured
 /// credentials gets an adapter that answers every call as retryable, so its orders wait on
@@ -7,9 +8,10 @@ public import CashierCore
 public struct ChannelRegistry: Sendable {
     private let adapters: [Channel: any ChannelAdapter]
 
-    public init(_ adapters: [any ChannelAdapter]) {
+    /// Each adapter is wrapped in its own `ChannelProtection` (concurrency limit and breaker).
+    public init(_ adapters: [any ChannelAdapter], protection: ChannelProtection.Settings = .init(), logger: Logger = Logger(label: "cashier.channels")) {
         var byChannel: [Channel: any ChannelAdapter] = [:]
-        for adapter in adapters { byChannel[adapter.channel] = adapter }
+        for adapter in adapters { byChannel[adapter.channel] = ChannelProtection(adapter, settings: protection, logger: logger) }
         self.adapters = byChannel
     }
 

@@ -10,8 +10,8 @@ import Logging
 struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
-        abstract: "Everything on embedded defaults in one process: kafka-dev, sandbox, worker, retry worker; against CASHIER_DATABASE_URL.",
-        discussion: "Migrates the database, then prints bootstrap=HOST:PORT and sandbox=URL on stdout. Stop with SIGINT/SIGTERM.")
+        abstract: "Everything on embedded defaults in one process: kafka-dev, sandbox (card, Alipay, WeChat Pay), worker, retry worker, notify server; against CASHIER_DATABASE_URL.",
+        discussion: "Migrates the database, writes development keys (unless --keys-dir), then prints bootstrap=HOST:PORT, sandbox=URL and notify=URL on stdout. Stop with SIGINT/SIGTERM.")
 
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var sandbox: SandboxOptions
@@ -29,7 +29,7 @@ struct DevCommand: AsyncParsableCommand {
         LogSetup.bootstrap()
         let logger = Logger(label: "cashier.dev")
         let postgres = try database.resolve()
-        let sandboxConfiguration = try sandbox.configuration()
+        var sandboxConfiguration = try sandbox.configuration()
         var configuration = WorkerConfiguration()
         configuration.retryPolicy = try retry.policy()
         configuration.concurrency = concurrency
@@ -44,26 +44,52 @@ struct DevCommand: AsyncParsableCommand {
         let kafka = KafkaConfiguration(
             bootstrapServers: broker.bootstrapServers, options: [("session.timeout.ms", "10000"), ("fetch.wait.max.ms", "10")])
 
-        // The sandbox must listen before the worker's first charge: start it, learn its port.
-        let listening = AsyncStream<Int>.makeStream()
-        let app = SandboxServer(configuration: sandboxConfiguration).application(
+        // Development keys for Alipay and WeChat Pay: the sandbox holds the channels' half.
+        let keysDirectory = sandbox.keysDir ?? (NSTemporaryDirectory() + "cashier-dev-keys-\(ProcessInfo.processInfo.processIdentifier)")
+        if sandbox.keysDir == nil {
+            try SandboxKeys.generate(into: keysDirectory)
+            sandboxConfiguration.keys = try SandboxOptions.keys(from: keysDirectory)
+        }
+
+        // The sandbox must listen before the worker's first charge, and the notify server
+        // before the first WeChat deduction names it: start both, learn their ports.
+        let sandboxPorts = AsyncStream<Int>.makeStream()
+        let app = try SandboxServer(configuration: sandboxConfiguration).application(
             host: sandbox.host, port: sandbox.port, logger: Logger(label: "cashier.sandbox")
         ) { port in
-            listening.continuation.yield(port)
+            sandboxPorts.continuation.yield(port)
         }
+        let notifyPorts = AsyncStream<Int>.makeStream()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await app.run() }
-            var ports = listening.stream.makeAsyncIterator()
+            var ports = sandboxPorts.stream.makeAsyncIterator()
             guard let port = await ports.next() else { throw CLIError("the sandbox did not start") }
             let sandboxURL = "http://\(sandbox.host):\(port)"
             Output.line("sandbox=\(sandboxURL)")
-            let resolvedChannels = try channels.resolve(sandboxURL: sandboxURL)
+
+            let keys = try channels.resolve(sandbox: (sandboxURL, keysDirectory, "http://127.0.0.1:1")).notificationKeys
+            let host = sandbox.host
+            group.addTask {
+                try await PostgresRuntime.with(url: postgres.url, postgres.configuration, logger: logger) { client in
+                    let receiver = NotificationReceiver(
+                        store: PaymentStore(client: client, logger: logger, worker: "notify"), keys: keys, logger: Logger(label: "cashier.notify"))
+                    try await NotifyServer.application(receiver: receiver, host: host, port: 0, logger: logger) { port in
+                        notifyPorts.continuation.yield(port)
+                    }.run()
+                }
+            }
+            var notified = notifyPorts.stream.makeAsyncIterator()
+            guard let notifyPort = await notified.next() else { throw CLIError("the notify server did not start") }
+            let notifyURL = "http://\(host):\(notifyPort)"
+            Output.line("notify=\(notifyURL)")
+
+            let resolvedChannels = try channels.resolve(sandbox: (sandboxURL, keysDirectory, notifyURL))
             let retries = try RetryWorkerCommand.configuration(
                 topics: configuration.topics, groupID: nil, concurrency: concurrency, retry: retry, channels: resolvedChannels)
             try await WorkerAssembly.run(
                 kafka: kafka, postgres: postgres, channels: resolvedChannels, roles: [.orders(configuration), .retries(retries)],
                 logger: logger)
-            // The worker has shut down (SIGTERM/SIGINT): stop the sandbox too.
+            // The workers have shut down (SIGTERM/SIGINT): stop the sandbox and notify server too.
             group.cancelAll()
         }
         withExtendedLifetime(broker) {}

@@ -8,18 +8,31 @@ struct SandboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
         abstract: "A local simulator of the channels' wire protocols, with fault injection.",
+        subcommands: [SandboxServeCommand.self, SandboxKeysCommand.self],
+        defaultSubcommand: SandboxServeCommand.self)
+}
+
+struct SandboxServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the card, Alipay and WeChat Pay protocols (the default).",
         discussion: """
             Prints sandbox=http://HOST:PORT as the first line of stdout. GET /_sandbox/charges lists executed charges.
-            Special payment methods: pm_card_chargeDeclined, pm_card_chargeDeclinedInsufficientFunds (declines),
+            Card payment methods: pm_card_chargeDeclined, pm_card_chargeDeclinedInsufficientFunds (declines),
             pm_sandbox_slow (charged, answered after --slow-answer-ms), pm_sandbox_hold_<ms> (held before charging),
             pm_sandbox_unavailable (always 503), pm_sandbox_flaky_<n> (503 for the first n calls of a key).
+            Alipay agreement numbers: AGR_BALANCE (declined), AGR_SYSTEM_ERROR (paid, answered ACQ.SYSTEM_ERROR),
+            AGR_UNAVAILABLE_<n> (20000 for n calls), AGR_FORGED (a forged success answer); others are paid.
+            WeChat Pay contract ids: wx_contract_notenough (403), wx_contract_unavailable_<n> (503 for n calls),
+            wx_contract_slow_<ms> (pending that long), wx_contract_nonotify (no notification); others settle after
+            --wechat-settle-ms. Alipay and WeChat Pay need --keys-dir (see `cashier sandbox keys`).
             """)
 
     @OptionGroup var options: SandboxOptions
 
     func run() async throws {
         LogSetup.bootstrap()
-        let server = SandboxServer(configuration: try options.configuration())
+        let server = try SandboxServer(configuration: try options.configuration())
         let app = server.application(host: options.host, port: options.port, logger: Logger(label: "cashier.sandbox")) { port in
             Output.line("sandbox=http://\(options.host):\(port)")
         }
@@ -42,6 +55,10 @@ struct SandboxOptions: ParsableArguments {
     var timeoutRate: Double = 0
     @Option(name: .customLong("slow-answer-ms"), help: "How late a slow answer comes.")
     var slowAnswerMilliseconds: Int = 15_000
+    @Option(help: "A key set written by `cashier sandbox keys` (enables Alipay and WeChat Pay).")
+    var keysDir: String?
+    @Option(name: .customLong("wechat-settle-ms"), help: "How long an accepted WeChat Pay deduction stays pending.")
+    var wechatSettleMilliseconds: Int = 300
 
     func configuration() throws -> SandboxConfiguration {
         guard (0...65535).contains(port) else { throw CLIError("--port \(port) is out of range; use 0...65535") }
@@ -59,6 +76,36 @@ struct SandboxOptions: ParsableArguments {
         configuration.errorRate = errorRate
         configuration.timeoutRate = timeoutRate
         configuration.slowAnswer = .milliseconds(slowAnswerMilliseconds)
+        guard (0...600_000).contains(wechatSettleMilliseconds) else { throw CLIError("--wechat-settle-ms is out of range; use 0...600000") }
+        configuration.wechatSettle = .milliseconds(wechatSettleMilliseconds)
+        if let keysDir { configuration.keys = try Self.keys(from: keysDir) }
         return configuration
+    }
+
+    static func keys(from directory: String) throws -> SandboxKeys {
+        do {
+            return try SandboxKeys.load(from: directory)
+        } catch {
+            throw CLIError(error.description)
+        }
+    }
+}
+
+struct SandboxKeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Write a matching set of development keys (Alipay app/platform, WeChat Pay merchant/platform, APIv3 key).",
+        discussion: "Also writes DIR/cashier.env with the CASHIER_ALIPAY_* and CASHIER_WECHAT_* settings that use them. For development only.")
+
+    @Option(help: "Directory to write into (created if missing).")
+    var dir: String
+
+    func run() async throws {
+        do {
+            try SandboxKeys.generate(into: dir)
+        } catch {
+            throw CLIError("cannot write keys into \(dir): \(error.localizedDescription)")
+        }
+        Output.line("keys written to \(dir); settings in \(dir)/\(SandboxKeys.File.environment)")
     }
 }

@@ -1,11 +1,14 @@
+import _CryptoExtras
 import ArgumentParser
 import AsyncHTTPClient
 import CashierChannels
+import CashierSandbox
 import CashierWorker
+import Foundation
 import Logging
 
 /// Channel endpoints and credentials. Secrets come from the environment only, never flags
-/// (flags show up in process listings).
+/// (flags show up in process listings). Key files are loaded once, here, at start-up.
 struct ChannelOptions: ParsableArguments {
     @Option(name: .customLong("channel-timeout-ms"), help: "Per-request channel timeout; a timeout is an unknown outcome (env CASHIER_CHANNEL_TIMEOUT_MS, default 10000).")
     var channelTimeoutMilliseconds: Int?
@@ -13,27 +16,115 @@ struct ChannelOptions: ParsableArguments {
     struct Resolved {
         var cardURL: String?
         var cardAPIKey: String?
+        var alipay: AlipayConfiguration?
+        var wechat: WeChatConfiguration?
         var timeout: Duration
+        /// Per channel: calls at once, and the breaker's settings.
+        var protection = ChannelProtection.Settings()
+
+        /// The WeChat Pay platform keys and APIv3 key (what the notification endpoint needs).
+        var notificationKeys: NotificationKeys {
+            NotificationKeys(
+                alipayPublicKey: alipay?.alipayPublicKey, alipayAppID: alipay?.appID, wechatPlatformKeys: wechat?.platformKeys ?? [:],
+                wechatAPIv3Key: wechat?.apiV3Key)
+        }
     }
 
-    /// Validates everything up front. `sandboxURL` fills in the card settings in `cashier dev`.
-    func resolve(sandboxURL: String? = nil) throws -> Resolved {
+    /// Validates everything up front. In `cashier dev`, `sandbox` fills in every channel.
+    func resolve(sandbox: (url: String, keysDirectory: String, notifyBaseURL: String)? = nil) throws -> Resolved {
         let timeout = try Env.int(channelTimeoutMilliseconds, "CASHIER_CHANNEL_TIMEOUT_MS", default: 10_000, range: 1...600_000, flagName: "--channel-timeout-ms")
-        var resolved = Resolved(cardURL: nil, cardAPIKey: nil, timeout: .milliseconds(timeout))
-        if let url = Env.value("CASHIER_CARD_URL") ?? sandboxURL {
+        var resolved = Resolved(timeout: .milliseconds(timeout))
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty }
+        if let sandbox {
+            for (name, value) in try Self.sandboxSettings(sandbox.keysDirectory) where environment[name] == nil { environment[name] = value }
+            environment["CASHIER_CARD_URL"] = environment["CASHIER_CARD_URL"] ?? sandbox.url
+            environment["CASHIER_CARD_API_KEY"] = environment["CASHIER_CARD_API_KEY"] ?? "sk_test_sandbox"
+            environment["CASHIER_ALIPAY_URL"] = environment["CASHIER_ALIPAY_URL"] ?? sandbox.url + "/gateway.do"
+            environment["CASHIER_WECHAT_URL"] = environment["CASHIER_WECHAT_URL"] ?? sandbox.url
+            environment["CASHIER_NOTIFY_BASE_URL"] = environment["CASHIER_NOTIFY_BASE_URL"] ?? sandbox.notifyBaseURL
+        }
+        let settings = ChannelSettings(environment)
+        if let url = settings["CASHIER_CARD_URL"] {
             resolved.cardURL = try Env.baseURL(url, setting: "CASHIER_CARD_URL")
-            guard let key = Env.value("CASHIER_CARD_API_KEY") ?? (sandboxURL != nil ? "sk_test_sandbox" : nil) else {
-                throw CLIError("CASHIER_CARD_API_KEY is not set; the card channel at CASHIER_CARD_URL needs its secret key")
-            }
-            resolved.cardAPIKey = key
-        } else if Env.value("CASHIER_CARD_API_KEY") != nil {
+            resolved.cardAPIKey = try settings.required("CASHIER_CARD_API_KEY", because: "the card channel at CASHIER_CARD_URL needs its secret key")
+        } else if settings["CASHIER_CARD_API_KEY"] != nil {
             throw CLIError("CASHIER_CARD_API_KEY is set but CASHIER_CARD_URL is not; set the card API base URL too")
         }
-        guard resolved.cardURL != nil else {
-            throw CLIError("no payment channel configured: set CASHIER_CARD_URL and CASHIER_CARD_API_KEY (see README, Configuration)")
+        resolved.alipay = try settings.alipay()
+        resolved.wechat = try settings.wechat()
+        guard resolved.cardURL != nil || resolved.alipay != nil || resolved.wechat != nil else {
+            throw CLIError("no payment channel configured: set CASHIER_CARD_URL and CASHIER_CARD_API_KEY, or the CASHIER_ALIPAY_* or CASHIER_WECHAT_* settings (see README, Configuration)")
         }
         return resolved
     }
+
+    /// The settings in a `cashier sandbox keys` directory's `cashier.env`.
+    static func sandboxSettings(_ directory: String) throws -> [String: String] {
+        let path = (directory as NSString).appendingPathComponent(SandboxKeys.File.environment)
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError("cannot read \(path)") }
+        var settings: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            settings[String(line[..<equals])] = String(line[line.index(after: equals)...])
+        }
+        return settings
+    }
+}
+
+/// The CASHIER_* channel settings, read all-or-nothing per channel with one line per problem.
+struct ChannelSettings {
+    private let values: [String: String]
+    init(_ values: [String: String]) { self.values = values }
+
+    subscript(_ name: String) -> String? { values[name] }
+
+    func required(_ name: String, because why: String) throws -> String {
+        guard let value = values[name] else { throw CLIError("\(name) is not set; \(why)") }
+        return value
+    }
+
+    private func anySet(_ prefix: String) -> Bool { values.keys.contains { $0.hasPrefix(prefix) } }
+
+    func alipay() throws -> AlipayConfiguration? {
+        guard anySet("CASHIER_ALIPAY_") else { return nil }
+        let why = "the Alipay channel needs CASHIER_ALIPAY_URL, _APP_ID, _PRIVATE_KEY_FILE and _PUBLIC_KEY_FILE"
+        let url = try Env.baseURL(try required("CASHIER_ALIPAY_URL", because: why), setting: "CASHIER_ALIPAY_URL")
+        let appID = try required("CASHIER_ALIPAY_APP_ID", because: why)
+        do {
+            let privateKey = try RSAKeys.loadPrivateKey(file: try required("CASHIER_ALIPAY_PRIVATE_KEY_FILE", because: why), setting: "CASHIER_ALIPAY_PRIVATE_KEY_FILE")
+            let publicKey = try RSAKeys.loadPublicKey(file: try required("CASHIER_ALIPAY_PUBLIC_KEY_FILE", because: why), setting: "CASHIER_ALIPAY_PUBLIC_KEY_FILE")
+            let notifyURL = values["CASHIER_NOTIFY_BASE_URL"].map { Self.join($0, "/notify/alipay") }
+            return AlipayConfiguration(gatewayURL: url, appID: appID, appPrivateKey: privateKey, alipayPublicKey: publicKey, notifyURL: notifyURL)
+        } catch let error as KeyError {
+            throw CLIError(error.description)
+        }
+    }
+
+    func wechat() throws -> WeChatConfiguration? {
+        guard anySet("CASHIER_WECHAT_") else { return nil }
+        let why = "the WeChat Pay channel needs CASHIER_WECHAT_URL, _MCHID, _APPID, _SERIAL_NO, _PRIVATE_KEY_FILE, _PLATFORM_PUBLIC_KEY_FILE, _PLATFORM_SERIAL and _APIV3_KEY"
+        let url = try Env.baseURL(try required("CASHIER_WECHAT_URL", because: why), setting: "CASHIER_WECHAT_URL")
+        let apiV3Key = try required("CASHIER_WECHAT_APIV3_KEY", because: why)
+        guard apiV3Key.utf8.count == 32 else {
+            throw CLIError("CASHIER_WECHAT_APIV3_KEY must be the 32-character APIv3 key from the merchant platform (it has \(apiV3Key.utf8.count))")
+        }
+        let notifyBase = try required(
+            "CASHIER_NOTIFY_BASE_URL", because: "WeChat Pay deductions need a transaction_notify_url: the public base URL of `cashier notify-server`")
+        do {
+            let privateKey = try RSAKeys.loadPrivateKey(file: try required("CASHIER_WECHAT_PRIVATE_KEY_FILE", because: why), setting: "CASHIER_WECHAT_PRIVATE_KEY_FILE")
+            let platformKey = try RSAKeys.loadPublicKey(
+                file: try required("CASHIER_WECHAT_PLATFORM_PUBLIC_KEY_FILE", because: why), setting: "CASHIER_WECHAT_PLATFORM_PUBLIC_KEY_FILE")
+            return WeChatConfiguration(
+                baseURL: url, mchid: try required("CASHIER_WECHAT_MCHID", because: why), appid: try required("CASHIER_WECHAT_APPID", because: why),
+                serialNo: try required("CASHIER_WECHAT_SERIAL_NO", because: why), merchantPrivateKey: privateKey,
+                platformKeys: [try required("CASHIER_WECHAT_PLATFORM_SERIAL", because: why): platformKey], apiV3Key: apiV3Key,
+                notifyURL: Self.join(try Env.baseURL(notifyBase, setting: "CASHIER_NOTIFY_BASE_URL"), "/notify/wechat"))
+        } catch let error as KeyError {
+            throw CLIError(error.description)
+        }
+    }
+
+    static func join(_ base: String, _ path: String) -> String { (base.hasSuffix("/") ? String(base.dropLast()) : base) + path }
 }
 
 extension ChannelOptions.Resolved {
@@ -42,6 +133,8 @@ extension ChannelOptions.Resolved {
         if let cardURL, let cardAPIKey {
             adapters.append(CardAdapter(baseURL: cardURL, apiKey: cardAPIKey, timeout: timeout, client: client, logger: logger))
         }
-        return ChannelRegistry(adapters)
+        if let alipay { adapters.append(AlipayAdapter(configuration: alipay, timeout: timeout, client: client, logger: logger)) }
+        if let wechat { adapters.append(WeChatAdapter(configuration: wechat, timeout: timeout, client: client, logger: logger)) }
+        return ChannelRegistry(adapters, protection: protection, logger: logger)
     }
 }

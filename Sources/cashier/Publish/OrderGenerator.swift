@@ -52,7 +52,8 @@ struct OrderGenerator {
         return OrderCreated(
             eventID: "evt_\(runID)_\(index)", orderID: orderID(index), userID: "u_\(index % 977)",
             itemID: "course_\(index % 31)", price: Int64.random(in: 100...200_000, using: &random),
-            currency: Self.currencies.randomElement(using: &random)!,
+            // Alipay withholding and WeChat Pay deductions charge CNY only.
+            currency: channel == .card ? Self.currencies.randomElement(using: &random)! : .cny,
             discount: try! DiscountRatio(parsing: Self.discounts.randomElement(using: &random)!),
             channel: channel, paymentMethod: paymentMethod,
             createdAt: Timestamp.rfc3339(millisecondsSinceEpoch: nowMilliseconds))

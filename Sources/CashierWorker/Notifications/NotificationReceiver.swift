@@ -1,0 +1,75 @@
+public import CashierChannels
+import CashierCore
+public import CashierStore
+import Foundation
+public import Logging
+
+/// Handles the channels' payment notifications: checks each (signature, freshness, our
+/// merchant), settles the payment it names idempotently, and answers the way each channel
+/// expects — Alipay the text `success`, WeChat Pay 204 — so it stops resending.
+public struct NotificationReceiver: Sendable {
+    /// An HTTP answer.
+    public struct Reply: Sendable, Equatable {
+        public let status: Int
+        public let body: String
+        public let contentType: String
+    }
+
+    private let store: PaymentStore
+    private let keys: NotificationKeys
+    private let logger: Logger
+
+    public init(store: PaymentStore, keys: NotificationKeys, logger: Logger) {
+        self.store = store
+        self.keys = keys
+        self.logger = logger
+    }
+
+    /// `POST /notify/alipay` with the form body.
+    public func alipay(formBody: String) async -> Reply {
+        let verdict = ChannelNotifications.alipay(FormEncoding.decode(formBody), keys: keys)
+        return await settle(verdict,
+            accepted: Reply(status: 200, body: "success", contentType: "text/plain"),
+            refused: { Reply(status: 400, body: "fail", contentType: "text/plain") },
+            failed: Reply(status: 500, body: "fail", contentType: "text/plain"))
+    }
+
+    /// `POST /notify/wechat` with the signature headers and the raw body.
+    public func wechat(timestamp: String?, nonce: String?, signature: String?, serial: String?, body: [UInt8]) async -> Reply {
+        let verdict = ChannelNotifications.wechat(timestamp: timestamp, nonce: nonce, signature: signature, serial: serial, body: body, keys: keys)
+        return await settle(verdict,
+            accepted: Reply(status: 204, body: "", contentType: "application/json"),
+            refused: { Reply(status: 401, body: #"{"code":"FAIL","message":"notification refused"}"#, contentType: "application/json") },
+            failed: Reply(status: 500, body: #"{"code":"FAIL","message":"try again"}"#, contentType: "application/json"))
+    }
+
+    private func settle(_ verdict: NotificationVerdict, accepted: Reply, refused: () -> Reply, failed: Reply) async -> Reply {
+        switch verdict {
+        case .refused(let why):
+            logger.warning("payment notification refused: \(why)")
+            return refused()
+        case .ignored(let why):
+            logger.info("payment notification acknowledged, nothing to settle: \(why)")
+            return accepted
+        case .paid(let channel, let outTradeNo, let reference):
+            do {
+                let now = Timestamp.rfc3339(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
+                let outcome = try await store.settleByNotification(idempotencyKey: outTradeNo, channel: channel, reference: reference, occurredAt: now)
+                switch outcome {
+                case .settled(let orderID): logger.info("payment settled by notification", metadata: ["order_id": "\(orderID)", "channel": "\(channel.rawValue)"])
+                case .alreadySucceeded: break
+                case .revived(let orderID):
+                    logger.warning("a failed payment was paid after all (notification); now succeeded", metadata: ["order_id": "\(orderID)", "channel": "\(channel.rawValue)"])
+                case .unknownPayment:
+                    // Not ours (another system sharing the merchant account?): acknowledge so the
+                    // channel stops resending, and say so loudly.
+                    logger.error("payment notification names no known payment", metadata: ["out_trade_no": "\(outTradeNo)", "channel": "\(channel.rawValue)"])
+                }
+                return accepted
+            } catch {
+                logger.error("payment notification could not be recorded; the channel will resend: \(error)")
+                return failed
+            }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import CashierStore
+import CashierWorker
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+struct NotifyServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "notify-server",
+        abstract: "Receive the channels' payment notifications (Alipay, WeChat Pay) and settle the payments they name.",
+        discussion: """
+            Serves POST /notify/alipay and POST /notify/wechat. Every notification is verified (signature, freshness, merchant) \
+            and forged or stale ones are refused with a logged reason. Settling is idempotent and gives the same final state \
+            as a query; results go out through the outbox (published by the workers' relays). Point CASHIER_NOTIFY_BASE_URL of \
+            the workers at this server's public URL.
+            """)
+
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var channels: ChannelOptions
+    @Option(help: "Port to listen on (env CASHIER_NOTIFY_PORT, default 8081).")
+    var port: Int?
+    @Option(help: "Address to listen on.")
+    var host: String = "0.0.0.0"
+
+    func run() async throws {
+        LogSetup.bootstrap()
+        let logger = Logger(label: "cashier.notify")
+        let port = try Env.int(self.port, "CASHIER_NOTIFY_PORT", default: 8081, range: 0...65535, flagName: "--port")
+        let postgres = try database.resolve()
+        let keys = try channels.resolve().notificationKeys
+        let host = self.host
+        try await PostgresRuntime.with(url: postgres.url, postgres.configuration, logger: logger) { client in
+            try await Migrator(client: client, logger: logger).requireCurrent()
+            let receiver = NotificationReceiver(store: PaymentStore(client: client, logger: logger, worker: "notify"), keys: keys, logger: logger)
+            let app = NotifyServer.application(receiver: receiver, host: host, port: port, logger: logger) { port in
+                logger.info("notify server listening on \(host):\(port)")
+            }
+            let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
+        }
+    }
+}
