@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Cashier needs from Debian when it is missing: librdkafka (headers + library),
-# kcat (an independent Kafka client, used in tests) and the Postgres server. Idempotent.
+# kcat (an independent Kafka client, used in tests), the Postgres server, and openssl (an
+# independent RSA implementation the signing tests check against). Idempotent.
 set -euo pipefail
 
 missing=()
@@ -8,6 +9,7 @@ pkg-config --exists rdkafka 2>/dev/null || missing+=(librdkafka-dev)
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing missing packages: ${missing[*]}" >&2

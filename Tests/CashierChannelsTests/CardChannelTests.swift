@@ -11,20 +11,6 @@ import Testing
 @Suite struct CardChannelTests {
     static let logger = Logger(label: "card-tests")
 
-    /// Starts a sandbox on a free port, runs `body` with its URL, then stops it.
-    func withSandbox(_ configuration: SandboxConfiguration = .init(), _ body: @Sendable (String, SandboxServer) async throws -> Void) async throws {
-        let server = SandboxServer(configuration: configuration)
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let app = server.application(host: "127.0.0.1", port: 0, logger: Self.logger) { continuation.yield($0) }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.run() }
-            var iterator = ports.makeAsyncIterator()
-            let port = await iterator.next()!
-            try await body("http://127.0.0.1:\(port)", server)
-            group.cancelAll()
-        }
-    }
-
     func request(_ orderID: String, method: String = "pm_card_visa", amount: Int64 = 9000) -> ChargeRequest {
         ChargeRequest(
             paymentID: "pay_\(orderID)", orderID: orderID, itemID: "course_7", amount: amount, currency: .cny, paymentMethod: method,

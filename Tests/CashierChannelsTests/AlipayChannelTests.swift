@@ -1,0 +1,110 @@
+import AsyncHTTPClient
+import CashierChannels
+import CashierCore
+import CashierSandbox
+import Testing
+
+/// The Alipay adapter against the sandbox's Alipay gateway over real HTTP: RSA2 both ways,
+/// every answer verified, and each classification row of CHANNELS.md that the sandbox plays.
+@Suite struct AlipayChannelTests {
+    func adapter(_ url: String, _ client: HTTPClient, configuration: AlipayConfiguration? = nil) throws -> AlipayAdapter {
+        AlipayAdapter(configuration: try configuration ?? TestKeys.alipay(url), timeout: .seconds(5), client: client, logger: testLogger)
+    }
+
+    func trades(_ server: SandboxServer, _ orderID: String) -> [AlipayTrade] { server.alipay!.trades.filter { $0.orderID == orderID } }
+
+    @Test func aWithholdingChargeSucceedsOnceAndIsFoundByQuery() async throws {
+        let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
+        try await withSandbox(TestKeys.sandboxConfiguration) { url, server in
+            let alipay = try adapter(url, client)
+            let outcome = await alipay.charge(chargeRequest("ord_ali_ok", method: "20215606000000001"))
+            guard case .succeeded(let tradeNo) = outcome else { Issue.record("expected success, got \(outcome)"); return }
+            #expect(trades(server, "ord_ali_ok").map(\.totalAmount) == ["90.00"])
+            #expect(await alipay.lookup(chargeRequest("ord_ali_ok", method: "20215606000000001"), reference: nil) == .paid(reference: tradeNo))
+            // A repeat asks first and never pays again.
+            #expect(await alipay.charge(chargeRequest("ord_ali_ok", method: "20215606000000001", attempt: 2)) == .succeeded(reference: tradeNo))
+            #expect(trades(server, "ord_ali_ok").count == 1)
+        }
+        try await client.shutdown()
+    }
+
+    @Test func balanceTooLowIsADecline() async throws {
+        let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
+        try await withSandbox(TestKeys.sandboxConfiguration) { url, server in
+            let outcome = await try adapter(url, client).charge(chargeRequest("ord_ali_balance", method: "AGR_BALANCE"))
+            #expect(outcome.kind == "declined" && outcome.reason?.code == "ACQ.BUYER_BALANCE_NOT_ENOUGH")
+            #expect(trades(server, "ord_ali_balance").isEmpty)
+        }
+        try await client.shutdown()
+    }
+
+    @Test func aSystemErrorIsResolvedByQueryIntoTheOneCharge() async throws {
+        let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
+        try await withSandbox(TestKeys.sandboxConfiguration) { url, server in
+            let outcome = await try adapter(url, client).charge(chargeRequest("ord_ali_syserr", method: "AGR_SYSTEM_ERROR"))
+            #expect(outcome.kind == "succeeded", "ACQ.SYSTEM_ERROR after a payment must be found by the query: \(outcome)")
+            #expect(trades(server, "ord_ali_syserr").count == 1)
+        }
+        try await client.shutdown()
+    }
+
+    @Test func serviceUnavailableIsQueriedThenRetriedWithTheSameParameters() async throws {
+        let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
+        try await withSandbox(TestKeys.sandboxConfiguration) { url, server in
+            let alipay = try adapter(url, client)
+            let first = await alipay.charge(chargeRequest("ord_ali_20000", method: "AGR_UNAVAILABLE_1"))
+            #expect(first.kind == "retryable" && first.reason?.code == "isp.unknow-error", "20000, and the query found nothing: \(first)")
+            let second = await alipay.charge(chargeRequest("ord_ali_20000", method: "AGR_UNAVAILABLE_1", attempt: 2))
+            #expect(second.kind == "succeeded")
+            #expect(trades(server, "ord_ali_20000").count == 1)
+        }
+        try await client.shutdown()
+    }
+
+    @Test func anAnswerThatFailsVerificationIsNeverBelieved() async throws {
+        let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
+        try await withSandbox(TestKeys.sandboxConfiguration) { url, server in
+            // The sandbox answers "10000 Success" signed with a key that is not Alipay's.
+            let outcome = await try adapter(url, client).charge(chargeRequest("ord_ali_forged", method: "AGR_FORGED"))
+            #expect(outcome.kind == "unknown" && outcome.reason?.code == "alipay_unverified_answer")
+            #expect(trades(server, "ord_ali_forged").isEmpty)
+        }
+        try await client.shutdown()
+    }
+
+    @Test func aRequestSignedWithTheWrongKeyIsRefusedByTheGateway() async throws {
+        let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
+        try await withSandbox(TestKeys.sandboxConfiguration) { url, server in
+            var configuration = try TestKeys.alipay(url)
+            configuration.appPrivateKey = try RSAKeys.loadPrivateKey(file: TestKeys.file(SandboxKeys.File.wechatMerchantPrivate), setting: "test")
+            let outcome = await try adapter(url, client, configuration: configuration).charge(chargeRequest("ord_ali_badsign", method: "20215606000000001"))
+            #expect(outcome.kind == "declined" && outcome.reason?.code == "isv.invalid-signature")
+            #expect(trades(server, "ord_ali_badsign").isEmpty)
+        }
+        try await client.shutdown()
+    }
+
+    @Test func classificationFollowsTheContractTable() {
+        func pay(_ code: String, _ sub: String? = nil) -> AlipayAnswer { AlipayClassifier.pay(code: code, subCode: sub, message: "m", tradeNo: "T1") }
+        #expect(pay("10000") == .paid(tradeNo: "T1"))
+        for (code, sub) in [("10003", nil), ("20000", nil), ("40004", "ACQ.SYSTEM_ERROR"), ("40004", "ACQ.TRADE_HAS_SUCCESS"), ("40004", "ACQ.SOMETHING_NEW")] {
+            guard case .queryFirst = pay(code, sub) else { Issue.record("\(code) \(sub ?? "") should be queried first"); continue }
+        }
+        for (code, sub) in [("20001", nil), ("40001", nil), ("40002", nil)] + AlipayClassifierTable.declines.map { ("40004", $0) } {
+            guard case .declined = pay(code, sub) else { Issue.record("\(code) \(sub ?? "") should be terminal"); continue }
+        }
+        #expect(AlipayClassifier.query(code: "10000", subCode: nil, tradeStatus: "TRADE_FINISHED", tradeNo: "T") == .paid(reference: "T"))
+        #expect(AlipayClassifier.query(code: "10000", subCode: nil, tradeStatus: "TRADE_CLOSED", tradeNo: "T") == .notPaid)
+        #expect(AlipayClassifier.query(code: "40004", subCode: "ACQ.TRADE_NOT_EXIST", tradeStatus: nil, tradeNo: nil) == .notPaid)
+        guard case .unknown = AlipayClassifier.query(code: "10000", subCode: nil, tradeStatus: "WAIT_BUYER_PAY", tradeNo: "T") else {
+            Issue.record("WAIT_BUYER_PAY is not settled yet"); return
+        }
+    }
+}
+
+enum AlipayClassifierTable {
+    static let declines = [
+        "ACQ.CONTEXT_INCONSISTENT", "ACQ.TRADE_HAS_CLOSE", "ACQ.BUYER_BALANCE_NOT_ENOUGH", "ACQ.BUYER_BANKCARD_BALANCE_NOT_ENOUGH",
+        "ACQ.AGREEMENT_NOT_EXIST", "ACQ.AGREEMENT_INVALID", "ACQ.AGREEMENT_STATUS_NOT_NORMAL", "ACQ.INVALID_PARAMETER", "ACQ.ACCESS_FORBIDDEN",
+    ]
+}
