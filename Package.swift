@@ -125,7 +125,8 @@ let package = Package(
         .testTarget(
             name: "CashierEndToEndTests",
             dependencies: [
-                "CashierCore", "CashierStore", "Kafka",
+                "CashierCore", "CashierStore", "CashierChannels", "Kafka",
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -28,13 +28,13 @@ struct NotifyServerCommand: AsyncParsableCommand {
         let logger = Logger(label: "cashier.notify")
         let port = try Env.int(self.port, "CASHIER_NOTIFY_PORT", default: 8081, range: 0...65535, flagName: "--port")
         let postgres = try database.resolve()
-        let keys = try channels.resolve().notificationKeys
+        let keys = try channels.resolve(forNotifications: true).notificationKeys
         let host = self.host
         try await PostgresRuntime.with(url: postgres.url, postgres.configuration, logger: logger) { client in
             try await Migrator(client: client, logger: logger).requireCurrent()
             let receiver = NotificationReceiver(store: PaymentStore(client: client, logger: logger, worker: "notify"), keys: keys, logger: logger)
             let app = NotifyServer.application(receiver: receiver, host: host, port: port, logger: logger) { port in
-                logger.info("notify server listening on \(host):\(port)")
+                Output.line("notify=http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(port)")
             }
             let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()

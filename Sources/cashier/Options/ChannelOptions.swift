@@ -31,9 +31,13 @@ struct ChannelOptions: ParsableArguments {
     }
 
     /// Validates everything up front. In `cashier dev`, `sandbox` fills in every channel.
-    func resolve(sandbox: (url: String, keysDirectory: String, notifyBaseURL: String)? = nil) throws -> Resolved {
+    /// `forNotifications`: only the keys that check notifications are needed (no notify URL).
+    func resolve(sandbox: (url: String, keysDirectory: String, notifyBaseURL: String)? = nil, forNotifications: Bool = false) throws -> Resolved {
         let timeout = try Env.int(channelTimeoutMilliseconds, "CASHIER_CHANNEL_TIMEOUT_MS", default: 10_000, range: 1...600_000, flagName: "--channel-timeout-ms")
         var resolved = Resolved(timeout: .milliseconds(timeout))
+        resolved.protection.concurrency = try Env.int(nil, "CASHIER_CHANNEL_CONCURRENCY", default: 32, range: 1...4096, flagName: "")
+        resolved.protection.failureThreshold = try Env.int(nil, "CASHIER_BREAKER_FAILURES", default: 5, range: 1...1000, flagName: "")
+        resolved.protection.openFor = .milliseconds(try Env.int(nil, "CASHIER_BREAKER_OPEN_MS", default: 30_000, range: 1...3_600_000, flagName: ""))
         var environment = ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty }
         if let sandbox {
             for (name, value) in try Self.sandboxSettings(sandbox.keysDirectory) where environment[name] == nil { environment[name] = value }
@@ -51,7 +55,7 @@ struct ChannelOptions: ParsableArguments {
             throw CLIError("CASHIER_CARD_API_KEY is set but CASHIER_CARD_URL is not; set the card API base URL too")
         }
         resolved.alipay = try settings.alipay()
-        resolved.wechat = try settings.wechat()
+        resolved.wechat = try settings.wechat(requireNotifyURL: !forNotifications)
         guard resolved.cardURL != nil || resolved.alipay != nil || resolved.wechat != nil else {
             throw CLIError("no payment channel configured: set CASHIER_CARD_URL and CASHIER_CARD_API_KEY, or the CASHIER_ALIPAY_* or CASHIER_WECHAT_* settings (see README, Configuration)")
         }
@@ -100,7 +104,7 @@ struct ChannelSettings {
         }
     }
 
-    func wechat() throws -> WeChatConfiguration? {
+    func wechat(requireNotifyURL: Bool) throws -> WeChatConfiguration? {
         guard anySet("CASHIER_WECHAT_") else { return nil }
         let why = "the WeChat Pay channel needs CASHIER_WECHAT_URL, _MCHID, _APPID, _SERIAL_NO, _PRIVATE_KEY_FILE, _PLATFORM_PUBLIC_KEY_FILE, _PLATFORM_SERIAL and _APIV3_KEY"
         let url = try Env.baseURL(try required("CASHIER_WECHAT_URL", because: why), setting: "CASHIER_WECHAT_URL")
@@ -108,8 +112,9 @@ struct ChannelSettings {
         guard apiV3Key.utf8.count == 32 else {
             throw CLIError("CASHIER_WECHAT_APIV3_KEY must be the 32-character APIv3 key from the merchant platform (it has \(apiV3Key.utf8.count))")
         }
-        let notifyBase = try required(
-            "CASHIER_NOTIFY_BASE_URL", because: "WeChat Pay deductions need a transaction_notify_url: the public base URL of `cashier notify-server`")
+        let notifyBase = requireNotifyURL
+            ? try required("CASHIER_NOTIFY_BASE_URL", because: "WeChat Pay deductions need a transaction_notify_url: the public base URL of `cashier notify-server`")
+            : values["CASHIER_NOTIFY_BASE_URL"] ?? "http://notify.invalid"
         do {
             let privateKey = try RSAKeys.loadPrivateKey(file: try required("CASHIER_WECHAT_PRIVATE_KEY_FILE", because: why), setting: "CASHIER_WECHAT_PRIVATE_KEY_FILE")
             let platformKey = try RSAKeys.loadPublicKey(

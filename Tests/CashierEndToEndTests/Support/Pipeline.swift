@@ -29,6 +29,9 @@ final class Pipeline: Sendable {
     // Keep the child processes alive for the whole run.
     private let children: [CashierProcess]
     let worker: CashierProcess
+    let notify: CashierProcess
+    let notifyURL: String
+    let keysDirectory: String
     private let retryWorkerProcess: Mutex<CashierProcess>
     /// The current `cashier retry-worker` (tests may kill and replace it).
     var retryWorker: CashierProcess { retryWorkerProcess.withLock { $0 } }
@@ -43,9 +46,21 @@ final class Pipeline: Sendable {
             children.append(broker)
             brokers = try await broker.value(after: "bootstrap=")
         }
-        let sandbox = try CashierProcess("sandbox", ["sandbox", "--port", "0", "--slow-answer-ms", "4000"])
+        // Development keys for Alipay and WeChat Pay: the sandbox holds the channels' half.
+        keysDirectory = NSTemporaryDirectory() + "cashier-e2e-keys-\(UUID().uuidString.prefix(8))"
+        let (keysStatus, _, keysError) = try await CashierProcess.run(["sandbox", "keys", "--dir", keysDirectory])
+        guard keysStatus == 0 else { throw TestFailure("sandbox keys failed: \(keysError)") }
+        let sandbox = try CashierProcess(
+            "sandbox", ["sandbox", "--port", "0", "--slow-answer-ms", "4000", "--keys-dir", keysDirectory, "--wechat-settle-ms", "200"])
         children.append(sandbox)
         sandboxURL = try await sandbox.value(after: "sandbox=")
+        var channels = try Self.settings(keysDirectory + "/cashier.env")
+        channels["CASHIER_ALIPAY_URL"] = sandboxURL + "/gateway.do"
+        channels["CASHIER_WECHAT_URL"] = sandboxURL
+        // A breaker that closes quickly, so the test that opens it does not starve the others.
+        channels["CASHIER_BREAKER_FAILURES"] = "5"
+        channels["CASHIER_BREAKER_OPEN_MS"] = "1000"
+        Self.channelSettings.withLock { $0 = channels }
 
         let (status, _, stderr) = try await CashierProcess.run(["migrate", "--database-url", url])
         guard status == 0 else { throw TestFailure("migrate failed: \(stderr)") }
@@ -56,6 +71,12 @@ final class Pipeline: Sendable {
         let db = self.db
         Task { await db.run() }
         producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: brokers), logger: logger)
+
+        notify = try CashierProcess("notify", ["notify-server", "--port", "0", "--host", "127.0.0.1"], environment: Self.workerEnvironment(sandboxURL))
+        children.append(notify)
+        let notifyURL = try await notify.value(after: "notify=")
+        self.notifyURL = notifyURL
+        Self.channelSettings.withLock { $0["CASHIER_NOTIFY_BASE_URL"] = notifyURL }
 
         worker = try CashierProcess("worker-1", Self.workerArguments(brokers: brokers, group: groupID), environment: Self.workerEnvironment(sandboxURL))
         children.append(worker)
@@ -102,18 +123,34 @@ final class Pipeline: Sendable {
         ] + retryArguments
     }
 
+    /// The Alipay and WeChat Pay settings (from `cashier sandbox keys`), set once at start.
+    private static let channelSettings = Mutex<[String: String]>([:])
+
     static func workerEnvironment(_ sandboxURL: String) -> [String: String] {
-        ["CASHIER_CARD_URL": sandboxURL, "CASHIER_CARD_API_KEY": "sk_test_e2e", "CASHIER_DATABASE_URL": databaseURL ?? ""]
+        channelSettings.withLock { $0 }.merging(
+            ["CASHIER_CARD_URL": sandboxURL, "CASHIER_CARD_API_KEY": "sk_test_e2e", "CASHIER_DATABASE_URL": databaseURL ?? ""]) { $1 }
+    }
+
+    static func settings(_ path: String) throws -> [String: String] {
+        var settings: [String: String] = [:]
+        for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            settings[String(line[..<equals])] = String(line[line.index(after: equals)...])
+        }
+        return settings
     }
 
     // MARK: Publishing
 
     func orderID(_ name: String) -> String { "ord_\(runID)_\(name)" }
 
-    func order(_ name: String, price: Int64 = 10000, discount: String = "0.10", paymentMethod: String = "pm_card_visa", eventID: String? = nil) -> OrderCreated {
+    func order(
+        _ name: String, price: Int64 = 10000, discount: String = "0.10", paymentMethod: String = "pm_card_visa", eventID: String? = nil,
+        channel: CashierCore.Channel = .card
+    ) -> OrderCreated {
         OrderCreated(
             eventID: eventID ?? "evt_\(runID)_\(name)", orderID: orderID(name), userID: "u_1", itemID: "course_7", price: price,
-            currency: .cny, discount: try! DiscountRatio(parsing: discount), channel: .card, paymentMethod: paymentMethod,
+            currency: .cny, discount: try! DiscountRatio(parsing: discount), channel: channel, paymentMethod: paymentMethod,
             createdAt: "2026-11-24T10:00:00Z")
     }
 
@@ -187,13 +224,15 @@ final class Pipeline: Sendable {
     // MARK: Observing the sandbox
 
     /// Executed charges per order id, as the channel sandbox saw them.
-    func charges(_ orderID: String) async throws -> [(status: String, key: String)] {
+    func charges(_ orderID: String) async throws -> [(status: String, key: String, id: String)] {
         let response = try await http.execute(HTTPClientRequest(url: "\(sandboxURL)/_sandbox/charges?order_id=\(orderID)"), timeout: .seconds(5))
         let body = try await response.body.collect(upTo: 1 << 24)
         guard case .array(let charges)? = try JSONParser.parse(body.readableBytesView)["charges"] else { return [] }
         return charges.compactMap { charge in
-            guard case .string(let status)? = charge["status"], case .string(let key)? = charge["idempotency_key"] else { return nil }
-            return (status, key)
+            guard case .string(let status)? = charge["status"], case .string(let key)? = charge["idempotency_key"],
+                case .string(let id)? = charge["id"]
+            else { return nil }
+            return (status, key, id)
         }
     }
 

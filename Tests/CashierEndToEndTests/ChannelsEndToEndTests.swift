@@ -1,0 +1,152 @@
+import AsyncHTTPClient
+import CashierChannels
+import CashierCore
+import Foundation
+import NIOCore
+import Testing
+
+/// Alipay and WeChat Pay end to end: orders through the worker to the sandbox's signed
+/// protocols, ambiguous answers resolved by query, pending deductions settled by query and by
+/// notification (the same result either way, once), forged notifications refused, and a
+/// channel whose breaker opens while the others keep flowing.
+@Suite(.serialized, .enabled(if: Pipeline.isAvailable, "needs CASHIER_TEST_DATABASE_URL (run `make test`)"))
+struct ChannelsEndToEndTests {
+    @Test func ordersOnEveryChannelAreChargedExactlyOnce() async throws {
+        let pipeline = try await Pipeline.shared()
+        var orders: [OrderCreated] = []
+        for index in 0..<5 {
+            orders.append(pipeline.order("three_card\(index)"))
+            orders.append(pipeline.order("three_ali\(index)", paymentMethod: "2021560600000000\(index)", channel: .alipay))
+            orders.append(pipeline.order("three_wx\(index)", paymentMethod: "wx_contract_\(index)", channel: .wechat))
+        }
+        for order in orders { try await pipeline.publish(order) }
+        try await pipeline.waitForTerminal(orders.map(\.orderID))
+        for order in orders {
+            #expect(try await pipeline.paymentState(order.orderID) == "succeeded", "\(order.orderID)")
+            let charges = try await pipeline.charges(order.orderID)
+            #expect(charges.count == 1 && charges[0].key == PaymentIdentity.idempotencyKey(orderID: order.orderID), "\(order.orderID)")
+        }
+        let results = try await pipeline.results(for: Set(orders.map(\.orderID)), atLeast: orders.count)
+        for order in orders {
+            #expect(results[order.orderID]?.first?["channel"] == .string(order.channel.rawValue))
+            #expect(results[order.orderID]?.count == 1)
+        }
+    }
+
+    @Test func alipayAmbiguousErrorsAreResolvedByQueryIntoOneCharge() async throws {
+        let pipeline = try await Pipeline.shared()
+        // Paid, but answered ACQ.SYSTEM_ERROR; and 20000 twice before the gateway works.
+        let systemError = pipeline.order("ali_syserr", paymentMethod: "AGR_SYSTEM_ERROR", channel: .alipay)
+        let unavailable = pipeline.order("ali_20000", paymentMethod: "AGR_UNAVAILABLE_2", channel: .alipay)
+        try await pipeline.publish(systemError)
+        try await pipeline.publish(unavailable)
+        try await pipeline.waitForTerminal([systemError.orderID, unavailable.orderID])
+        #expect(try await pipeline.payment(systemError.orderID)?.state == "succeeded")
+        #expect(try await pipeline.payment(systemError.orderID)?.attempts == 1, "settled by the query, no second call")
+        #expect(try await pipeline.payment(unavailable.orderID)?.state == "succeeded")
+        #expect(try await pipeline.charges(systemError.orderID).count == 1)
+        #expect(try await pipeline.charges(unavailable.orderID).count == 1)
+    }
+
+    @Test func aPendingWeChatDeductionIsSettledByQueryOrByNotificationWithTheSameResultOnce() async throws {
+        let pipeline = try await Pipeline.shared()
+        // By query: pending 2.5 s, no notification; the worker's polls give up, the retry's query settles it.
+        let byQuery = pipeline.order("wx_byquery", paymentMethod: "wx_contract_slow_2500", channel: .wechat)
+        // By notification: pending for an hour, so only the notification can settle it.
+        let byNotification = pipeline.order("wx_bynotify", paymentMethod: "wx_contract_slow_3600000", channel: .wechat)
+        try await pipeline.publish(byQuery)
+        try await pipeline.publish(byNotification)
+        try await pipeline.waitForTerminal([byQuery.orderID])
+        try await eventually("the second deduction to be pending on the retry path") {
+            try await pipeline.payment(byNotification.orderID)?.state == "retry_scheduled"
+        }
+        let trade = try #require(try await pipeline.charges(byNotification.orderID).first)
+        #expect(trade.status == "pending")
+
+        let notification = try WeChatNotification(pipeline: pipeline, outTradeNo: trade.key, transactionID: trade.id)
+        #expect(try await notification.send(to: pipeline.notifyURL) == 204)
+        #expect(try await notification.send(to: pipeline.notifyURL) == 204, "a resent notification is acknowledged again")
+        try await pipeline.waitForTerminal([byNotification.orderID], timeout: .seconds(10))
+
+        let results = try await pipeline.results(for: [byQuery.orderID, byNotification.orderID], atLeast: 2)
+        for (order, transactionID) in [(byQuery, try await pipeline.charges(byQuery.orderID).first?.id), (byNotification, trade.id)] {
+            let events = results[order.orderID] ?? []
+            #expect(Set(events.map { "\($0)" }).count == 1, "one result for \(order.orderID)")
+            #expect(events.first?["status"] == .string("succeeded"))
+            #expect(events.first?["channel_reference"] == transactionID.map { .string($0) })
+            #expect(events.first?["amount"] == .number("9000"))
+        }
+    }
+
+    @Test func forgedAndStaleNotificationsAreRefusedAndChangeNothing() async throws {
+        let pipeline = try await Pipeline.shared()
+        let order = pipeline.order("wx_forged", paymentMethod: "wx_contract_slow_3600000", channel: .wechat)
+        try await pipeline.publish(order)
+        try await eventually("the deduction to be pending") { try await pipeline.payment(order.orderID)?.state == "retry_scheduled" }
+        let trade = try #require(try await pipeline.charges(order.orderID).first)
+        // Signed with a key that is not the platform's; then genuine but 10 minutes old.
+        let forged = try WeChatNotification(pipeline: pipeline, outTradeNo: trade.key, transactionID: trade.id, signWith: "alipay_platform_private.pem")
+        #expect(try await forged.send(to: pipeline.notifyURL) == 401)
+        let stale = try WeChatNotification(pipeline: pipeline, outTradeNo: trade.key, transactionID: trade.id, age: 600)
+        #expect(try await stale.send(to: pipeline.notifyURL) == 401)
+        #expect(try await pipeline.payment(order.orderID)?.state == "retry_scheduled")
+        #expect(pipeline.notify.log.contains("payment notification refused"))
+    }
+
+    @Test func aFailingChannelOpensItsBreakerWhileTheOthersKeepFlowing() async throws {
+        let pipeline = try await Pipeline.shared()
+        // Alipay answers 20000 to every call for these orders: the worker's alipay breaker opens.
+        let failing = (0..<6).map { pipeline.order("breaker_ali\($0)", paymentMethod: "AGR_UNAVAILABLE_99", channel: .alipay) }
+        for order in failing { try await pipeline.publish(order) }
+        try await eventually("the alipay breaker to open") { pipeline.worker.log.contains("circuit breaker opened") }
+        let flowing = (0..<10).map { pipeline.order("breaker_card\($0)") } + (0..<5).map { pipeline.order("breaker_wx\($0)", paymentMethod: "wx_contract_\($0)", channel: .wechat) }
+        for order in flowing { try await pipeline.publish(order) }
+        try await pipeline.waitForTerminal(flowing.map(\.orderID), timeout: .seconds(30))
+        for order in flowing { #expect(try await pipeline.paymentState(order.orderID) == "succeeded") }
+        try await pipeline.waitForTerminal(failing.map(\.orderID))
+        for order in failing {
+            #expect(try await pipeline.payment(order.orderID)?.reason == "retries_exhausted")
+            #expect(try await pipeline.charges(order.orderID).isEmpty)
+        }
+        #expect(try await pipeline.count(
+            "SELECT count(*)::integer FROM payment_attempts a JOIN payments p USING (payment_id) WHERE p.order_id LIKE '\(pipeline.orderID("breaker_ali"))%' AND a.error_code = 'circuit_open'") > 0,
+            "calls were refused while the breaker was open")
+        // The breaker closes again: a healthy Alipay order goes through.
+        try await Task.sleep(for: .seconds(1.2))
+        let healthy = pipeline.order("breaker_ali_after", paymentMethod: "20215606000000009", channel: .alipay)
+        try await pipeline.publish(healthy)
+        try await pipeline.waitForTerminal([healthy.orderID])
+        #expect(try await pipeline.paymentState(healthy.orderID) == "succeeded")
+    }
+}
+
+/// A WeChat Pay payment notification, built and signed as the platform does (the sandbox's
+/// platform key and the APIv3 key from the development key set).
+struct WeChatNotification {
+    let body: String
+    let headers: [(String, String)]
+
+    init(pipeline: Pipeline, outTradeNo: String, transactionID: String, signWith keyFile: String = "wechat_platform_private.pem", age: Int64 = 0) throws {
+        let settings = try Pipeline.settings(pipeline.keysDirectory + "/cashier.env")
+        let apiV3Key = settings["CASHIER_WECHAT_APIV3_KEY"] ?? ""
+        let resource = #"{"mchid":"\#(settings["CASHIER_WECHAT_MCHID"] ?? "")","out_trade_no":"\#(outTradeNo)","transaction_id":"\#(transactionID)","trade_state":"SUCCESS","amount":{"total":9000,"currency":"CNY"}}"#
+        guard let ciphertext = WeChatProtocol.encrypt(Array(resource.utf8), nonce: "n0nce0000001", associatedData: "transaction", apiV3Key: apiV3Key) else {
+            throw TestFailure("cannot encrypt with the APIv3 key")
+        }
+        body = #"{"id":"\#(UUID().uuidString)","event_type":"TRANSACTION.SUCCESS","resource_type":"encrypt-resource","resource":{"original_type":"transaction","algorithm":"AEAD_AES_256_GCM","ciphertext":"\#(ciphertext)","associated_data":"transaction","nonce":"n0nce0000001"}}"#
+        let key = try RSAKeys.loadPrivateKey(file: pipeline.keysDirectory + "/" + keyFile, setting: "test")
+        let timestamp = Int64(Date().timeIntervalSince1970) - age
+        let signature = WeChatProtocol.signAnswer(body: Array(body.utf8), timestamp: timestamp, nonce: "N", key: key)
+        headers = [("Content-Type", "application/json"), ("Wechatpay-Timestamp", String(timestamp)), ("Wechatpay-Nonce", "N"),
+                   ("Wechatpay-Signature", signature), ("Wechatpay-Serial", settings["CASHIER_WECHAT_PLATFORM_SERIAL"] ?? "")]
+    }
+
+    func send(to notifyURL: String) async throws -> Int {
+        var request = HTTPClientRequest(url: notifyURL + "/notify/wechat")
+        request.method = .POST
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        return Int(response.status.code)
+    }
+}
