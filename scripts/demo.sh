@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make demo`: the whole pipeline on embedded defaults. Starts a throwaway Postgres (unless
-# CASHIER_DATABASE_URL is set), `cashier dev` (dev Kafka broker, channel sandbox, worker,
-# retry worker), publishes 1,000 orders with some declines, transient channel failures,
-# an unavailable card and invalid events, waits for every result, prints a summary and the
-# dead letters, and cleans up.
+# CASHIER_DATABASE_URL is set), `cashier dev` (dev Kafka broker, channel sandbox speaking the
+# card, Alipay and WeChat Pay protocols, worker, retry worker, notify server), publishes 1,000
+# orders across the three channels with some declines, transient card failures, an
+# unavailable card and invalid events, waits for every result, prints a summary and the dead
+# letters, and cleans up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,7 +54,7 @@ echo "dev broker at $brokers, $(grep '^sandbox=' "$work/dev.out")" >&2
 "$bin" publish --brokers "$brokers" --count 20 --await-results --timeout-s 60 --kafka-option fetch.wait.max.ms=10 >/dev/null
 
 "$bin" publish --brokers "$brokers" --count "${DEMO_ORDERS:-1000}" --invalid "${DEMO_INVALID:-30}" \
-  --rate "${DEMO_RATE:-500}" --channel card --transient-share 0.05 --unavailable-share 0.01 \
+  --rate "${DEMO_RATE:-500}" --channel mixed --transient-share 0.05 --unavailable-share 0.01 \
   --await-results --timeout-s 120 --kafka-option fetch.wait.max.ms=10
 
 echo
@@ -63,5 +64,9 @@ head -n 6 "$work/dlq.txt"
 if [ "$(wc -l <"$work/dlq.txt")" -gt 7 ]; then echo "…"; tail -n 1 "$work/dlq.txt"; fi
 
 sandbox=$(grep '^sandbox=' "$work/dev.out" | cut -d= -f2-)
-echo "sandbox charges (20 warm-up orders included): $(curl -s "$sandbox/_sandbox/charges" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["count"], "executed,", d["succeeded"], "succeeded")')"
+echo "sandbox charges (20 warm-up orders included): $(curl -s "$sandbox/_sandbox/charges" | python3 -c '
+import collections, json, sys
+d = json.load(sys.stdin)
+per = collections.Counter(c["channel"] for c in d["charges"] if c["status"] == "succeeded")
+print(d["count"], "executed,", d["succeeded"], "succeeded (" + ", ".join(f"{k} {v}" for k, v in sorted(per.items())) + ")")')"
 echo "worker log: $(grep -c . "$work/dev.log") lines (kept only for this run)" >&2

@@ -27,10 +27,10 @@ final class ScriptedChannel: ChannelAdapter, Sendable {
 @Suite struct ChannelProtectionTests {
     let request = ChargeRequest(paymentID: "p", orderID: "o", itemID: "i", amount: 1, currency: .cny, paymentMethod: "m", idempotencyKey: "k")
 
-    @Test func theBreakerOpensAfterRepeatedFailuresAndAProbeClosesIt() async throws {
+    @Test func theBreakerOpensWhenEnoughCallsFailAndAProbeClosesIt() async throws {
         let scripted = ScriptedChannel()
         var settings = ChannelProtection.Settings()
-        settings.failureThreshold = 3
+        settings.minimumCalls = 3
         settings.openFor = .milliseconds(200)
         let channel = ChannelProtection(scripted, settings: settings, logger: Logger(label: "test"))
         for _ in 0..<3 { #expect(await channel.charge(request).reason?.code == "service_unavailable") }
@@ -47,13 +47,27 @@ final class ScriptedChannel: ChannelAdapter, Sendable {
     @Test func aFailedProbeOpensTheBreakerAgain() async throws {
         let scripted = ScriptedChannel()
         var settings = ChannelProtection.Settings()
-        settings.failureThreshold = 1
+        settings.minimumCalls = 1
         settings.openFor = .milliseconds(100)
         let channel = ChannelProtection(scripted, settings: settings, logger: Logger(label: "test"))
         _ = await channel.charge(request)
         try await Task.sleep(for: .milliseconds(150))
         #expect(await channel.charge(request).reason?.code == "service_unavailable", "probe")
         #expect(await channel.charge(request).reason?.code == "circuit_open")
+    }
+
+    @Test func aFewFailuresAmongManySuccessesDoNotOpenTheBreaker() async throws {
+        let scripted = ScriptedChannel()
+        var settings = ChannelProtection.Settings()
+        settings.minimumCalls = 10
+        let channel = ChannelProtection(scripted, settings: settings, logger: Logger(label: "test"))
+        scripted.failing.store(false, ordering: .relaxed)
+        for _ in 0..<8 { _ = await channel.charge(request) }
+        scripted.failing.store(true, ordering: .relaxed)
+        for _ in 0..<6 { _ = await channel.charge(request) }
+        #expect(!channel.isOpen, "6 failures in 14 calls stay under half")
+        for _ in 0..<3 { _ = await channel.charge(request) }
+        #expect(channel.isOpen, "9 failures in 17 calls are over half")
     }
 
     @Test func aFullChannelSendsNewCallsToTheRetryPathInsteadOfQueueing() async throws {

@@ -12,10 +12,16 @@ public struct ChannelProtection: ChannelAdapter {
         public var concurrency = 32
         /// How long a call waits for a free place before it is sent to the retry path.
         public var permitWait: Duration = .seconds(2)
-        /// Consecutive failed calls (retryable or unknown) that open the breaker.
-        public var failureThreshold = 5
+        /// The breaker opens when, over the last `window`, at least this many calls were made
+        /// and at least `failureRatio` of them failed (retryable or unknown). A volume floor and
+        /// a ratio, not a run of failures: a handful of bad cards must not stop a channel.
+        public var minimumCalls = 20
+        public var failureRatio = 0.5
+        public var window: Duration = .seconds(10)
         /// How long an open breaker refuses calls before one probe is let through.
         public var openFor: Duration = .seconds(30)
+        /// Per-channel overrides of `minimumCalls` (channels differ in volume).
+        public var minimumCallsByChannel: [Channel: Int] = [:]
 
         public init() {}
     }
@@ -30,7 +36,9 @@ public struct ChannelProtection: ChannelAdapter {
     public init(_ wrapped: any ChannelAdapter, settings: Settings, logger: Logger) {
         self.wrapped = wrapped
         self.settings = settings
-        self.breaker = Breaker(threshold: settings.failureThreshold, openFor: settings.openFor)
+        self.breaker = Breaker(
+            minimumCalls: settings.minimumCallsByChannel[wrapped.channel] ?? settings.minimumCalls, failureRatio: settings.failureRatio,
+            window: settings.window, openFor: settings.openFor)
         self.logger = logger
     }
 
@@ -60,22 +68,28 @@ public struct ChannelProtection: ChannelAdapter {
     public var isOpen: Bool { breaker.isOpen }
 }
 
-/// Closed → (threshold consecutive failures) → open → (after `openFor`) half-open: one probe;
-/// its success closes the breaker, its failure opens it again.
+/// Closed → (enough calls in the window, enough of them failed) → open → (after `openFor`)
+/// half-open: one probe; its success closes the breaker, its failure opens it again.
 final class Breaker: Sendable {
     enum Change { case opened, closed, unchanged }
     private struct State {
-        var failures = 0
+        /// Per second of the window: (calls, failures), oldest first.
+        var buckets: [(second: Int64, calls: Int, failures: Int)] = []
         var openUntil: ContinuousClock.Instant? = nil
         var probing = false
     }
 
-    private let threshold: Int
+    private let minimumCalls: Int
+    private let failureRatio: Double
+    private let windowSeconds: Int64
     private let openFor: Duration
     private let state = Mutex(State())
+    private let start = ContinuousClock.now
 
-    init(threshold: Int, openFor: Duration) {
-        self.threshold = threshold
+    init(minimumCalls: Int, failureRatio: Double, window: Duration, openFor: Duration) {
+        self.minimumCalls = minimumCalls
+        self.failureRatio = failureRatio
+        self.windowSeconds = max(1, window.components.seconds)
         self.openFor = openFor
     }
 
@@ -94,20 +108,31 @@ final class Breaker: Sendable {
     func release() { state.withLock { $0.probing = false } }
 
     func record(failed: Bool) -> Change {
-        state.withLock { state in
-            let wasOpen = state.openUntil != nil
-            state.probing = false
-            if failed {
-                state.failures += 1
-                if state.failures >= threshold || wasOpen {
+        let second = (ContinuousClock.now - start).components.seconds
+        return state.withLock { state in
+            if state.openUntil != nil {
+                // Only the half-open probe gets here: it decides alone.
+                state.probing = false
+                if failed {
                     state.openUntil = ContinuousClock.now + openFor
-                    return wasOpen ? .unchanged : .opened
+                    return .unchanged
                 }
-                return .unchanged
+                state.openUntil = nil
+                state.buckets = []
+                return .closed
             }
-            state.failures = 0
-            state.openUntil = nil
-            return wasOpen ? .closed : .unchanged
+            state.buckets.removeAll { $0.second <= second - windowSeconds }
+            if let last = state.buckets.indices.last, state.buckets[last].second == second {
+                state.buckets[last].calls += 1
+                state.buckets[last].failures += failed ? 1 : 0
+            } else {
+                state.buckets.append((second, 1, failed ? 1 : 0))
+            }
+            let calls = state.buckets.reduce(0) { $0 + $1.calls }
+            let failures = state.buckets.reduce(0) { $0 + $1.failures }
+            guard failed, calls >= minimumCalls, Double(failures) >= failureRatio * Double(calls) else { return .unchanged }
+            state.openUntil = ContinuousClock.now + openFor
+            return .opened
         }
     }
 }

@@ -2,6 +2,7 @@ import _CryptoExtras
 import ArgumentParser
 import AsyncHTTPClient
 import CashierChannels
+import CashierCore
 import CashierSandbox
 import CashierWorker
 import Foundation
@@ -36,7 +37,11 @@ struct ChannelOptions: ParsableArguments {
         let timeout = try Env.int(channelTimeoutMilliseconds, "CASHIER_CHANNEL_TIMEOUT_MS", default: 10_000, range: 1...600_000, flagName: "--channel-timeout-ms")
         var resolved = Resolved(timeout: .milliseconds(timeout))
         resolved.protection.concurrency = try Env.int(nil, "CASHIER_CHANNEL_CONCURRENCY", default: 32, range: 1...4096, flagName: "")
-        resolved.protection.failureThreshold = try Env.int(nil, "CASHIER_BREAKER_FAILURES", default: 5, range: 1...1000, flagName: "")
+        resolved.protection.minimumCalls = try Env.int(nil, "CASHIER_BREAKER_MIN_CALLS", default: 20, range: 1...1_000_000, flagName: "")
+        for channel in Channel.allCases {
+            let name = "CASHIER_BREAKER_MIN_CALLS_\(channel.rawValue.uppercased())"
+            if Env.value(name) != nil { resolved.protection.minimumCallsByChannel[channel] = try Env.int(nil, name, default: 20, range: 1...1_000_000, flagName: "") }
+        }
         resolved.protection.openFor = .milliseconds(try Env.int(nil, "CASHIER_BREAKER_OPEN_MS", default: 30_000, range: 1...3_600_000, flagName: ""))
         var environment = ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty }
         if let sandbox {

@@ -57,8 +57,10 @@ final class Pipeline: Sendable {
         var channels = try Self.settings(keysDirectory + "/cashier.env")
         channels["CASHIER_ALIPAY_URL"] = sandboxURL + "/gateway.do"
         channels["CASHIER_WECHAT_URL"] = sandboxURL
-        // A breaker that closes quickly, so the test that opens it does not starve the others.
-        channels["CASHIER_BREAKER_FAILURES"] = "5"
+        // The tests inject failures on purpose: only Alipay's breaker may open (the breaker test),
+        // and it closes again quickly so it does not starve the other tests.
+        channels["CASHIER_BREAKER_MIN_CALLS"] = "100000"
+        channels["CASHIER_BREAKER_MIN_CALLS_ALIPAY"] = "8"
         channels["CASHIER_BREAKER_OPEN_MS"] = "1000"
         Self.channelSettings.withLock { $0 = channels }
 
