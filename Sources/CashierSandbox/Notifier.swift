@@ -69,13 +69,8 @@ final class Notifier: Sendable {
         writer.endObject()
         writer.endObject()
         let body = writer.text
-        let timestamp = Int64(Date().timeIntervalSince1970)
-        let headerNonce = WeChatProtocol.nonce()
-        let signature = WeChatProtocol.signAnswer(body: Array(body.utf8), timestamp: timestamp, nonce: headerNonce, key: keys.wechatPlatformPrivate)
-        send(url, body: body, headers: [
-            ("Content-Type", "application/json"), ("Wechatpay-Timestamp", String(timestamp)), ("Wechatpay-Nonce", headerNonce),
-            ("Wechatpay-Signature", signature), ("Wechatpay-Serial", SandboxKeys.wechatPlatformSerial),
-        ], expect: { status, _ in status == 200 || status == 204 })
+        let headers = WeChatProtocol.signedHeaders(body: Array(body.utf8), serial: SandboxKeys.wechatPlatformSerial, key: keys.wechatPlatformPrivate)
+        send(url, body: body, headers: [("Content-Type", "application/json")] + headers, expect: { status, _ in status == 200 || status == 204 })
     }
 
     private func send(_ url: String, body: String, headers: [(String, String)], expect: @escaping @Sendable (Int, String) -> Bool) {

@@ -66,6 +66,16 @@ public enum WeChatProtocol {
         RSASignature.sign(Array("\(timestamp)\n\(nonce)\n".utf8) + Array(body) + [0x0A], with: key)
     }
 
+    /// The four headers that sign an answer or a notification, as the platform sends them.
+    public static func signedHeaders(body: some Collection<UInt8>, serial: String, key: _RSA.Signing.PrivateKey) -> [(String, String)] {
+        let timestamp = Int64(Date().timeIntervalSince1970)
+        let nonce = nonce()
+        return [
+            ("Wechatpay-Timestamp", String(timestamp)), ("Wechatpay-Nonce", nonce),
+            ("Wechatpay-Signature", signAnswer(body: body, timestamp: timestamp, nonce: nonce, key: key)), ("Wechatpay-Serial", serial),
+        ]
+    }
+
     /// Opens a notification's `resource`: AES-256-GCM with the APIv3 key, the 16-byte tag at
     /// the end of the base64 ciphertext. Nil when it does not authenticate.
     public static func decrypt(ciphertext: String, nonce: String, associatedData: String, apiV3Key: String) -> [UInt8]? {

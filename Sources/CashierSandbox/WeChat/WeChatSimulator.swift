@@ -147,13 +147,8 @@ public final class WeChatSimulator: Sendable {
     }
 
     private func signed(_ status: Int, _ body: String) -> Answer {
-        let timestamp = Int64(Date().timeIntervalSince1970)
-        let nonce = WeChatProtocol.nonce()
-        let signature = WeChatProtocol.signAnswer(body: Array(body.utf8), timestamp: timestamp, nonce: nonce, key: keys.wechatPlatformPrivate)
-        return Answer(status: status, body: body, headers: [
-            ("Wechatpay-Timestamp", String(timestamp)), ("Wechatpay-Nonce", nonce), ("Wechatpay-Signature", signature),
-            ("Wechatpay-Serial", SandboxKeys.wechatPlatformSerial), ("Request-ID", UUID().uuidString),
-        ])
+        let headers = WeChatProtocol.signedHeaders(body: Array(body.utf8), serial: SandboxKeys.wechatPlatformSerial, key: keys.wechatPlatformPrivate)
+        return Answer(status: status, body: body, headers: headers + [("Request-ID", UUID().uuidString)])
     }
 
     static func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
