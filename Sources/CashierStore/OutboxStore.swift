@@ -16,6 +16,13 @@ public struct OutboxStore: Sendable {
     /// `publish` send them, and marks the ones it returns as published, all in one transaction:
     /// if the process dies midway, the locks vanish and the records are sent again later.
     /// Returns the number of records published.
+    /// Rows not yet published (the relay's backlog).
+    public func backlog() async throws -> Int {
+        let rows = try await client.query("SELECT count(*)::integer FROM outbox WHERE published_at IS NULL", logger: logger)
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
+    }
+
     public func publishBatch(limit: Int, _ publish: ([OutboxRecord]) async throws -> [Int64]) async throws -> Int {
         let logger = self.logger
         return try await client.withTransaction(logger: logger) { connection in

@@ -7,6 +7,8 @@ final class ClientContext: Sendable {
     let logger: Logger
     /// Set by a consumer: called on the poll thread during a rebalance.
     let rebalance = Mutex<(@Sendable (RebalanceEvent) -> [(TopicPartition, Int64)])?>(nil)
+    /// Set once the consumer has joined its group (received its first assignment, even empty).
+    let joinedGroup = Atomic<Bool>(false)
 
     init(logger: Logger) {
         self.logger = logger

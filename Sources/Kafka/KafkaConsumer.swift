@@ -111,6 +111,26 @@ public final class KafkaConsumer: Sendable {
     }
 
     /// Leaves the group cleanly (revoking partitions through the rebalance handler).
+    /// Whether the consumer has joined its group (for readiness probes).
+    public var hasJoinedGroup: Bool { handle.clientContext.joinedGroup.load(ordering: .relaxed) }
+
+    /// Per assigned partition: how many records are on the broker past this consumer's fetch
+    /// position (from librdkafka's cached watermarks; no broker round trip).
+    public func lag() -> [(TopicPartition, Int64)] {
+        let pointer = handle.pointer
+        var assignment: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>? = nil
+        guard rd_kafka_assignment(pointer, &assignment) == RD_KAFKA_RESP_ERR_NO_ERROR, let assignment else { return [] }
+        defer { rd_kafka_topic_partition_list_destroy(assignment) }
+        rd_kafka_position(pointer, assignment)
+        return assignment.pointee.entries.map { entry in
+            var low: Int64 = 0
+            var high: Int64 = 0
+            rd_kafka_get_watermark_offsets(pointer, entry.topic, entry.partition, &low, &high)
+            let position = entry.offset >= 0 ? entry.offset : low
+            return (TopicPartition(topic: entry.topic, partition: entry.partition), max(0, high - position))
+        }
+    }
+
     public func close() async {
         let handle = self.handle
         let logger = self.logger
@@ -162,6 +182,7 @@ private let rebalanceCallback: @convention(c) (
     switch error {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
         context.logger.info("kafka: partitions assigned", metadata: ["partitions": "\(list)"])
+        context.joinedGroup.store(true, ordering: .relaxed)
         _ = handler?(.assigned(list))
         if cooperative {
             if let failure = rd_kafka_incremental_assign(handle, partitions) {

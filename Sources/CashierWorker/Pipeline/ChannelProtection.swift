@@ -1,6 +1,7 @@
 public import CashierChannels
 public import CashierCore
 public import Logging
+import Metrics
 import Synchronization
 
 /// Per-channel protection around an adapter: a concurrency limit and a circuit breaker, so one
@@ -30,7 +31,7 @@ public struct ChannelProtection: ChannelAdapter {
     private let wrapped: any ChannelAdapter
     private let settings: Settings
     private let breaker: Breaker
-    private let inFlight = Counter()
+    private let inFlight = CallCounter()
     private let logger: Logger
 
     public init(_ wrapped: any ChannelAdapter, settings: Settings, logger: Logger) {
@@ -40,6 +41,7 @@ public struct ChannelProtection: ChannelAdapter {
             minimumCalls: settings.minimumCallsByChannel[wrapped.channel] ?? settings.minimumCalls, failureRatio: settings.failureRatio,
             window: settings.window, openFor: settings.openFor)
         self.logger = logger
+        Telemetry.breakerOpen(wrapped.channel).record(0)
     }
 
     public func charge(_ request: ChargeRequest) async -> ChannelOutcome {
@@ -53,8 +55,12 @@ public struct ChannelProtection: ChannelAdapter {
         let outcome = await wrapped.charge(request)
         inFlight.leave()
         switch breaker.record(failed: outcome.kind == "retryable" || outcome.kind == "unknown") {
-        case .opened: logger.warning("circuit breaker opened", metadata: ["channel": "\(channel.rawValue)", "last_error": "\(outcome.reason?.code ?? "-")"])
-        case .closed: logger.notice("circuit breaker closed", metadata: ["channel": "\(channel.rawValue)"])
+        case .opened:
+            Telemetry.breakerOpen(channel).record(1)
+            logger.warning("circuit breaker opened", metadata: ["channel": "\(channel.rawValue)", "last_error": "\(outcome.reason?.code ?? "-")"])
+        case .closed:
+            Telemetry.breakerOpen(channel).record(0)
+            logger.notice("circuit breaker closed", metadata: ["channel": "\(channel.rawValue)"])
         case .unchanged: break
         }
         return outcome
@@ -138,7 +144,7 @@ final class Breaker: Sendable {
 }
 
 /// Calls in flight, with a bounded wait for a free place.
-final class Counter: Sendable {
+final class CallCounter: Sendable {
     private let value = Atomic<Int>(0)
 
     func enter(limit: Int, within wait: Duration) async -> Bool {

@@ -4,6 +4,7 @@ import CashierStore
 import Foundation
 import Kafka
 import Logging
+import Metrics
 
 /// Takes one `order.created` record from bytes to a durable outcome. Safe to run again for
 /// the same record at any point (after a crash, a rebalance, a duplicate): every step is
@@ -40,7 +41,11 @@ struct OrderProcessor: Sendable {
                 relay.wake()
                 return true
             case .charge(let ticket):
-                return try await charge(ticket, origin: origin, traceparent: traceparent)
+                let done = try await charge(ticket, origin: origin, traceparent: traceparent)
+                if done, let produced = message.timestampMilliseconds {
+                    Telemetry.orderToResult.recordMilliseconds(max(0, PaymentCharger.nowMilliseconds() - produced))
+                }
+                return done
             }
         }
     }

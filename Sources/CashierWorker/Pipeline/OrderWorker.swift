@@ -2,6 +2,7 @@ import CashierCore
 public import CashierStore
 public import Kafka
 public import Logging
+import Metrics
 public import ServiceLifecycle
 import Synchronization
 
@@ -15,7 +16,7 @@ public final class OrderWorker: Service, Sendable {
     private let processor: OrderProcessor
     private let configuration: WorkerConfiguration
     private let tracker: Locked<OffsetTracker>
-    private let running = InFlight()
+    private let running = InFlight(pipeline: "orders")
     private let serializer = KeyedSerializer<WorkItem>()
     private let slots: Slots
     private let logger: Logger
@@ -85,6 +86,7 @@ public final class OrderWorker: Service, Sendable {
             if let oldest = messages.compactMap(\.timestampMilliseconds).min() {
                 logger.trace("polled \(messages.count) records; oldest was produced \(PaymentCharger.nowMilliseconds() - oldest) ms ago")
             }
+            if let topic = messages.first?.topic { Telemetry.ordersConsumed(topic: topic).increment(by: Int64(messages.count)) }
             // Decode outside the lock: finishing orders take the same lock to record progress.
             let decoded = messages.map { message in
                 Result { () throws(OrderRejection) in try OrderCreated.decode(message.value) }
@@ -159,11 +161,22 @@ public final class OrderWorker: Service, Sendable {
     }
 
     private func commitPeriodically(until stopped: Flag) async {
+        var ticks = 0
         while !stopped.isSet {
             try? await Task.sleep(for: .milliseconds(200))
             await commit()
+            ticks += 1
+            if ticks % 25 == 0 { reportLag() }
         }
     }
+
+    private func reportLag() {
+        for (partition, lag) in consumer.lag() { Telemetry.consumerLag(topic: partition.topic, partition: partition.partition).record(lag) }
+        ChannelRates.shared.export()
+    }
+
+    /// Whether the consumer has joined its group (readiness).
+    public var isJoined: Bool { consumer.hasJoinedGroup }
 
     private func commit() async {
         let offsets = tracker.withLock { $0.committable() }

@@ -1,6 +1,7 @@
 public import CashierStore
 public import Kafka
 public import Logging
+import Metrics
 public import ServiceLifecycle
 
 /// Publishes outbox records (results, retries, dead letters) to Kafka, at least once and with
@@ -31,8 +32,13 @@ public final class OutboxRelay: Service, Sendable {
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
+            var lastBacklogReport = ContinuousClock.now
             while !Task.isCancelled {
                 await self.drain()
+                if ContinuousClock.now - lastBacklogReport > .seconds(5) {
+                    lastBacklogReport = ContinuousClock.now
+                    if let backlog = try? await self.outbox.backlog() { Telemetry.outboxBacklog.record(backlog) }
+                }
                 await self.doorbell.wait(upTo: self.idlePoll)
             }
         }

@@ -3,6 +3,7 @@ import CashierCore
 import CashierStore
 import Foundation
 import Logging
+import Metrics
 
 /// The channel call and its recording, shared by the order worker and the retry worker.
 ///
@@ -24,7 +25,11 @@ struct PaymentCharger: Sendable {
         var ticket = first
         var repeats = 0
         while true {
+            let started = ContinuousClock.now
             let outcome = await adapter.charge(Self.request(for: ticket))
+            let took = ContinuousClock.now - started
+            Telemetry.channelLatency(order.channel).recordNanoseconds(took.components.seconds * 1_000_000_000 + took.components.attoseconds / 1_000_000_000)
+            Telemetry.channelCalls(order.channel, outcome: outcome.reason?.code == "circuit_open" || outcome.reason?.code == "channel_busy" ? "refused" : outcome.kind).increment()
             // A call cut short by shutdown tells us nothing: leave the payment as it is, so the
             // next owner repeats it with the same key.
             if Task.isCancelled { return nil }
@@ -58,6 +63,10 @@ struct PaymentCharger: Sendable {
         }
         let result = Self.result(ticket, status: status, reference: reference, reason: outcome.reason)
         let changed = try await store.settle(ticket, outcome: outcome, result: result, traceparent: traceparent)
+        if changed {
+            Telemetry.payments(ticket.order.channel, status: status.rawValue).increment()
+            ChannelRates.shared.record(ticket.order.channel, succeeded: status == .succeeded)
+        }
         logger.debug(
             "payment \(status.rawValue)",
             metadata: ["order_id": "\(ticket.order.orderID)", "payment_id": "\(ticket.paymentID)", "attempt": "\(ticket.attempt)"])
@@ -71,6 +80,11 @@ struct PaymentCharger: Sendable {
         let reason = Reason(code: "retries_exhausted", message: "\(ticket.attempt) attempts failed; last: \(last)")
         let result = Self.result(ticket, status: .failed, reference: nil, reason: reason)
         let changed = try await store.exhaust(ticket, outcome: outcome, result: result, traceparent: traceparent)
+        if changed {
+            Telemetry.payments(ticket.order.channel, status: "failed").increment()
+            Telemetry.deadLetters(reason: "retries_exhausted").increment()
+            ChannelRates.shared.record(ticket.order.channel, succeeded: false)
+        }
         logger.warning(
             "payment dead-lettered: retries exhausted",
             metadata: ["order_id": "\(ticket.order.orderID)", "payment_id": "\(ticket.paymentID)", "attempt": "\(ticket.attempt)",

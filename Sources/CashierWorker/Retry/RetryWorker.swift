@@ -2,6 +2,7 @@ import CashierCore
 public import CashierStore
 public import Kafka
 public import Logging
+import Metrics
 public import ServiceLifecycle
 
 /// `cashier retry-worker`: takes payments off the retry topic and re-attempts them when due.
@@ -19,7 +20,7 @@ public final class RetryWorker: Service, Sendable {
     private let relay: OutboxRelay
     private let configuration: RetryWorkerConfiguration
     private let slots: Slots
-    private let running = InFlight()
+    private let running = InFlight(pipeline: "retries")
     private let doorbell = Doorbell()
     private let logger: Logger
 
@@ -51,6 +52,9 @@ public final class RetryWorker: Service, Sendable {
         logger.info("retry worker stopped")
     }
 
+    /// Whether the consumer has joined its group (readiness).
+    public var isJoined: Bool { consumer.hasJoinedGroup }
+
     private var shouldStop: Bool { Task.isShuttingDownGracefully || Task.isCancelled }
 
     // MARK: Intake: retry topic → schedule in Postgres
@@ -63,6 +67,7 @@ public final class RetryWorker: Service, Sendable {
                 guard !messages.isEmpty else { continue }
                 try await arm(messages)
                 try await consumer.commit(Self.nextOffsets(messages))
+                for (partition, lag) in consumer.lag() { Telemetry.consumerLag(topic: partition.topic, partition: partition.partition).record(lag) }
                 failures = 0
             } catch {
                 // Nothing was committed past what is durable: the batch comes back and is armed again.
@@ -122,6 +127,7 @@ public final class RetryWorker: Service, Sendable {
                     }
                 }
                 for ticket in claimed {
+                    Telemetry.retries(attempt: ticket.attempt).increment()
                     await slots.acquire()
                     running.started()
                     calls.addTask {

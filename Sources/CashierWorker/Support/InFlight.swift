@@ -1,13 +1,17 @@
+import Metrics
 import Synchronization
 
 /// Counts the work a pipeline has running, so shutdown can wait for it.
 final class InFlight: Sendable {
     private let count = Atomic<Int>(0)
+    private let gauge: Gauge
+
+    init(pipeline: String) { gauge = Telemetry.inFlight(pipeline) }
 
     var current: Int { count.load(ordering: .relaxed) }
 
-    func started() { count.add(1, ordering: .relaxed) }
-    func finished() { count.subtract(1, ordering: .relaxed) }
+    func started() { gauge.record(count.add(1, ordering: .relaxed).newValue) }
+    func finished() { gauge.record(count.subtract(1, ordering: .relaxed).newValue) }
 
     /// Waits until nothing runs, the deadline passes, or the task is cancelled; returns how
     /// much is still running (the caller cancels it).

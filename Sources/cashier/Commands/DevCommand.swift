@@ -17,6 +17,7 @@ struct DevCommand: AsyncParsableCommand {
     @OptionGroup var sandbox: SandboxOptions
     @OptionGroup var channels: ChannelOptions
     @OptionGroup var retry: RetryOptions
+    @OptionGroup var http: HTTPOptions
 
     @Option(help: "Partitions per topic of the embedded broker.")
     var partitions: Int = 6
@@ -88,7 +89,7 @@ struct DevCommand: AsyncParsableCommand {
                 topics: configuration.topics, groupID: nil, concurrency: concurrency, retry: retry, channels: resolvedChannels)
             try await WorkerAssembly.run(
                 kafka: kafka, postgres: postgres, channels: resolvedChannels, roles: [.orders(configuration), .retries(retries)],
-                logger: logger)
+                http: (http.httpHost, try http.port(default: 0)), logger: logger)
             // The workers have shut down (SIGTERM/SIGINT): stop the sandbox and notify server too.
             group.cancelAll()
         }

@@ -25,6 +25,7 @@ struct NotifyServerCommand: AsyncParsableCommand {
 
     func run() async throws {
         LogSetup.bootstrap()
+        MetricsSetup.bootstrap()
         let logger = Logger(label: "cashier.notify")
         let port = try Env.int(self.port, "CASHIER_NOTIFY_PORT", default: 8081, range: 0...65535, flagName: "--port")
         let postgres = try database.resolve()
@@ -33,7 +34,12 @@ struct NotifyServerCommand: AsyncParsableCommand {
         try await PostgresRuntime.with(url: postgres.url, postgres.configuration, logger: logger) { client in
             try await Migrator(client: client, logger: logger).requireCurrent()
             let receiver = NotificationReceiver(store: PaymentStore(client: client, logger: logger, worker: "notify"), keys: keys, logger: logger)
-            let app = NotifyServer.application(receiver: receiver, host: host, port: port, logger: logger) { port in
+            var readiness = Readiness()
+            readiness.checks.append(("postgres (reachable, schema current)", {
+                try await Migrator(client: client, logger: logger).requireCurrent()
+                return true
+            }))
+            let app = NotifyServer.application(receiver: receiver, host: host, port: port, readiness: readiness, logger: logger) { port in
                 Output.line("notify=http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(port)")
             }
             let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -16,6 +16,7 @@ struct RetryWorkerCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var channels: ChannelOptions
     @OptionGroup var retry: RetryOptions
+    @OptionGroup var http: HTTPOptions
 
     @Option(name: .customLong("group-id"), help: "Consumer group (env CASHIER_GROUP_ID, default cashier-retry; give each Deployment its own).")
     var groupID: String?
@@ -32,7 +33,8 @@ struct RetryWorkerCommand: AsyncParsableCommand {
         let configuration = try RetryWorkerCommand.configuration(
             topics: try kafka.topics(), groupID: groupID, concurrency: concurrency, retry: retry, channels: resolvedChannels)
         try await WorkerAssembly.run(
-            kafka: kafkaConfiguration, postgres: postgres, channels: resolvedChannels, roles: [.retries(configuration)], logger: logger)
+            kafka: kafkaConfiguration, postgres: postgres, channels: resolvedChannels, roles: [.retries(configuration)],
+            http: (http.httpHost, try http.port()), logger: logger)
     }
 
     static func configuration(

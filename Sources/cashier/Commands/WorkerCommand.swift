@@ -13,6 +13,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var channels: ChannelOptions
     @OptionGroup var retry: RetryOptions
+    @OptionGroup var http: HTTPOptions
 
     @Option(name: .customLong("group-id"), help: "Consumer group (env CASHIER_GROUP_ID, default cashier-payments).")
     var groupID: String?
@@ -33,6 +34,7 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.concurrency = try Env.int(concurrency, "CASHIER_CONCURRENCY", default: 64, range: 1...4096, flagName: "--concurrency")
         configuration.retryPolicy = try retry.policy()
         configuration.workerName = WorkerAssembly.workerName()
-        try await WorkerAssembly.run(kafka: kafkaConfiguration, postgres: postgres, channels: resolvedChannels, roles: [.orders(configuration)], logger: logger)
+        try await WorkerAssembly.run(kafka: kafkaConfiguration, postgres: postgres, channels: resolvedChannels, roles: [.orders(configuration)],
+            http: (http.httpHost, try http.port()), logger: logger)
     }
 }

@@ -1,15 +1,75 @@
+import CashierCore
 import Foundation
 import Logging
 
 enum LogSetup {
     /// Logs go to stderr so that stdout stays machine-readable (`bootstrap=…`, summaries).
     /// Level from `CASHIER_LOG_LEVEL` (trace, debug, info, notice, warning, error), default info.
+    /// Format from `CASHIER_LOG_FORMAT` (`json` or `text`): JSON lines by default when stderr is
+    /// not a terminal (collectors read them), readable text on a terminal.
     static func bootstrap() {
         let level = Env.value("CASHIER_LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let json = Env.value("CASHIER_LOG_FORMAT").map { $0 == "json" } ?? (isatty(STDERR_FILENO) == 0)
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = LineLogHandler(label: label, json: json)
             handler.logLevel = level
             return handler
         }
+    }
+}
+
+/// One line per log record on stderr, as JSON or as text, with secrets masked.
+struct LineLogHandler: LogHandler {
+    let label: String
+    let json: Bool
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var fields = metadata
+        if let extra = event.metadata { fields.merge(extra) { $1 } }
+        let timestamp = Timestamp.rfc3339(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
+        let message = Redaction.mask("\(event.message)")
+        let line: String
+        if json {
+            var writer = JSONWriter()
+            writer.beginObject()
+            writer.member("ts", timestamp)
+            writer.member("level", event.level.rawValue)
+            writer.member("logger", label)
+            writer.member("msg", message)
+            for (key, value) in fields.sorted(by: { $0.key < $1.key }) { writer.member(key, Redaction.mask("\(value)")) }
+            writer.endObject()
+            line = writer.text
+        } else {
+            let rendered = fields.sorted { $0.key < $1.key }.map { "\($0.key)=\(Redaction.mask("\($0.value)"))" }.joined(separator: " ")
+            line = "\(timestamp) \(event.level) \(label): \(message)\(rendered.isEmpty ? "" : " " + rendered)"
+        }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+}
+
+/// Masks what must never reach a log: passwords in URLs, API secret keys, and card payment
+/// tokens beyond a short prefix.
+enum Redaction {
+    private static let rules: [(NSRegularExpression, String)] = [
+        (try! NSRegularExpression(pattern: #"(://[^:/@\s]+):[^@\s]+@"#), "$1:***@"),
+        (try! NSRegularExpression(pattern: #"\b((?:sk|rk)_(?:live|test)_)[A-Za-z0-9_]+"#), "$1***"),
+        (try! NSRegularExpression(pattern: #"\b(pm_[A-Za-z0-9]{0,4})[A-Za-z0-9_]+"#), "$1…"),
+        (try! NSRegularExpression(pattern: #"(?i)(password|passwd|apiv3_key|api_key|secret)=[^\s&,]+"#), "$1=***"),
+    ]
+
+    static func mask(_ text: String) -> String {
+        var result = text
+        for (expression, template) in rules {
+            result = expression.stringByReplacingMatches(
+                in: result, range: NSRange(result.startIndex..., in: result), withTemplate: template)
+        }
+        return result
     }
 }

@@ -5,10 +5,11 @@ import Logging
 import NIOCore
 
 /// The HTTP endpoint the channels call with payment notifications: `POST /notify/alipay`,
-/// `POST /notify/wechat` (and `GET /healthz`).
+/// `POST /notify/wechat`, with the operations routes (`/healthz`, `/readyz`, `/metrics`).
 enum NotifyServer {
     static func application(
-        receiver: NotificationReceiver, host: String, port: Int, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+        receiver: NotificationReceiver, host: String, port: Int, readiness: Readiness = Readiness(), logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router()
         router.post("/notify/alipay") { request, _ -> Response in
@@ -23,7 +24,7 @@ enum NotifyServer {
                 timestamp: header("Wechatpay-Timestamp"), nonce: header("Wechatpay-Nonce"), signature: header("Wechatpay-Signature"),
                 serial: header("Wechatpay-Serial"), body: bytes))
         }
-        router.get("/healthz") { _, _ in "ok" }
+        OpsServer.routes(router, readiness: readiness)
         return Application(
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "cashier-notify"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) }, logger: logger)

@@ -18,8 +18,9 @@ enum WorkerAssembly {
 
     static func run(
         kafka: KafkaConfiguration, postgres: (url: String, configuration: PostgresClient.Configuration), channels: ChannelOptions.Resolved,
-        roles: [Role], extraServices: [any Service] = [], logger: Logger
+        roles: [Role], http listener: (host: String, port: Int), extraServices: [any Service] = [], logger: Logger
     ) async throws {
+        MetricsSetup.bootstrap()
         let connections = roles.map { role in
             switch role {
             case .orders(let configuration): configuration.concurrency
@@ -45,22 +46,35 @@ enum WorkerAssembly {
                 let relay = OutboxRelay(outbox: OutboxStore(client: client, logger: logger), producer: producer, topics: topics, logger: logger)
                 let registry = channels.registry(client: http, logger: logger)
                 var pipelines: [any Service] = []
+                var readiness = Readiness()
+                readiness.checks.append(("postgres (reachable, schema current)", {
+                    try await Migrator(client: client, logger: logger).requireCurrent()
+                    return true
+                }))
                 for role in roles {
                     switch role {
                     case .orders(let configuration):
                         let store = PaymentStore(client: client, logger: logger, worker: configuration.workerName)
-                        pipelines.append(try OrderWorker(
-                            kafka: kafka, store: store, channels: registry, relay: relay, configuration: configuration, logger: logger))
+                        let worker = try OrderWorker(
+                            kafka: kafka, store: store, channels: registry, relay: relay, configuration: configuration, logger: logger)
+                        pipelines.append(worker)
+                        readiness.checks.append(("kafka group \(configuration.groupID) joined", { worker.isJoined }))
                     case .retries(let configuration):
                         let store = PaymentStore(client: client, logger: logger, worker: configuration.workerName)
-                        pipelines.append(try RetryWorker(
-                            kafka: kafka, store: store, channels: registry, relay: relay, configuration: configuration, logger: logger))
+                        let worker = try RetryWorker(
+                            kafka: kafka, store: store, channels: registry, relay: relay, configuration: configuration, logger: logger)
+                        pipelines.append(worker)
+                        readiness.checks.append(("kafka group \(configuration.groupID) joined", { worker.isJoined }))
                     }
+                }
+                let host = listener.host
+                let ops = OpsServer.application(host: listener.host, port: listener.port, readiness: readiness, logger: logger) { port in
+                    Output.line("http=http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(port)")
                 }
                 // Shutdown runs in reverse: the pipelines stop first, then the relay publishes
                 // what they recorded last and flushes the producer.
                 var settings = ServiceGroupConfiguration(
-                    services: extraServices + [relay] + pipelines, gracefulShutdownSignals: [.sigterm, .sigint],
+                    services: extraServices + [ops, relay] + pipelines, gracefulShutdownSignals: [.sigterm, .sigint],
                     cancellationSignals: [], logger: logger)
                 settings.maximumGracefulShutdownDuration = deadline + .seconds(4)
                 try await ServiceGroup(configuration: settings).run()
