@@ -3,6 +3,8 @@
 # Leaves any existing cluster alone. Usage:
 #   scripts/throwaway-postgres.sh start DIR   → prints the database URL on stdout
 #   scripts/throwaway-postgres.sh stop DIR    → stops the server and deletes DIR
+#   scripts/throwaway-postgres.sh pause DIR   → stops the server, keeps its data (tests of outages)
+#   scripts/throwaway-postgres.sh resume DIR  → starts it again on the same port
 set -euo pipefail
 
 action=${1:?usage: throwaway-postgres.sh start|stop DIR}
@@ -40,6 +42,12 @@ CONF
     as_owner "$bin/createdb" -h 127.0.0.1 -p "$port" -U cashier cashier
     echo "$port" >"$dir/port"
     echo "postgres://cashier@127.0.0.1:$port/cashier"
+    ;;
+  pause)
+    as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    ;;
+  resume)
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null
     ;;
   stop)
     if [ -d "$dir/data" ]; then

@@ -158,5 +158,9 @@ enum Migrations {
             "ALTER TABLE dead_letter_actions DROP CONSTRAINT dead_letter_actions_action_check",
             "ALTER TABLE dead_letter_actions ADD CONSTRAINT dead_letter_actions_action_check CHECK (action IN ('replay', 'discard', 'notification'))",
         ]),
+        Step(version: 4, name: "trace context", statements: [
+            // The order event's W3C traceparent, so retries and dead letters carry it on too.
+            "ALTER TABLE payments ADD COLUMN traceparent text",
+        ]),
     ]
 }

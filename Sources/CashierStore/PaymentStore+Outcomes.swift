@@ -79,6 +79,8 @@ extension PaymentStore {
             INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker)
             VALUES (\(ticket.paymentID), \(next), \(ticket.idempotencyKey), \(worker))
             """, logger: logger)
-        return PaymentTicket(paymentID: ticket.paymentID, order: ticket.order, idempotencyKey: ticket.idempotencyKey, attempt: next, resumed: ticket.resumed)
+        return PaymentTicket(
+            paymentID: ticket.paymentID, order: ticket.order, idempotencyKey: ticket.idempotencyKey, attempt: next, resumed: ticket.resumed,
+            traceparent: ticket.traceparent)
     }
 }

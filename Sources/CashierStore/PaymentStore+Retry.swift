@@ -48,7 +48,7 @@ extension PaymentStore {
                 SET attempts = p.attempts + 1, updated_at = now(), leased_by = \(worker),
                     lease_until = now() + make_interval(secs => \(leaseMilliseconds)::bigint / 1000.0)
                 FROM due WHERE p.payment_id = due.payment_id
-                RETURNING p.payment_id, p.order_id, p.attempts, p.idempotency_key
+                RETURNING p.payment_id, p.order_id, p.attempts, p.idempotency_key, p.traceparent
             ), interrupted AS (
                 UPDATE payment_attempts a SET finished_at = now(), outcome = 'interrupted'
                 FROM claimed c WHERE a.payment_id = c.payment_id AND a.finished_at IS NULL
@@ -56,19 +56,19 @@ extension PaymentStore {
                 INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker)
                 SELECT payment_id, attempts, idempotency_key, \(worker) FROM claimed
             )
-            SELECT c.payment_id, c.attempts, c.idempotency_key,
+            SELECT c.payment_id, c.attempts, c.idempotency_key, c.traceparent,
                    o.event_id, o.order_id, o.user_id, o.item_id, o.price, o.currency, o.discount, o.channel,
                    o.payment_method, o.created_at
             FROM claimed c JOIN orders o USING (order_id)
             """, logger: logger)
         var tickets: [PaymentTicket] = []
         for try await row in rows.decode(
-            (String, Int, String, String, String, String, String, Int64, String, String, String, String, String?).self)
+            (String, Int, String, String?, String, String, String, String, Int64, String, String, String, String, String?).self)
         {
             let order = try Self.order(
-                eventID: row.3, orderID: row.4, userID: row.5, itemID: row.6, price: row.7, currency: row.8, discount: row.9,
-                channel: row.10, paymentMethod: row.11, createdAt: row.12)
-            tickets.append(PaymentTicket(paymentID: row.0, order: order, idempotencyKey: row.2, attempt: row.1, resumed: false))
+                eventID: row.4, orderID: row.5, userID: row.6, itemID: row.7, price: row.8, currency: row.9, discount: row.10,
+                channel: row.11, paymentMethod: row.12, createdAt: row.13)
+            tickets.append(PaymentTicket(paymentID: row.0, order: order, idempotencyKey: row.2, attempt: row.1, resumed: false, traceparent: row.3))
         }
         return tickets
     }

@@ -21,7 +21,7 @@ public struct PaymentStore: Sendable {
 
     /// Records a valid event. A new order gets its payment and first attempt row in one
     /// statement (the hot path); anything else takes the careful path below.
-    public func accept(_ order: OrderCreated, origin: EventOrigin) async throws -> Acceptance {
+    public func accept(_ order: OrderCreated, origin: EventOrigin, traceparent: String? = nil) async throws -> Acceptance {
         let paymentID = PaymentIdentity.paymentID(orderID: order.orderID)
         let key = PaymentIdentity.idempotencyKey(orderID: order.orderID)
         let rows = try await client.query(
@@ -37,9 +37,9 @@ public struct PaymentStore: Sendable {
                 ON CONFLICT (order_id) DO NOTHING
                 RETURNING order_id
             ), new_payment AS (
-                INSERT INTO payments (payment_id, order_id, state, amount, currency, channel, idempotency_key, attempts)
+                INSERT INTO payments (payment_id, order_id, state, amount, currency, channel, idempotency_key, attempts, traceparent)
                 SELECT \(paymentID), order_id, 'processing', \(order.amount), \(order.currency.code),
-                       \(order.channel.rawValue), \(key), 1
+                       \(order.channel.rawValue), \(key), 1, \(traceparent)
                 FROM new_order
                 RETURNING payment_id
             ), new_attempt AS (
@@ -56,13 +56,13 @@ public struct PaymentStore: Sendable {
         var created = 0
         for try await count in rows.decode(Int.self) { created = count }
         if created == 1 {
-            return .charge(PaymentTicket(paymentID: paymentID, order: order, idempotencyKey: key, attempt: 1, resumed: false))
+            return .charge(PaymentTicket(paymentID: paymentID, order: order, idempotencyKey: key, attempt: 1, resumed: false, traceparent: traceparent))
         }
-        return try await acceptExisting(order, origin: origin)
+        return try await acceptExisting(order, origin: origin, traceparent: traceparent)
     }
 
     /// The order id is known: a duplicate, a conflict, or an interrupted payment to resume.
-    private func acceptExisting(_ order: OrderCreated, origin: EventOrigin) async throws -> Acceptance {
+    private func acceptExisting(_ order: OrderCreated, origin: EventOrigin, traceparent: String?) async throws -> Acceptance {
         let worker = self.worker
         let logger = self.logger
         return try await client.withTransaction(logger: logger) { connection in
@@ -113,7 +113,7 @@ public struct PaymentStore: Sendable {
                 INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker)
                 VALUES (\(paymentID), \(attempt), \(key), \(worker))
                 """, logger: logger)
-            return .charge(PaymentTicket(paymentID: paymentID, order: order, idempotencyKey: key, attempt: attempt, resumed: true))
+            return .charge(PaymentTicket(paymentID: paymentID, order: order, idempotencyKey: key, attempt: attempt, resumed: true, traceparent: traceparent))
         }
     }
 

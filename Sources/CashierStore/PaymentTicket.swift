@@ -11,8 +11,11 @@ public struct PaymentTicket: Sendable, Equatable {
     /// Whether an earlier call was interrupted (a crash or a lost partition) before its outcome
     /// was recorded.
     public let resumed: Bool
+    /// The order event's W3C `traceparent`, carried into every event about this payment.
+    public var traceparent: String?
 
-    public init(paymentID: String, order: OrderCreated, idempotencyKey: String, attempt: Int, resumed: Bool) {
+    public init(paymentID: String, order: OrderCreated, idempotencyKey: String, attempt: Int, resumed: Bool, traceparent: String? = nil) {
+        self.traceparent = traceparent
         self.paymentID = paymentID
         self.order = order
         self.idempotencyKey = idempotencyKey

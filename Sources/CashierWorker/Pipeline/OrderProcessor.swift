@@ -33,7 +33,7 @@ struct OrderProcessor: Sendable {
             try await reject(rejection, payload: message.value, origin: origin)
             return true
         case .success(let order):
-            switch try await store.accept(order, origin: origin) {
+            switch try await store.accept(order, origin: origin, traceparent: traceparent) {
             case .duplicate(let state):
                 logger.info("duplicate order event ignored", metadata: ["order_id": "\(order.orderID)", "state": "\(state.rawValue)"])
                 return true

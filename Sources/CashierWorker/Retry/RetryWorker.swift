@@ -164,7 +164,7 @@ public final class RetryWorker: Service, Sendable {
         guard let (last, outcome) = try await charger.call(ticket) else { return }
         switch outcome {
         case .succeeded, .declined:
-            try await charger.settle(last, outcome, traceparent: nil)
+            try await charger.settle(last, outcome, traceparent: last.traceparent)
         case .retryable, .unknown:
             if configuration.retryPolicy.allowsAnotherAttempt(after: last.attempt) {
                 let (due, delay) = charger.nextDueMilliseconds(after: last.attempt)
@@ -174,7 +174,7 @@ public final class RetryWorker: Service, Sendable {
                     metadata: ["order_id": "\(last.order.orderID)", "attempt": "\(last.attempt)", "reason": "\(outcome.reason?.code ?? "-")",
                                "delay_ms": "\(delay)"])
             } else {
-                try await charger.exhaust(last, outcome, traceparent: nil)
+                try await charger.exhaust(last, outcome, traceparent: last.traceparent)
             }
         }
         relay.wake()

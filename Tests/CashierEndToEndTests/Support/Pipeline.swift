@@ -111,7 +111,7 @@ final class Pipeline: Sendable {
 
     static func retryWorkerArguments(brokers: String, group: String) -> [String] {
         [
-            "retry-worker", "--brokers", brokers, "--group-id", group, "--concurrency", "16", "--channel-timeout-ms", "2000",
+            "retry-worker", "--brokers", brokers, "--group-id", group, "--concurrency", "16", "--channel-timeout-ms", "2000", "--http-port", "0",
             "--kafka-option", "session.timeout.ms=6000", "--kafka-option", "heartbeat.interval.ms=500",
             "--kafka-option", "fetch.wait.max.ms=10",
         ] + retryArguments
@@ -119,7 +119,7 @@ final class Pipeline: Sendable {
 
     static func workerArguments(brokers: String, group: String) -> [String] {
         [
-            "worker", "--brokers", brokers, "--group-id", group, "--concurrency", "16", "--channel-timeout-ms", "2000",
+            "worker", "--brokers", brokers, "--group-id", group, "--concurrency", "16", "--channel-timeout-ms", "2000", "--http-port", "0",
             "--kafka-option", "session.timeout.ms=6000", "--kafka-option", "heartbeat.interval.ms=500",
             "--kafka-option", "fetch.wait.max.ms=10",
         ] + retryArguments
@@ -164,8 +164,8 @@ final class Pipeline: Sendable {
     /// Publishes one record; returns where it landed, with the digest the worker records, so a
     /// reused database (earlier runs at the same offsets) cannot confuse the assertions.
     @discardableResult
-    func publish(_ bytes: [UInt8], key: String?) async throws -> EventOrigin {
-        let report = try await producer.send(OutgoingMessage(topic: "orders.created", key: key.map { Array($0.utf8) }, value: bytes))
+    func publish(_ bytes: [UInt8], key: String?, headers: [KafkaHeader] = []) async throws -> EventOrigin {
+        let report = try await producer.send(OutgoingMessage(topic: "orders.created", key: key.map { Array($0.utf8) }, value: bytes, headers: headers))
         return EventOrigin(topic: "orders.created", partition: report.partition, offset: report.offset, value: bytes)
     }
 
@@ -239,6 +239,25 @@ final class Pipeline: Sendable {
     }
 
     // MARK: Observing the results topic
+
+    /// The headers of the first record on `topic` whose value names this order id.
+    func headers(of orderID: String, topic: String = "payments.results", timeout: Duration = .seconds(30)) async throws -> [String: String] {
+        let partitions = try await producer.partitionCount(topic: topic)
+        let reader = try KafkaConsumer(
+            configuration: KafkaConfiguration(bootstrapServers: brokers),
+            readingFromBeginning: (0..<partitions).map { TopicPartition(topic: topic, partition: Int32($0)) }, logger: logger)
+        defer { Task { await reader.close() } }
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            for message in try await reader.poll(maxMessages: 1000, timeout: .milliseconds(200)) {
+                guard let value = try? JSONParser.parse(message.value), value["order_id"] == .string(orderID) else { continue }
+                var headers: [String: String] = [:]
+                for header in message.headers { headers[header.name] = header.value.map { String(decoding: $0, as: UTF8.self) } }
+                return headers
+            }
+        }
+        throw TestFailure("no record for \(orderID) on \(topic)")
+    }
 
     /// Every result event on `payments.results` (or another topic) for these order ids,
     /// duplicates included.
