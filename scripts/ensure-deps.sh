@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Cashier needs from Debian when it is missing: librdkafka (headers + library),
 # kcat (an independent Kafka client, used in tests), the Postgres server, and openssl (an
-# independent RSA implementation the signing tests check against). Idempotent.
+# independent RSA implementation the signing tests check against), and python3's yaml and
+# jsonschema (the contract and manifest checks). Idempotent.
 set -euo pipefail
 
 missing=()
@@ -10,6 +11,9 @@ command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# The contract and manifest checks (scripts/check-contracts.py, scripts/check-deploy.py).
+python3 -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
+python3 -c 'import jsonschema' 2>/dev/null || missing+=(python3-jsonschema)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing missing packages: ${missing[*]}" >&2

@@ -83,3 +83,35 @@ public struct JSONWriter: Sendable {
         text += "\""
     }
 }
+
+extension JSONWriter {
+    /// Writes a parsed value back out (numbers as their exact text, members in order).
+    public mutating func value(_ value: JSONValue) {
+        switch value {
+        case .null: null()
+        case .bool(let flag): bool(flag)
+        case .number(let text): raw(text)
+        case .string(let text): string(text)
+        case .array(let elements):
+            beginArray()
+            for element in elements { self.value(element) }
+            endArray()
+        case .object(let members):
+            beginObject()
+            for (name, member) in members {
+                key(name)
+                self.value(member)
+            }
+            endObject()
+        }
+    }
+}
+
+extension JSONValue {
+    /// Compact JSON text of the value.
+    public var jsonText: String {
+        var writer = JSONWriter()
+        writer.value(self)
+        return writer.text
+    }
+}
