@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/ensure-deps.sh
+# The deployment manifests and the event contracts, checked against the code.
+python3 scripts/check-deploy.py
+python3 scripts/check-contracts.py
 swift build --build-tests
 
 export CASHIER_BIN="$PWD/.build/debug/cashier"
