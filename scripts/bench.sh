@@ -51,7 +51,7 @@ start_worker() { # $1 = name, $2 = sandbox latency ms, $3 = concurrency
   done
   brokers=$(sed -n 's/^bootstrap=//p' "$work/$1.broker")
   CASHIER_CARD_URL=$(sed -n 's/^sandbox=//p' "$work/$1.sandbox") CASHIER_CARD_API_KEY=sk_bench \
-    "$bin" worker --brokers "$brokers" --concurrency "$3" --kafka-option fetch.wait.max.ms=5 "${retry_flags[@]}" \
+    "$bin" worker --brokers "$brokers" --concurrency "$3" --http-port 0 --kafka-option fetch.wait.max.ms=5 "${retry_flags[@]}" \
     2>"$work/$1.worker.log" &
   worker=$!
   pids+=($worker)
@@ -97,7 +97,7 @@ fi
 wanted 4 || exit 0
 # 4. Retries: the same worker plus a retry worker sharing its sandbox.
 CASHIER_CARD_URL=$(sed -n 's/^sandbox=//p' "$work/steady.sandbox") CASHIER_CARD_API_KEY=sk_bench \
-  "$bin" retry-worker --brokers "$brokers" --kafka-option fetch.wait.max.ms=5 "${retry_flags[@]}" 2>"$work/retry.log" &
+  "$bin" retry-worker --brokers "$brokers" --http-port 0 --kafka-option fetch.wait.max.ms=5 "${retry_flags[@]}" 2>"$work/retry.log" &
 retry_worker=$!
 pids+=($retry_worker)
 until grep -q "partitions assigned" "$work/retry.log" 2>/dev/null; do sleep 0.2; done

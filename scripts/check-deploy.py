@@ -16,7 +16,7 @@ root = pathlib.Path(__file__).resolve().parent.parent
 deploy = root / "Deploy"
 sources = "\n".join(p.read_text() for p in (root / "Sources").rglob("*.swift"))
 telemetry = (root / "Sources/CashierWorker/Observability/Telemetry.swift").read_text()
-exported = set(re.findall(r'label: "(cashier_[a-z_]+)"', telemetry))
+exported = set(re.findall(r'"(cashier_[a-z_]+)"', telemetry))
 problems = []
 
 def problem(where, text):

@@ -18,11 +18,11 @@ public final class ChannelRates: Sendable {
     public func record(_ channel: Channel, succeeded: Bool) {
         let now = second
         buckets.withLock { all in
-            var ring = all[channel] ?? Array(repeating: Bucket(), count: 900)
+            // In place: the ring is not copied on every record.
             let index = Int(now % 900)
-            if ring[index].second != now { ring[index] = Bucket(second: now) }
-            if succeeded { ring[index].succeeded += 1 } else { ring[index].failed += 1 }
-            all[channel] = ring
+            if all[channel] == nil { all[channel] = Array(repeating: Bucket(), count: 900) }
+            if all[channel]![index].second != now { all[channel]![index] = Bucket(second: now) }
+            if succeeded { all[channel]![index].succeeded += 1 } else { all[channel]![index].failed += 1 }
         }
     }
 
