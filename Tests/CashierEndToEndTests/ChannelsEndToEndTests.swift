@@ -98,9 +98,7 @@ struct ChannelsEndToEndTests {
         // Alipay answers 20000 to every call for these orders: the worker's alipay breaker opens.
         let failing = (0..<10).map { pipeline.order("breaker_ali\($0)", paymentMethod: "AGR_UNAVAILABLE_99", channel: .alipay) }
         for order in failing { try await pipeline.publish(order) }
-        try await eventually("the alipay breaker to open") {
-            (pipeline.worker.log + pipeline.retryWorker.log).contains("circuit breaker opened")
-        }
+        try await eventually("the worker's alipay breaker to open") { pipeline.worker.log.contains("circuit breaker opened") }
         let flowing = (0..<10).map { pipeline.order("breaker_card\($0)") } + (0..<5).map { pipeline.order("breaker_wx\($0)", paymentMethod: "wx_contract_\($0)", channel: .wechat) }
         for order in flowing { try await pipeline.publish(order) }
         try await pipeline.waitForTerminal(flowing.map(\.orderID), timeout: .seconds(30))

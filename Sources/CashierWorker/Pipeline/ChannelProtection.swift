@@ -23,6 +23,10 @@ public struct ChannelProtection: ChannelAdapter {
         public var openFor: Duration = .seconds(30)
         /// Per-channel overrides of `minimumCalls` (channels differ in volume).
         public var minimumCallsByChannel: [Channel: Int] = [:]
+        /// Off in the retry worker: it only ever calls for payments that already failed, so its
+        /// failure ratio says nothing about the channel's health, and its backoff already spaces
+        /// its calls. (Found by the retry benchmark: a breaker there kept refusing healthy retries.)
+        public var breakerEnabled = true
 
         public init() {}
     }
@@ -45,15 +49,16 @@ public struct ChannelProtection: ChannelAdapter {
     }
 
     public func charge(_ request: ChargeRequest) async -> ChannelOutcome {
-        guard breaker.allows() else {
+        guard !settings.breakerEnabled || breaker.allows() else {
             return .retryable(Reason(code: "circuit_open", message: "\(channel.rawValue) channel breaker is open after repeated failures; not called"))
         }
         guard await inFlight.enter(limit: settings.concurrency, within: settings.permitWait) else {
-            breaker.release()
+            if settings.breakerEnabled { breaker.release() }
             return .retryable(Reason(code: "channel_busy", message: "\(channel.rawValue) channel has \(settings.concurrency) calls in flight; not called"))
         }
         let outcome = await wrapped.charge(request)
         inFlight.leave()
+        guard settings.breakerEnabled else { return outcome }
         switch breaker.record(failed: outcome.kind == "retryable" || outcome.kind == "unknown") {
         case .opened:
             Telemetry.breakerOpen(channel).record(1)

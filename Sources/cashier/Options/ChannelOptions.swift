@@ -138,13 +138,16 @@ struct ChannelSettings {
 }
 
 extension ChannelOptions.Resolved {
-    func registry(client: HTTPClient, logger: Logger) -> ChannelRegistry {
+    /// `breaker: false` for the retry worker (see `ChannelProtection.Settings.breakerEnabled`).
+    func registry(client: HTTPClient, logger: Logger, breaker: Bool = true) -> ChannelRegistry {
         var adapters: [any ChannelAdapter] = []
         if let cardURL, let cardAPIKey {
             adapters.append(CardAdapter(baseURL: cardURL, apiKey: cardAPIKey, timeout: timeout, client: client, logger: logger))
         }
         if let alipay { adapters.append(AlipayAdapter(configuration: alipay, timeout: timeout, client: client, logger: logger)) }
         if let wechat { adapters.append(WeChatAdapter(configuration: wechat, timeout: timeout, client: client, logger: logger)) }
+        var protection = self.protection
+        protection.breakerEnabled = breaker
         return ChannelRegistry(adapters, protection: protection, logger: logger)
     }
 }

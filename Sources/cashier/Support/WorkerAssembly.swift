@@ -44,7 +44,6 @@ enum WorkerAssembly {
                 try await Migrator(client: client, logger: logger).requireCurrent()
                 let producer = try KafkaProducer(configuration: kafka, logger: logger)
                 let relay = OutboxRelay(outbox: OutboxStore(client: client, logger: logger), producer: producer, topics: topics, logger: logger)
-                let registry = channels.registry(client: http, logger: logger)
                 var pipelines: [any Service] = []
                 var readiness = Readiness()
                 readiness.checks.append(("postgres (reachable, schema current)", {
@@ -56,13 +55,13 @@ enum WorkerAssembly {
                     case .orders(let configuration):
                         let store = PaymentStore(client: client, logger: logger, worker: configuration.workerName)
                         let worker = try OrderWorker(
-                            kafka: kafka, store: store, channels: registry, relay: relay, configuration: configuration, logger: logger)
+                            kafka: kafka, store: store, channels: channels.registry(client: http, logger: logger), relay: relay, configuration: configuration, logger: logger)
                         pipelines.append(worker)
                         readiness.checks.append(("kafka group \(configuration.groupID) joined", { worker.isJoined }))
                     case .retries(let configuration):
                         let store = PaymentStore(client: client, logger: logger, worker: configuration.workerName)
                         let worker = try RetryWorker(
-                            kafka: kafka, store: store, channels: registry, relay: relay, configuration: configuration, logger: logger)
+                            kafka: kafka, store: store, channels: channels.registry(client: http, logger: logger, breaker: false), relay: relay, configuration: configuration, logger: logger)
                         pipelines.append(worker)
                         readiness.checks.append(("kafka group \(configuration.groupID) joined", { worker.isJoined }))
                     }
