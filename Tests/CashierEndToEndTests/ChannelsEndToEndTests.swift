@@ -99,12 +99,15 @@ struct ChannelsEndToEndTests {
         let failing = (0..<10).map { pipeline.order("breaker_ali\($0)", paymentMethod: "AGR_UNAVAILABLE_99", channel: .alipay) }
         for order in failing { try await pipeline.publish(order) }
         try await eventually("the worker's alipay breaker to open") { pipeline.worker.log.contains("circuit breaker opened") }
+        // While it is open, new Alipay orders are not sent to the channel at all.
+        let refused = (0..<3).map { pipeline.order("breaker_ali_late\($0)", paymentMethod: "AGR_UNAVAILABLE_99", channel: .alipay) }
+        for order in refused { try await pipeline.publish(order) }
         let flowing = (0..<10).map { pipeline.order("breaker_card\($0)") } + (0..<5).map { pipeline.order("breaker_wx\($0)", paymentMethod: "wx_contract_\($0)", channel: .wechat) }
         for order in flowing { try await pipeline.publish(order) }
         try await pipeline.waitForTerminal(flowing.map(\.orderID), timeout: .seconds(30))
         for order in flowing { #expect(try await pipeline.paymentState(order.orderID) == "succeeded") }
-        try await pipeline.waitForTerminal(failing.map(\.orderID))
-        for order in failing {
+        try await pipeline.waitForTerminal((failing + refused).map(\.orderID))
+        for order in failing + refused {
             #expect(try await pipeline.payment(order.orderID)?.reason == "retries_exhausted")
             #expect(try await pipeline.charges(order.orderID).isEmpty)
         }
@@ -112,7 +115,7 @@ struct ChannelsEndToEndTests {
             "SELECT count(*)::integer FROM payment_attempts a JOIN payments p USING (payment_id) WHERE p.order_id LIKE '\(pipeline.orderID("breaker_ali"))%' AND a.error_code = 'circuit_open'") > 0,
             "calls were refused while the breaker was open")
         // The breaker closes again: a healthy Alipay order goes through.
-        try await Task.sleep(for: .seconds(1.2))
+        try await Task.sleep(for: .seconds(3.2))
         let healthy = pipeline.order("breaker_ali_after", paymentMethod: "20215606000000009", channel: .alipay)
         try await pipeline.publish(healthy)
         try await pipeline.waitForTerminal([healthy.orderID])

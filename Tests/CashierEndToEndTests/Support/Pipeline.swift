@@ -61,7 +61,7 @@ final class Pipeline: Sendable {
         // and it closes again quickly so it does not starve the other tests.
         channels["CASHIER_BREAKER_MIN_CALLS"] = "100000"
         channels["CASHIER_BREAKER_MIN_CALLS_ALIPAY"] = "8"
-        channels["CASHIER_BREAKER_OPEN_MS"] = "1000"
+        channels["CASHIER_BREAKER_OPEN_MS"] = "3000"
         Self.channelSettings.withLock { $0 = channels }
 
         let (status, _, stderr) = try await CashierProcess.run(["migrate", "--database-url", url])
