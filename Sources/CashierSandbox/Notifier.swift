@@ -33,22 +33,8 @@ final class Notifier: Sendable {
     }
 
     func wechat(_ trade: WeChatTrade, to url: String, keys: SandboxKeys) {
-        var resource = JSONWriter()
-        resource.beginObject()
-        resource.member("appid", SandboxKeys.wechatAppid)
-        resource.member("mchid", SandboxKeys.wechatMchid)
-        resource.member("out_trade_no", trade.outTradeNo)
-        resource.member("transaction_id", trade.transactionID)
-        resource.member("trade_state", "SUCCESS")
-        resource.member("contract_id", trade.contractID)
-        resource.key("amount")
-        resource.beginObject()
-        resource.member("total", trade.total)
-        resource.member("currency", trade.currency)
-        resource.endObject()
-        resource.endObject()
         let nonce = String(WeChatProtocol.nonce().prefix(12))
-        guard let ciphertext = WeChatProtocol.encrypt(Array(resource.text.utf8), nonce: nonce, associatedData: "transaction", apiV3Key: keys.wechatAPIv3Key) else {
+        guard let ciphertext = WeChatProtocol.encrypt(Array(trade.json(state: "SUCCESS").utf8), nonce: nonce, associatedData: "transaction", apiV3Key: keys.wechatAPIv3Key) else {
             logger.error("sandbox could not encrypt a wechat notification (APIv3 key must be 32 bytes)")
             return
         }

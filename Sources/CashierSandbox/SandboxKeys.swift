@@ -71,21 +71,12 @@ public struct SandboxKeys: Sendable {
     /// The sandbox's half of a set written by `generate`.
     public static func load(from directory: String) throws(KeyError) -> SandboxKeys {
         func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
-        let apiV3Key = try RSAKeysFile.text(path(File.wechatAPIv3Key)).trimmingCharacters(in: .whitespacesAndNewlines)
+        let apiV3Key = try RSAKeys.text(path(File.wechatAPIv3Key), setting: "--keys-dir").trimmingCharacters(in: .whitespacesAndNewlines)
         return SandboxKeys(
             alipayAppPublic: try RSAKeys.loadPublicKey(file: path(File.alipayAppPublic), setting: "--keys-dir"),
             alipayPlatformPrivate: try RSAKeys.loadPrivateKey(file: path(File.alipayPlatformPrivate), setting: "--keys-dir"),
             wechatMerchantPublic: try RSAKeys.loadPublicKey(file: path(File.wechatMerchantPublic), setting: "--keys-dir"),
             wechatPlatformPrivate: try RSAKeys.loadPrivateKey(file: path(File.wechatPlatformPrivate), setting: "--keys-dir"),
             wechatAPIv3Key: apiV3Key)
-    }
-}
-
-enum RSAKeysFile {
-    static func text(_ path: String) throws(KeyError) -> String {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw KeyError("--keys-dir: cannot read \(path); write a key set with `cashier sandbox keys --dir DIR`")
-        }
-        return text
     }
 }

@@ -8,7 +8,6 @@ import PostgresNIO
 extension DeadLetterStore {
     public func beginReplay(_ id: Int64, actor: String, reason: String, lease: Duration) async throws -> ReplayStart {
         let logger = self.logger
-        let leaseSeconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
         return try await client.withTransaction(logger: logger) { connection -> ReplayStart in
             let letters = try await connection.query(
                 "SELECT status, payment_id, reason_code FROM dead_letters WHERE id = \(id) FOR UPDATE", logger: logger)
@@ -54,7 +53,7 @@ extension DeadLetterStore {
             let actions = try await connection.query(
                 """
                 WITH leased AS (
-                    UPDATE payments SET lease_until = now() + make_interval(secs => \(leaseSeconds)), leased_by = \("replay:" + actor),
+                    UPDATE payments SET lease_until = now() + make_interval(secs => \(lease.wholeMilliseconds)::bigint / 1000.0), leased_by = \("replay:" + actor),
                                         updated_at = now()
                     WHERE payment_id = \(paymentID)
                 )

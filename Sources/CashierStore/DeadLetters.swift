@@ -80,6 +80,11 @@ public struct ReplayClaim: Sendable, Equatable {
     public let attempts: Int
     /// The channel's id for the charge, when an earlier answer gave one.
     public let reference: String?
+
+    /// The payment as of its last call (what a lookup or a result names).
+    public var ticket: PaymentTicket {
+        PaymentTicket(paymentID: paymentID, order: order, idempotencyKey: idempotencyKey, attempt: attempts, resumed: false)
+    }
 }
 
 /// What `DeadLetterStore.beginReplay` found.

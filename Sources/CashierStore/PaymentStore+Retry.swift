@@ -6,26 +6,27 @@ import PostgresNIO
 /// and due payments are claimed in due-time order with `FOR UPDATE SKIP LOCKED`, so any number
 /// of retry workers share the work and a payment that is not yet due never holds back one that is.
 extension PaymentStore {
-    /// Puts a payment named by a retry message on the schedule, unless it is already there (the
-    /// usual case: the hand-over wrote the due time). Covers payments handed over without one,
-    /// by an earlier Cashier or by hand. Idempotent: a repeated or stale message (the payment
-    /// moved on since) changes nothing. Returns whether it armed.
+    /// Puts the payments named by a batch of retry messages on the schedule, unless they are
+    /// already there (the usual case: the hand-over wrote the due time) — one statement per
+    /// batch. Covers payments handed over without one, by an earlier Cashier or by hand.
+    /// Idempotent: a repeated or stale message (the payment moved on since) changes nothing.
+    /// Returns the due times it set, in milliseconds since the epoch.
     @discardableResult
-    public func arm(_ request: RetryRequest) async throws -> Bool {
+    public func arm(_ requests: [RetryRequest]) async throws -> [Int64] {
+        guard !requests.isEmpty else { return [] }
         let rows = try await client.query(
             """
-            WITH armed AS (
-                UPDATE payments
-                SET retry_due_at = to_timestamp(\(request.dueAtMilliseconds)::bigint / 1000.0), updated_at = now()
-                WHERE payment_id = \(request.paymentID) AND state = 'retry_scheduled'
-                  AND attempts = \(request.attempts) AND retry_due_at IS NULL
-                RETURNING 1
-            )
-            SELECT count(*)::integer FROM armed
+            UPDATE payments p
+            SET retry_due_at = to_timestamp(r.due_ms / 1000.0), updated_at = now()
+            FROM unnest(\(requests.map(\.paymentID))::text[], \(requests.map { Int64($0.attempts) })::bigint[],
+                        \(requests.map(\.dueAtMilliseconds))::bigint[]) AS r(payment_id, attempts, due_ms)
+            WHERE p.payment_id = r.payment_id AND p.state = 'retry_scheduled' AND p.attempts = r.attempts
+              AND p.retry_due_at IS NULL
+            RETURNING r.due_ms
             """, logger: logger)
-        var armed = 0
-        for try await count in rows.decode(Int.self) { armed = count }
-        return armed == 1
+        var armed: [Int64] = []
+        for try await due in rows.decode(Int64.self) { armed.append(due) }
+        return armed
     }
 
     /// Claims up to `limit` due payments for one call each: bumps the attempt count, opens the
@@ -33,7 +34,6 @@ extension PaymentStore {
     /// left by a process that died runs out and the payment is claimed again (its open attempt
     /// is then closed as interrupted, and the next call reuses the same idempotency key).
     public func claimDueRetries(limit: Int, lease: Duration) async throws -> [PaymentTicket] {
-        let leaseMilliseconds = lease.components.seconds * 1000 + lease.components.attoseconds / 1_000_000_000_000_000
         let rows = try await client.query(
             """
             WITH due AS (
@@ -46,7 +46,7 @@ extension PaymentStore {
             ), claimed AS (
                 UPDATE payments p
                 SET attempts = p.attempts + 1, updated_at = now(), leased_by = \(worker),
-                    lease_until = now() + make_interval(secs => \(leaseMilliseconds)::bigint / 1000.0)
+                    lease_until = now() + make_interval(secs => \(lease.wholeMilliseconds)::bigint / 1000.0)
                 FROM due WHERE p.payment_id = due.payment_id
                 RETURNING p.payment_id, p.order_id, p.attempts, p.idempotency_key, p.traceparent
             ), interrupted AS (

@@ -64,7 +64,6 @@ public struct AlipayAdapter: ChannelAdapter {
         switch verdict {
         case .paid(let tradeNo): return .succeeded(reference: tradeNo)
         case .declined(let reason): return .declined(reason)
-        case .retryable(let reason): return .retryable(reason)
         case .queryFirst(let reason):
             switch await lookup(request, reference: nil) {
             case .paid(let tradeNo): return .succeeded(reference: tradeNo)

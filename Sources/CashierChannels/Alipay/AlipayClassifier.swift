@@ -7,8 +7,6 @@ public enum AlipayAnswer: Sendable, Equatable {
     case declined(Reason)
     /// Ask `alipay.trade.query` before deciding (in progress, system error, already paid).
     case queryFirst(Reason)
-    /// Nothing happened and the same call may succeed later.
-    case retryable(Reason)
 }
 
 public enum AlipayClassifier {

@@ -46,14 +46,15 @@ public enum RSAKeys {
     }
 
     public static func loadPrivateKey(file: String, setting: String) throws(KeyError) -> _RSA.Signing.PrivateKey {
-        try privateKey(pem: read(file, setting: setting), source: "\(setting) (\(file))")
+        try privateKey(pem: text(file, setting: setting), source: "\(setting) (\(file))")
     }
 
     public static func loadPublicKey(file: String, setting: String) throws(KeyError) -> _RSA.Signing.PublicKey {
-        try publicKey(pem: read(file, setting: setting), source: "\(setting) (\(file))")
+        try publicKey(pem: text(file, setting: setting), source: "\(setting) (\(file))")
     }
 
-    static func read(_ file: String, setting: String) throws(KeyError) -> String {
+    /// A key file's text; a missing or unreadable file is an error naming the setting.
+    public static func text(_ file: String, setting: String) throws(KeyError) -> String {
         guard FileManager.default.fileExists(atPath: file) else { throw KeyError("\(setting): no file at \(file); check the path") }
         guard let data = FileManager.default.contents(atPath: file) else {
             throw KeyError("\(setting): cannot read \(file); check its permissions")

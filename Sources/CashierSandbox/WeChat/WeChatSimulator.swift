@@ -16,6 +16,25 @@ public struct WeChatTrade: Sendable, Equatable {
     public let settlesAtMilliseconds: Int64
 
     public func state(at now: Int64) -> String { now >= settlesAtMilliseconds ? "SUCCESS" : "USERPAYING" }
+
+    /// The transaction as the query answers it and the notification carries it.
+    func json(state: String) -> String {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.member("appid", SandboxKeys.wechatAppid)
+        writer.member("mchid", SandboxKeys.wechatMchid)
+        writer.member("out_trade_no", outTradeNo)
+        writer.member("transaction_id", transactionID)
+        writer.member("trade_state", state)
+        writer.member("contract_id", contractID)
+        writer.key("amount")
+        writer.beginObject()
+        writer.member("total", total)
+        writer.member("currency", currency)
+        writer.endObject()
+        writer.endObject()
+        return writer.text
+    }
 }
 
 /// WeChat Pay API v3 as the sandbox plays it: verifies each request's WECHATPAY2-SHA256-RSA2048
@@ -75,7 +94,7 @@ public final class WeChatSimulator: Sendable {
             if contractID.hasPrefix("wx_contract_unavailable_"), let failures = Int(contractID.dropFirst("wx_contract_unavailable_".count)), call <= failures {
                 return .answer(error(503, "SYSTEM_ERROR", "系统繁忙 (busy), retry with the same out_trade_no"))
             }
-            var delay = Int64(settleDelay.components.seconds * 1000 + settleDelay.components.attoseconds / 1_000_000_000_000_000)
+            var delay = settleDelay.wholeMilliseconds
             if contractID.hasPrefix("wx_contract_slow_"), let ms = Int64(contractID.dropFirst("wx_contract_slow_".count)) { delay = ms }
             let trade = WeChatTrade(
                 transactionID: "4200\(now)\(Int.random(in: 100_000...999_999))", outTradeNo: outTradeNo,
@@ -104,20 +123,7 @@ public final class WeChatSimulator: Sendable {
     public func query(authorization: String?, path: String, outTradeNo: String) -> Answer {
         if let refusal = checkSignature(authorization, method: "GET", path: path, body: []) { return refusal }
         guard let trade = state.withLock({ $0.trades[outTradeNo] }) else { return error(404, "ORDER_NOT_EXIST", "订单不存在 (no such order)") }
-        var writer = JSONWriter()
-        writer.beginObject()
-        writer.member("appid", SandboxKeys.wechatAppid)
-        writer.member("mchid", SandboxKeys.wechatMchid)
-        writer.member("out_trade_no", trade.outTradeNo)
-        writer.member("transaction_id", trade.transactionID)
-        writer.member("trade_state", trade.state(at: Self.nowMilliseconds()))
-        writer.key("amount")
-        writer.beginObject()
-        writer.member("total", trade.total)
-        writer.member("currency", trade.currency)
-        writer.endObject()
-        writer.endObject()
-        return signed(200, writer.text)
+        return signed(200, trade.json(state: trade.state(at: Self.nowMilliseconds())))
     }
 
     private func checkSignature(_ authorization: String?, method: String, path: String, body: [UInt8]) -> Answer? {

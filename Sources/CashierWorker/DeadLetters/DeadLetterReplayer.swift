@@ -44,12 +44,9 @@ public struct DeadLetterReplayer: Sendable {
         }
 
         let adapter = channels.adapter(for: claim.order.channel)
-        let request = PaymentCharger.request(
-            for: PaymentTicket(paymentID: claim.paymentID, order: claim.order, idempotencyKey: claim.idempotencyKey, attempt: claim.attempts, resumed: false))
-        switch await adapter.lookup(request, reference: claim.reference) {
+        switch await adapter.lookup(PaymentCharger.request(for: claim.ticket), reference: claim.reference) {
         case .paid(let reference):
-            let ticket = PaymentTicket(paymentID: claim.paymentID, order: claim.order, idempotencyKey: claim.idempotencyKey, attempt: claim.attempts, resumed: false)
-            let result = PaymentCharger.result(ticket, status: .succeeded, reference: reference, reason: nil)
+            let result = PaymentCharger.result(claim.ticket, status: .succeeded, reference: reference, reason: nil)
             let detail = "the channel already holds charge \(reference); settled as succeeded without a new charge"
             try await store.finishReplay(claim, .foundPaid(reference: reference, result: result), detail: detail)
             return report(letter, .foundPaid, detail)
@@ -93,9 +90,8 @@ public struct DeadLetterReplayer: Sendable {
         guard let order = try await store.order(letter.orderID ?? "") else {
             return report(letter, .skipped, "the order row is missing; would skip it")
         }
-        let request = ChargeRequest(
-            paymentID: paymentID, orderID: order.orderID, itemID: order.itemID, amount: order.amount, currency: order.currency,
-            paymentMethod: order.paymentMethod, idempotencyKey: payment.idempotencyKey)
+        let request = PaymentCharger.request(
+            for: PaymentTicket(paymentID: paymentID, order: order, idempotencyKey: payment.idempotencyKey, attempt: payment.attempts, resumed: false))
         switch await channels.adapter(for: order.channel).lookup(request, reference: payment.channelReference) {
         case .paid(let reference):
             return report(letter, .wouldReplay, "the channel already holds charge \(reference): would settle as succeeded without charging")

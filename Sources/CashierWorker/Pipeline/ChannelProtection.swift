@@ -48,18 +48,27 @@ public struct ChannelProtection: ChannelAdapter {
         Telemetry.breakerOpen(wrapped.channel).record(0)
     }
 
+    /// Every charge of every pipeline passes here, so the channel-call metrics are kept here:
+    /// calls by outcome (`refused` when not sent) and the latency of the calls made.
     public func charge(_ request: ChargeRequest) async -> ChannelOutcome {
         guard !settings.breakerEnabled || breaker.allows() else {
-            return .retryable(Reason(code: "circuit_open", message: "\(channel.rawValue) channel breaker is open after repeated failures; not called"))
+            return refused(Reason(code: "circuit_open", message: "\(channel.rawValue) channel breaker is open after repeated failures; not called"))
         }
         guard await inFlight.enter(limit: settings.concurrency, within: settings.permitWait) else {
             if settings.breakerEnabled { breaker.release() }
-            return .retryable(Reason(code: "channel_busy", message: "\(channel.rawValue) channel has \(settings.concurrency) calls in flight; not called"))
+            return refused(Reason(code: "channel_busy", message: "\(channel.rawValue) channel has \(settings.concurrency) calls in flight; not called"))
         }
+        let started = ContinuousClock.now
         let outcome = await wrapped.charge(request)
         inFlight.leave()
+        Telemetry.channelLatency(channel).recordNanoseconds((ContinuousClock.now - started).wholeNanoseconds)
+        Telemetry.channelCalls(channel, outcome: outcome.kind).increment()
         guard settings.breakerEnabled else { return outcome }
-        switch breaker.record(failed: outcome.kind == "retryable" || outcome.kind == "unknown") {
+        let failed = switch outcome {
+        case .succeeded, .declined: false
+        case .retryable, .unknown: true
+        }
+        switch breaker.record(failed: failed) {
         case .opened:
             Telemetry.breakerOpen(channel).record(1)
             logger.warning("circuit breaker opened", metadata: ["channel": "\(channel.rawValue)", "last_error": "\(outcome.reason?.code ?? "-")"])
@@ -69,6 +78,11 @@ public struct ChannelProtection: ChannelAdapter {
         case .unchanged: break
         }
         return outcome
+    }
+
+    private func refused(_ reason: Reason) -> ChannelOutcome {
+        Telemetry.channelCalls(channel, outcome: "refused").increment()
+        return .retryable(reason)
     }
 
     public func lookup(_ request: ChargeRequest, reference: String?) async -> PaymentLookup {

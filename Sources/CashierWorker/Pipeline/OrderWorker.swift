@@ -172,7 +172,6 @@ public final class OrderWorker: Service, Sendable {
 
     private func reportLag() {
         for (partition, lag) in consumer.lag() { Telemetry.consumerLag(topic: partition.topic, partition: partition.partition).record(lag) }
-        ChannelRates.shared.export()
     }
 
     /// Whether the consumer has joined its group (readiness).

@@ -25,11 +25,7 @@ struct PaymentCharger: Sendable {
         var ticket = first
         var repeats = 0
         while true {
-            let started = ContinuousClock.now
             let outcome = await adapter.charge(Self.request(for: ticket))
-            let took = ContinuousClock.now - started
-            Telemetry.channelLatency(order.channel).recordNanoseconds(took.components.seconds * 1_000_000_000 + took.components.attoseconds / 1_000_000_000)
-            Telemetry.channelCalls(order.channel, outcome: outcome.reason?.code == "circuit_open" || outcome.reason?.code == "channel_busy" ? "refused" : outcome.kind).increment()
             // A call cut short by shutdown tells us nothing: leave the payment as it is, so the
             // next owner repeats it with the same key.
             if Task.isCancelled { return nil }

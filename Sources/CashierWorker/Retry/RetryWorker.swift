@@ -79,7 +79,7 @@ public final class RetryWorker: Service, Sendable {
     }
 
     private func arm(_ messages: [KafkaMessage]) async throws {
-        var armedDue = false
+        var requests: [RetryRequest] = []
         for message in messages {
             let request: RetryRequest
             do {
@@ -90,12 +90,11 @@ public final class RetryWorker: Service, Sendable {
                 logger.error("unreadable retry message dead-lettered: \(error)", metadata: ["offset": "\(message.partition)/\(message.offset)"])
                 continue
             }
-            if try await store.arm(request) {
-                armedDue = armedDue || request.dueAtMilliseconds <= PaymentCharger.nowMilliseconds()
-                logger.debug("retry armed", metadata: ["order_id": "\(request.orderID)", "attempts": "\(request.attempts)"])
-            }
+            requests.append(request)
         }
-        if armedDue { doorbell.ring() }
+        let armed = try await store.arm(requests)
+        if !armed.isEmpty { logger.debug("\(armed.count) retries armed from the retry topic") }
+        if armed.contains(where: { $0 <= PaymentCharger.nowMilliseconds() }) { doorbell.ring() }
     }
 
     static func nextOffsets(_ messages: [KafkaMessage]) -> [(TopicPartition, Int64)] {

@@ -31,7 +31,7 @@ struct ConfigCheckCommand: AsyncParsableCommand {
             rows.append([setting.name, value, source])
         }
         Output.line(ConfigFile.path.map { "config file: \($0)" } ?? "config file: none (--config FILE or CASHIER_CONFIG)")
-        Output.line(DeadLetterFormat.columns(rows))
+        Output.line(TextFormat.columns(rows))
 
         var problems: [String] = []
         func check(_ body: () throws -> Void) {

@@ -68,7 +68,9 @@ struct DevCommand: AsyncParsableCommand {
             let sandboxURL = "http://\(sandbox.host):\(port)"
             Output.line("sandbox=\(sandboxURL)")
 
-            let keys = try channels.resolve(sandbox: (sandboxURL, keysDirectory, "http://127.0.0.1:1")).notificationKeys
+            // Keys are loaded once; the notify URL is filled in when the notify server listens.
+            var resolvedChannels = try channels.resolve(sandbox: (sandboxURL, keysDirectory, "http://notify.invalid"))
+            let keys = resolvedChannels.notificationKeys
             let host = sandbox.host
             group.addTask {
                 try await PostgresRuntime.with(url: postgres.url, postgres.configuration, logger: logger) { client in
@@ -84,7 +86,7 @@ struct DevCommand: AsyncParsableCommand {
             let notifyURL = "http://\(host):\(notifyPort)"
             Output.line("notify=\(notifyURL)")
 
-            let resolvedChannels = try channels.resolve(sandbox: (sandboxURL, keysDirectory, notifyURL))
+            resolvedChannels.setNotifyBaseURL(notifyURL)
             let retries = try RetryWorkerCommand.configuration(
                 topics: configuration.topics, groupID: nil, concurrency: concurrency, retry: retry, channels: resolvedChannels)
             try await WorkerAssembly.run(

@@ -18,7 +18,7 @@ struct StatsCommand: AsyncParsableCommand {
 
     func run() async throws {
         LogSetup.bootstrap()
-        let start = try DlqArguments.since(since)
+        let start = try SinceArgument.parse(since)
         let postgres = try database.resolve()
         let logger = Logger(label: "cashier.stats")
         let (channels, currencies, rejected) = try await PostgresRuntime.with(url: postgres.url, postgres.configuration, logger: logger) { client in
@@ -46,10 +46,10 @@ struct StatsCommand: AsyncParsableCommand {
         var money = [["CURRENCY", "PAYMENTS", "AMOUNT"]]
         for figures in currencies { money.append([figures.currency, String(figures.payments), amount(figures.amount, figures.currency)]) }
         return """
-            since \(DeadLetterFormat.timestamp(since))
-            \(DeadLetterFormat.columns(rows))
+            since \(TextFormat.timestamp(since))
+            \(TextFormat.columns(rows))
 
-            \(currencies.isEmpty ? "no succeeded payments" : DeadLetterFormat.columns(money))
+            \(currencies.isEmpty ? "no succeeded payments" : TextFormat.columns(money))
 
             rejected events: \(rejected)
             """
@@ -58,7 +58,7 @@ struct StatsCommand: AsyncParsableCommand {
     static func json(_ channels: [StatsStore.ChannelFigures], _ currencies: [StatsStore.CurrencyFigures], _ rejected: Int, since: Date) -> String {
         var writer = JSONWriter()
         writer.beginObject()
-        writer.member("since", DeadLetterFormat.timestamp(since))
+        writer.member("since", TextFormat.timestamp(since))
         writer.key("channels")
         writer.beginArray()
         for figures in channels {

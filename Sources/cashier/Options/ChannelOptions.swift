@@ -23,6 +23,12 @@ struct ChannelOptions: ParsableArguments {
         /// Per channel: calls at once, and the breaker's settings.
         var protection = ChannelProtection.Settings()
 
+        /// Points the channels' notifications at `base` (`/notify/alipay`, `/notify/wechat`).
+        mutating func setNotifyBaseURL(_ base: String) {
+            alipay?.notifyURL = ChannelSettings.join(base, "/notify/alipay")
+            wechat?.notifyURL = ChannelSettings.join(base, "/notify/wechat")
+        }
+
         /// The WeChat Pay platform keys and APIv3 key (what the notification endpoint needs).
         var notificationKeys: NotificationKeys {
             NotificationKeys(
@@ -69,14 +75,7 @@ struct ChannelOptions: ParsableArguments {
 
     /// The settings in a `cashier sandbox keys` directory's `cashier.env`.
     static func sandboxSettings(_ directory: String) throws -> [String: String] {
-        let path = (directory as NSString).appendingPathComponent(SandboxKeys.File.environment)
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CLIError("cannot read \(path)") }
-        var settings: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            guard let equals = line.firstIndex(of: "=") else { continue }
-            settings[String(line[..<equals])] = String(line[line.index(after: equals)...])
-        }
-        return settings
+        try ConfigFile.settings(in: (directory as NSString).appendingPathComponent(SandboxKeys.File.environment))
     }
 }
 

@@ -29,9 +29,18 @@ enum ConfigFile {
         }
         guard let file else { return }
         path = file
+        for (name, value) in try settings(in: file) {
+            loaded[name] = value
+            if ProcessInfo.processInfo.environment[name]?.isEmpty ?? true { setenv(name, value, 1) }
+        }
+    }
+
+    /// The settings of a `NAME=value` file (also `cashier sandbox keys`' `cashier.env`).
+    static func settings(in file: String) throws -> [String: String] {
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
             throw CLIError("cannot read the config file \(file); check the path and its permissions")
         }
+        var settings: [String: String] = [:]
         for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
@@ -44,9 +53,9 @@ enum ConfigFile {
             }
             var value = String(line[line.index(after: equals)...])
             if value.count >= 2, let first = value.first, first == value.last, first == "\"" || first == "'" { value = String(value.dropFirst().dropLast()) }
-            loaded[name] = value
-            if ProcessInfo.processInfo.environment[name]?.isEmpty ?? true { setenv(name, value, 1) }
+            settings[name] = value
         }
+        return settings
     }
 }
 

@@ -16,8 +16,8 @@ enum DeadLetterFormat {
             writer.member("attempts", Int64(letter.attempts))
             writer.member("reason", letter.reason)
             writer.member("status", letter.status.rawValue)
-            writer.member("created_at", timestamp(letter.createdAt))
-            writer.member("updated_at", timestamp(letter.updatedAt))
+            writer.member("created_at", TextFormat.timestamp(letter.createdAt))
+            writer.member("updated_at", TextFormat.timestamp(letter.updatedAt))
             writer.member("source", letter.source)
             writer.endObject()
         }
@@ -30,9 +30,9 @@ enum DeadLetterFormat {
         let header = ["ID", "ORDER", "CHANNEL", "ATTEMPTS", "STATUS", "CREATED", "REASON"]
         let rows = letters.map { letter in
             [String(letter.id), letter.orderID ?? "-", letter.channel ?? "-", String(letter.attempts), letter.status.rawValue,
-             timestamp(letter.createdAt), "\(letter.reason.code): \(clip(letter.reason.message, 80))"]
+             TextFormat.timestamp(letter.createdAt), "\(letter.reason.code): \(clip(letter.reason.message, 80))"]
         }
-        return columns([header] + rows) + "\n\(letters.count) dead letter\(letters.count == 1 ? "" : "s")"
+        return TextFormat.columns([header] + rows) + "\n\(letters.count) dead letter\(letters.count == 1 ? "" : "s")"
     }
 
     static func detail(_ letter: DeadLetter, payment: PaymentSummary?, attempts: [AttemptRecord], actions: [DeadLetterAction]) -> String {
@@ -41,7 +41,7 @@ enum DeadLetterFormat {
             "  order:     \(letter.orderID ?? "-")   channel: \(letter.channel ?? "-")",
             "  reason:    \(letter.reason.code): \(letter.reason.message)",
             "  source:    \(letter.source.topic) partition \(letter.source.partition) offset \(letter.source.offset)",
-            "  created:   \(timestamp(letter.createdAt))   updated: \(timestamp(letter.updatedAt))",
+            "  created:   \(TextFormat.timestamp(letter.createdAt))   updated: \(TextFormat.timestamp(letter.updatedAt))",
             "  event:     \(clip(letter.payload, 400))",
         ]
         if let payment {
@@ -53,15 +53,15 @@ enum DeadLetterFormat {
         if !attempts.isEmpty {
             lines.append("attempts")
             let rows = attempts.map { attempt in
-                ["#\(attempt.number)", timestamp(attempt.startedAt), duration(attempt), attempt.outcome ?? "(open)", attempt.worker,
+                ["#\(attempt.number)", TextFormat.timestamp(attempt.startedAt), duration(attempt), attempt.outcome ?? "(open)", attempt.worker,
                  attempt.error.map { "\($0.code): \(clip($0.message, 80))" } ?? attempt.channelReference ?? ""]
             }
-            lines.append(columns([["", "STARTED", "TOOK", "OUTCOME", "BY", "ANSWER"]] + rows, indent: "  "))
+            lines.append(TextFormat.columns([["", "STARTED", "TOOK", "OUTCOME", "BY", "ANSWER"]] + rows, indent: "  "))
         }
         if !actions.isEmpty {
             lines.append("actions")
             for action in actions {
-                lines.append("  \(timestamp(action.startedAt))  \(action.action) by \(action.actor): \(action.outcome) — \(action.detail) (why: \(action.reason))")
+                lines.append("  \(TextFormat.timestamp(action.startedAt))  \(action.action) by \(action.actor): \(action.outcome) — \(action.detail) (why: \(action.reason))")
             }
         }
         return lines.joined(separator: "\n")
@@ -72,21 +72,7 @@ enum DeadLetterFormat {
         return "\(Int((finished.timeIntervalSince(attempt.startedAt) * 1000).rounded())) ms"
     }
 
-    static func timestamp(_ date: Date) -> String {
-        Timestamp.rfc3339(millisecondsSinceEpoch: Int64((date.timeIntervalSince1970 * 1000).rounded()))
-    }
-
     static func clip(_ text: String, _ limit: Int) -> String {
         text.count <= limit ? text : String(text.prefix(limit - 1)) + "…"
-    }
-
-    /// Left-aligned columns separated by two spaces.
-    static func columns(_ rows: [[String]], indent: String = "") -> String {
-        let widths = (0..<(rows.first?.count ?? 0)).map { column in rows.map { $0[column].count }.max() ?? 0 }
-        return rows.map { row in
-            indent + row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
-        }.joined(separator: "\n")
     }
 }

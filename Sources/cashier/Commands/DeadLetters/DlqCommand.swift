@@ -34,7 +34,7 @@ struct DlqListCommand: AsyncParsableCommand {
         filter.statuses = try DlqArguments.statuses(status)
         filter.channel = try channel.map(DlqArguments.channel)
         filter.reasonCode = reason
-        filter.since = try since.map { try DlqArguments.since($0) }
+        filter.since = try since.map { try SinceArgument.parse($0) }
         let postgres = try database.resolve()
         let logger = Logger(label: "cashier.dlq")
         let query = filter
