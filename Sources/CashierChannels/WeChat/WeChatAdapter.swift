@@ -77,7 +77,7 @@ public struct WeChatAdapter: ChannelAdapter {
             }
         }
         let outcome = await apply(request)
-        guard case .unknown(let reason) = outcome, reason.code == "pending" else { return outcome }
+        guard case .unknown(let reason, _) = outcome, reason.code == "pending" else { return outcome }
         return await poll(request)
     }
 

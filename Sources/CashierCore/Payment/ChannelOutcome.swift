@@ -6,9 +6,12 @@ public enum ChannelOutcome: Sendable, Equatable {
     case declined(Reason)
     /// Nothing was charged and the same call may succeed later (429, 5xx, connection refused).
     case retryable(Reason)
-    /// The charge may or may not have happened (timeout, ambiguous error): find out before
-    /// deciding, by repeating with the same idempotency key or by a query.
-    case unknown(Reason)
+    /// The charge may or may not have happened (timeout, `processing`, a pending deduction, a
+    /// stalled or unverifiable answer): never reported as a failure; the payment is looked up
+    /// until the channel can tell (DESIGN.md invariant 6). `reference` is the channel's id for
+    /// the charge when the answer named one (a card intent still `processing`), so the lookup
+    /// can ask for it directly.
+    case unknown(Reason, reference: String? = nil)
 
     /// A short name for logs, metrics and attempt rows.
     public var kind: String {
@@ -20,15 +23,19 @@ public enum ChannelOutcome: Sendable, Equatable {
         }
     }
 
-    /// The channel's id for the charge, when it succeeded.
+    /// The channel's id for the charge, when it succeeded or when an unknown answer named one.
     public var reference: String? {
-        if case .succeeded(let reference) = self { reference } else { nil }
+        switch self {
+        case .succeeded(let reference): reference
+        case .unknown(_, let reference): reference
+        case .declined, .retryable: nil
+        }
     }
 
     public var reason: Reason? {
         switch self {
         case .succeeded: nil
-        case .declined(let reason), .retryable(let reason), .unknown(let reason): reason
+        case .declined(let reason), .retryable(let reason), .unknown(let reason, _): reason
         }
     }
 }

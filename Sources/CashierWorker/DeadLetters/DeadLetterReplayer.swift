@@ -70,7 +70,7 @@ public struct DeadLetterReplayer: Sendable {
             let detail = "declined by the channel (\(reason.code): \(reason.message)); the order stays failed"
             try await store.finishReplay(claim, .settled(ticket, outcome, result: nil), detail: detail)
             return report(letter, .declined, detail)
-        case .retryable(let reason), .unknown(let reason):
+        case .retryable(let reason), .unknown(let reason, _):
             let detail = "failed again (\(outcome.kind), \(reason.code): \(reason.message)); the dead letter stays open"
             try await store.finishReplay(claim, .failedAgain(ticket, outcome), detail: detail)
             return report(letter, .failedAgain, detail)

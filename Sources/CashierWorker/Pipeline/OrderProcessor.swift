@@ -74,7 +74,7 @@ struct OrderProcessor: Sendable {
         switch outcome {
         case .succeeded, .declined:
             try await charger.settle(last, outcome, traceparent: traceparent)
-        case .retryable(let reason), .unknown(let reason):
+        case .retryable(let reason), .unknown(let reason, _):
             if configuration.retryPolicy.allowsAnotherAttempt(after: last.attempt) {
                 try await handOver(last, outcome, reason: reason, origin: origin, traceparent: traceparent)
             } else {
