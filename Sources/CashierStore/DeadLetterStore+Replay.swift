@@ -5,9 +5,11 @@ import PostgresNIO
 /// A replay in three steps: `beginReplay` leases the payment and opens the audit row;
 /// the caller asks the channel (and, only when it holds no charge, calls it once through
 /// `replayAttempt` with the same idempotency key); `finishReplay` records what happened.
+/// Every change binds its `PaymentLifecycle` transition and the replay's lease.
 extension DeadLetterStore {
     public func beginReplay(_ id: Int64, actor: String, reason: String, lease: Duration) async throws -> ReplayStart {
         let logger = self.logger
+        let token = "replay:\(actor)#" + String(UInt64.random(in: .min ... .max), radix: 16)
         return try await client.withTransaction(logger: logger) { connection -> ReplayStart in
             let letters = try await connection.query(
                 "SELECT status, payment_id, reason_code FROM dead_letters WHERE id = \(id) FOR UPDATE", logger: logger)
@@ -30,8 +32,10 @@ extension DeadLetterStore {
             typealias PaymentRow = (String, Int, String, String?, Bool?, String?, String, String, String, String, Int64, String, String, String, String, String?)
             var payment: PaymentRow? = nil
             for try await row in payments.decode(PaymentRow.self) { payment = row }
-            guard let payment else { throw StoreError(.invariant, "dead letter \(id) names payment \(paymentID), which does not exist") }
-            if payment.0 == "succeeded" {
+            guard let payment, let state = PaymentState(rawValue: payment.0) else {
+                throw StoreError(.invariant, "dead letter \(id) names payment \(paymentID), which does not exist or has an unknown state")
+            }
+            if state == .succeeded {
                 guard status == .open else { return .alreadySucceeded(reference: payment.3, changed: false) }
                 try await connection.query(
                     """
@@ -45,17 +49,24 @@ extension DeadLetterStore {
                 return .alreadySucceeded(reference: payment.3, changed: true)
             }
             guard status == .open else { return .notOpen(status) }
-            if payment.0 != "failed" { return .busy("payment is \(payment.0) (the retry worker owns it)") }
-            if payment.4 == true { return .busy("another replay holds it (\(payment.5 ?? "unknown"))") }
+            let claim: PaymentTransition
+            if PaymentLifecycle.claimReplayFailed.allows(state) {
+                claim = PaymentLifecycle.claimReplayFailed
+            } else if PaymentLifecycle.claimReplayParked.allows(state) {
+                claim = PaymentLifecycle.claimReplayParked
+            } else {
+                return .busy("payment is \(state.rawValue) (the retry worker owns it)")
+            }
+            if payment.4 == true { return .busy("another process holds it (\(payment.5 ?? "unknown"))") }
             let order = try PaymentStore.order(
                 eventID: payment.6, orderID: payment.7, userID: payment.8, itemID: payment.9, price: payment.10, currency: payment.11,
                 discount: payment.12, channel: payment.13, paymentMethod: payment.14, createdAt: payment.15)
             let actions = try await connection.query(
                 """
                 WITH leased AS (
-                    UPDATE payments SET lease_until = now() + make_interval(secs => \(lease.wholeMilliseconds)::bigint / 1000.0), leased_by = \("replay:" + actor),
-                                        updated_at = now()
-                    WHERE payment_id = \(paymentID)
+                    UPDATE payments SET lease_until = now() + make_interval(secs => \(lease.wholeMilliseconds)::bigint / 1000.0),
+                                        lease_token = \(token), leased_by = \("replay:" + actor), state = \(claim.toName), updated_at = now()
+                    WHERE payment_id = \(paymentID) AND state = ANY(\(claim.fromNames)::text[])
                 )
                 INSERT INTO dead_letter_actions (dead_letter_id, order_id, action, actor, reason, outcome, detail)
                 VALUES (\(id), \(order.orderID), 'replay', \(actor), \(reason), 'started', '')
@@ -65,26 +76,14 @@ extension DeadLetterStore {
             for try await value in actions.decode(Int64.self) { actionID = value }
             return .ready(ReplayClaim(
                 letterID: id, actionID: actionID, actor: actor, paymentID: paymentID, order: order, idempotencyKey: payment.2,
-                attempts: payment.1, reference: payment.3))
+                attempts: payment.1, reference: payment.3, lease: token, state: claim.to))
         }
     }
 
-    /// Opens the replay's one channel call: the next attempt number, with the same key.
-    public func replayAttempt(_ claim: ReplayClaim) async throws -> PaymentTicket {
-        let rows = try await client.query(
-            """
-            WITH bumped AS (
-                UPDATE payments SET attempts = attempts + 1, updated_at = now() WHERE payment_id = \(claim.paymentID)
-                RETURNING attempts
-            ), opened AS (
-                INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker)
-                SELECT \(claim.paymentID), attempts, \(claim.idempotencyKey), \("replay:" + claim.actor) FROM bumped
-            )
-            SELECT attempts FROM bumped
-            """, logger: logger)
-        var attempt = claim.attempts + 1
-        for try await value in rows.decode(Int.self) { attempt = value }
-        return PaymentTicket(paymentID: claim.paymentID, order: claim.order, idempotencyKey: claim.idempotencyKey, attempt: attempt, resumed: false)
+    /// Opens the replay's one channel call (a `failed` payment only): the next attempt number,
+    /// from the database, with the same key. Nil when the replay lost its lease.
+    public func replayAttempt(_ claim: ReplayClaim) async throws -> PaymentTicket? {
+        try await PaymentStore(client: client, logger: logger, worker: "replay:" + claim.actor).send(claim.ticket)
     }
 
     /// Records how the replay ended, releases the payment and closes the audit row.
@@ -93,24 +92,33 @@ extension DeadLetterStore {
         try await client.withTransaction(logger: logger) { connection in
             switch finish {
             case .foundPaid(let reference, let result), .settled(_, .succeeded(let reference), let result?):
+                let transition = PaymentLifecycle.replaySucceed
                 try await connection.query(
                     """
                     WITH paid AS (
-                        UPDATE payments SET state = 'succeeded', channel_reference = \(reference), reason_code = NULL,
-                                            reason_message = NULL, settled_at = now(), updated_at = now()
-                        WHERE payment_id = \(claim.paymentID) AND state = 'failed'
+                        UPDATE payments SET state = \(transition.toName), channel_reference = \(reference), reason_code = NULL,
+                                            reason_message = NULL, settled_at = now(), updated_at = now(), retry_due_at = NULL,
+                                            unknown_since = NULL
+                        WHERE payment_id = \(claim.paymentID) AND state = ANY(\(transition.fromNames)::text[]) AND lease_token = \(claim.lease)
                         RETURNING payment_id
                     )
                     INSERT INTO outbox (event_id, kind, message_key, payload)
                     SELECT \(result.eventID), 'result', \(claim.order.orderID), \(result.json()) FROM paid
                     ON CONFLICT (event_id) DO NOTHING
                     """, logger: logger)
+            case .requeued:
+                let transition = PaymentLifecycle.replayUnpaid
+                try await connection.query(
+                    """
+                    UPDATE payments SET state = \(transition.toName), retry_due_at = now(), unknown_since = NULL, lookups = 0, updated_at = now()
+                    WHERE payment_id = \(claim.paymentID) AND state = ANY(\(transition.fromNames)::text[]) AND lease_token = \(claim.lease)
+                    """, logger: logger)
             case .settled(_, let outcome, _):
                 // A decline after all: the order's `failed` result stands; the reason is updated.
                 try await connection.query(
                     """
                     UPDATE payments SET reason_code = \(outcome.reason?.code), reason_message = \(outcome.reason?.message), updated_at = now()
-                    WHERE payment_id = \(claim.paymentID)
+                    WHERE payment_id = \(claim.paymentID) AND lease_token = \(claim.lease)
                     """, logger: logger)
             case .failedAgain(_, let outcome):
                 try await connection.query(
@@ -132,17 +140,18 @@ extension DeadLetterStore {
                         error_code = \(outcome.reason?.code), error_message = \(outcome.reason?.message)
                     WHERE payment_id = \(ticket.paymentID) AND attempt_no = \(ticket.attempt)
                     """, logger: logger)
-            case .foundPaid, .unconfirmed:
+            case .foundPaid, .unconfirmed, .requeued:
                 break
             }
             let closesLetter = switch finish {
-            case .foundPaid, .settled: true
+            case .foundPaid, .settled, .requeued: true
             case .failedAgain, .unconfirmed: false
             }
             try await connection.query(
                 """
                 WITH released AS (
-                    UPDATE payments SET lease_until = NULL, leased_by = NULL WHERE payment_id = \(claim.paymentID)
+                    UPDATE payments SET lease_until = NULL, leased_by = NULL, lease_token = NULL
+                    WHERE payment_id = \(claim.paymentID) AND lease_token = \(claim.lease)
                 ), letter AS (
                     UPDATE dead_letters SET status = 'replayed', updated_at = now() WHERE id = \(claim.letterID) AND \(closesLetter)
                 )

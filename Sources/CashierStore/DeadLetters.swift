@@ -80,10 +80,16 @@ public struct ReplayClaim: Sendable, Equatable {
     public let attempts: Int
     /// The channel's id for the charge, when an earlier answer gave one.
     public let reference: String?
+    /// The replay's lease token and the state it holds the payment in (`failed`, or
+    /// `resolving` for a payment parked as `outcome_unknown`).
+    public let lease: String
+    public let state: PaymentState
 
     /// The payment as of its last call (what a lookup or a result names).
     public var ticket: PaymentTicket {
-        PaymentTicket(paymentID: paymentID, order: order, idempotencyKey: idempotencyKey, attempt: attempts, resumed: false)
+        PaymentTicket(
+            paymentID: paymentID, order: order, idempotencyKey: idempotencyKey, attempt: attempts, lease: lease, state: state,
+            reference: reference)
     }
 }
 
@@ -112,6 +118,8 @@ public enum ReplayFinish: Sendable, Equatable {
     case failedAgain(PaymentTicket, ChannelOutcome)
     /// The channel could not say whether the payment happened: nothing was charged.
     case unconfirmed(Reason)
+    /// A parked unknown outcome turned out not charged: back on the retry schedule.
+    case requeued
 
     /// The audit row's outcome word.
     public var word: String {
@@ -121,6 +129,7 @@ public enum ReplayFinish: Sendable, Equatable {
         case .settled: "declined"
         case .failedAgain: "failed_again"
         case .unconfirmed: "not_confirmed"
+        case .requeued: "requeued"
         }
     }
 }

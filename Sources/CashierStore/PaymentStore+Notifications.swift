@@ -1,64 +1,101 @@
 public import CashierCore
-import Foundation
 import PostgresNIO
 
-/// What a channel's "payment succeeded" notification did.
-public enum NotificationSettlement: Sendable, Equatable {
-    /// The payment is now `succeeded` and its result is in the outbox.
-    case settled(orderID: String)
-    /// It had already succeeded (by query, or an earlier copy of the notification).
-    case alreadySucceeded(orderID: String)
-    /// It had been given up (`failed`, dead-lettered) but the money moved: now `succeeded`, and
-    /// its dead letter closed.
-    case revived(orderID: String)
-    /// No payment has this idempotency key.
-    case unknownPayment
-}
-
 extension PaymentStore {
-    /// Settles the payment a notification names by its idempotency key, idempotently, to the
-    /// same final state a query would give: `succeeded`, the channel's reference, the result
-    /// event (the same event id the worker would have used).
-    public func settleByNotification(idempotencyKey: String, channel: CashierCore.Channel, reference: String, occurredAt: String) async throws -> NotificationSettlement {
+    /// Records a success learned out of band — a genuine payment notification, or the answer of
+    /// a call whose writer lost its lease meanwhile — so it is never dropped (invariant 6).
+    /// What it does follows `PaymentLifecycle.onLearnedSuccess`: an open payment becomes
+    /// `succeeded` with its result (the same event id a query would give) and any open
+    /// `outcome_unknown` dead letter is closed; a `failed` payment keeps its result and the
+    /// success is dead-lettered as `channel_contradiction`; a succeeded one is left alone.
+    ///
+    /// - Parameter attempt: the call that learned it, whose attempt row is closed with it.
+    public func learnSuccess(
+        idempotencyKey: String, channel: CashierCore.Channel, reference: String, occurredAt: String, attempt: Int? = nil,
+        learnedBy: String
+    ) async throws -> LearnedSuccess {
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection -> NotificationSettlement in
+        return try await database.transaction { connection -> LearnedSuccess in
             let rows = try await connection.query(
                 """
-                SELECT p.payment_id, p.state, p.attempts, o.order_id, p.amount, p.currency
+                SELECT p.payment_id, p.state, p.attempts, o.order_id, p.amount, p.currency, p.traceparent, o.payment_method
                 FROM payments p JOIN orders o USING (order_id)
                 WHERE p.idempotency_key = \(idempotencyKey) AND p.channel = \(channel.rawValue)
                 FOR UPDATE OF p
                 """, logger: logger)
-            var found: (String, String, Int, String, Int64, String)? = nil
-            for try await row in rows.decode((String, String, Int, String, Int64, String).self) { found = row }
-            guard let (paymentID, state, attempts, orderID, amount, currency) = found else { return .unknownPayment }
-            if state == "succeeded" { return .alreadySucceeded(orderID: orderID) }
+            var found: (String, String, Int, String, Int64, String, String?, String)? = nil
+            for try await row in rows.decode((String, String, Int, String, Int64, String, String?, String).self) { found = row }
+            guard let (paymentID, stateText, attempts, orderID, amount, currency, traceparent, _) = found else { return .unknownPayment }
+            guard let state = PaymentState(rawValue: stateText) else {
+                throw StoreError(.invariant, "payment \(paymentID) has unknown state \(stateText)")
+            }
+            if let attempt {
+                try await connection.query(
+                    """
+                    UPDATE payment_attempts SET finished_at = now(), outcome = \(ChannelOutcome.succeeded(reference: reference).kind), channel_reference = \(reference)
+                    WHERE payment_id = \(paymentID) AND attempt_no = \(attempt) AND (finished_at IS NULL OR outcome = 'interrupted')
+                    """, logger: logger)
+            }
+            guard let transition = PaymentLifecycle.onLearnedSuccess(from: state) else { return .alreadySucceeded(orderID: orderID) }
+            if transition == PaymentLifecycle.contradict {
+                let reason = Reason(
+                    code: "channel_contradiction",
+                    message: "\(learnedBy) reported charge \(reference) succeeded after the channel had said this payment was not charged; the order's failed result stands")
+                try await connection.query(
+                    """
+                    WITH recorded AS (
+                        UPDATE payments SET late_reference = \(reference), state = \(transition.toName), updated_at = now()
+                        WHERE payment_id = \(paymentID) AND state = ANY(\(transition.fromNames)::text[])
+                        RETURNING payment_id
+                    ), letter AS (
+                        INSERT INTO dead_letters (order_id, payment_id, channel, reason_code, reason_message, attempts, payload,
+                                                  source_topic, source_partition, source_offset, source_digest)
+                        SELECT o.order_id, \(paymentID), o.channel, \(reason.code), \(reason.message), \(attempts), '{}',
+                               o.source_topic, o.source_partition, o.source_offset, o.source_digest
+                        FROM recorded JOIN orders o ON o.order_id = \(orderID)
+                        ON CONFLICT (source_topic, source_partition, source_offset, source_digest, reason_code)
+                        DO UPDATE SET status = 'open', reason_message = EXCLUDED.reason_message, updated_at = now()
+                        RETURNING id
+                    )
+                    INSERT INTO outbox (event_id, kind, message_key, payload, traceparent)
+                    SELECT \("dlq_\(paymentID)_contradiction"), 'dlq', \(orderID),
+                           json_build_object('dead_letter_id', id, 'order_id', \(orderID)::text, 'payment_id', \(paymentID)::text,
+                               'channel', \(channel.rawValue)::text, 'attempts', \(attempts)::integer,
+                               'reason', json_build_object('code', \(reason.code)::text, 'message', \(reason.message)::text))::text,
+                           \(traceparent)
+                    FROM letter
+                    ON CONFLICT (event_id) DO NOTHING
+                    """, logger: logger)
+                return .contradiction(orderID: orderID)
+            }
             let result = ResultEvent(
-                eventID: PaymentIdentity.resultEventID(paymentID: paymentID, status: "succeeded"), orderID: orderID, paymentID: paymentID,
-                status: .succeeded, amount: amount, currency: currency, channel: channel.rawValue, channelReference: reference,
-                attempts: max(attempts, 1), reason: nil, occurredAt: occurredAt)
+                eventID: PaymentIdentity.resultEventID(paymentID: paymentID, status: ResultEvent.Status.succeeded.rawValue), orderID: orderID,
+                paymentID: paymentID, status: .succeeded, amount: amount, currency: currency, channel: channel.rawValue,
+                channelReference: reference, attempts: max(attempts, 1), reason: nil, occurredAt: occurredAt)
             try await connection.query(
                 """
                 WITH paid AS (
                     UPDATE payments
-                    SET state = 'succeeded', channel_reference = \(reference), reason_code = NULL, reason_message = NULL,
-                        settled_at = now(), updated_at = now(), retry_due_at = NULL, lease_until = NULL, leased_by = NULL
-                    WHERE payment_id = \(paymentID)
+                    SET state = \(transition.toName), channel_reference = \(reference), reason_code = NULL, reason_message = NULL,
+                        settled_at = now(), updated_at = now(), retry_due_at = NULL, unknown_since = NULL,
+                        lease_token = NULL, lease_until = NULL, leased_by = NULL
+                    WHERE payment_id = \(paymentID) AND state = ANY(\(transition.fromNames)::text[])
+                    RETURNING payment_id
                 ), letters AS (
                     UPDATE dead_letters SET status = 'replayed', updated_at = now()
-                    WHERE payment_id = \(paymentID) AND status = 'open'
+                    WHERE payment_id = \(paymentID) AND status = 'open' AND EXISTS (SELECT 1 FROM paid)
                     RETURNING id
                 ), audited AS (
                     INSERT INTO dead_letter_actions (dead_letter_id, order_id, action, actor, reason, outcome, detail, finished_at)
-                    SELECT id, \(orderID), 'notification', \(channel.rawValue), 'payment notification', 'found_paid',
-                           \("the channel notified that charge " + reference + " succeeded"), now()
+                    SELECT id, \(orderID), 'notification', \(learnedBy), 'success learned', 'found_paid',
+                           \("the channel reported that charge " + reference + " succeeded"), now()
                     FROM letters
                 )
-                INSERT INTO outbox (event_id, kind, message_key, payload)
-                VALUES (\(result.eventID), 'result', \(orderID), \(result.json()))
+                INSERT INTO outbox (event_id, kind, message_key, payload, traceparent)
+                SELECT \(result.eventID), 'result', \(orderID), \(result.json()), \(traceparent) FROM paid
                 ON CONFLICT (event_id) DO NOTHING
                 """, logger: logger)
-            return state == "failed" ? .revived(orderID: orderID) : .settled(orderID: orderID)
+            return .settled(orderID: orderID)
         }
     }
 }

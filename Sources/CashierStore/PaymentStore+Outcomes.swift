@@ -1,86 +1,156 @@
 public import CashierCore
 import PostgresNIO
 
+/// One change of a held payment along one transition of `PaymentLifecycle`, with what the
+/// transition emits. `PaymentStore.move` makes it in one statement, or refuses it.
+public struct PaymentChange: Sendable {
+    public var transition: PaymentTransition
+    /// The answer of the call this change closes (nil when it closes none, as after a lookup).
+    public var outcome: ChannelOutcome?
+    /// The payment's reason afterwards (the last error, the decline); nil clears it.
+    public var reason: Reason?
+    public var reference: String?
+    /// The next due time (retry or lookup), in milliseconds since the epoch; nil clears it.
+    public var dueAtMilliseconds: Int64?
+    /// The result event, when the transition emits one.
+    public var result: ResultEvent?
+    /// The retry hand-over message, when the transition emits one.
+    public var retry: RetryRequest?
+    /// The dead letter's reason, when the transition emits one.
+    public var deadLetter: Reason?
+
+    public init(
+        _ transition: PaymentTransition, outcome: ChannelOutcome? = nil, reason: Reason? = nil, reference: String? = nil,
+        dueAtMilliseconds: Int64? = nil, result: ResultEvent? = nil, retry: RetryRequest? = nil, deadLetter: Reason? = nil
+    ) {
+        self.transition = transition
+        self.outcome = outcome
+        self.reason = reason
+        self.reference = reference
+        self.dueAtMilliseconds = dueAtMilliseconds
+        self.result = result
+        self.retry = retry
+        self.deadLetter = deadLetter
+    }
+
+    /// Whether the change carries exactly what its transition emits (a bug otherwise).
+    var matchesTransition: Bool {
+        let emits = transition.emits
+        return emits.contains(.result) == (result != nil) && emits.contains(.retry) == (retry != nil)
+            && emits.contains(.deadLetter) == (deadLetter != nil)
+    }
+}
+
 extension PaymentStore {
-    /// Records a final outcome: the payment's terminal state, the attempt's answer and the
-    /// result event in the outbox, in one statement. Returns false when the payment was already
-    /// terminal (another owner settled it first); the attempt row is recorded either way.
-    @discardableResult
-    public func settle(_ ticket: PaymentTicket, outcome: ChannelOutcome, result: ResultEvent, traceparent: String?) async throws -> Bool {
-        let state = result.status.rawValue
-        let reference = result.channelReference
-        let rows = try await client.query(
+    /// Opens the attempt row of the call about to be sent and returns the ticket with the
+    /// attempt number the database gave it, or nil when this holder no longer holds the
+    /// payment (its lease was taken over, or the payment moved on): then it must not call.
+    public func send(_ ticket: PaymentTicket) async throws -> PaymentTicket? {
+        let transition = switch ticket.state {
+        case .retryScheduled: PaymentLifecycle.sendFromRetry
+        case .failed: PaymentLifecycle.sendFromReplay
+        default: PaymentLifecycle.sendFromProcessing
+        }
+        let rows = try await database.rows(
             """
-            WITH settled AS (
+            WITH sent AS (
+                UPDATE payments SET attempts = attempts + 1, state = \(transition.toName), updated_at = now(),
+                                    lease_until = now() + make_interval(secs => \(leaseSeconds))
+                WHERE payment_id = \(ticket.paymentID) AND state = ANY(\(transition.fromNames)::text[])
+                  AND lease_token = \(ticket.lease) AND attempts = \(ticket.attempt)
+                RETURNING attempts
+            ), opened AS (
+                INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker)
+                SELECT \(ticket.paymentID), attempts, \(ticket.idempotencyKey), \(worker) FROM sent
+            )
+            SELECT attempts FROM sent
+            """)
+        guard let attempt = try rows.first?.decode(Int.self) else { return nil }
+        var sent = ticket
+        sent.attempt = attempt
+        return sent
+    }
+
+    /// Makes `change` to the payment `ticket` holds, in one statement: the payment's new state,
+    /// the attempt's answer, and what the transition emits (result, retry message, dead letter).
+    /// Returns false — and changes nothing but the attempt row — when the ticket's lease or
+    /// attempt is no longer current or the payment is not in a state the transition starts
+    /// from: a stale writer is refused.
+    @discardableResult
+    public func move(_ ticket: PaymentTicket, _ change: PaymentChange) async throws -> Bool {
+        precondition(change.matchesTransition, "\(change.transition) emits \(change.transition.emits)")
+        let transition = change.transition
+        let order = ticket.order
+        let terminal = transition.to.isTerminal
+        let toResolving = transition.to == .resolving
+        let bumpLookups = transition == PaymentLifecycle.lookUpAgain
+        let outcome = change.outcome
+        let message: (id: String, kind: String, payload: String)? =
+            if let result = change.result { (result.eventID, "result", result.json()) }
+            else if let retry = change.retry { ("retry_\(ticket.paymentID)_\(ticket.attempt)", "retry", retry.json()) }
+            else { nil }
+        let letter = change.deadLetter
+        let lastError = outcome?.reason ?? change.reason ?? letter
+        let dlqEventID = "dlq_\(ticket.paymentID)_\(ticket.attempt)_\(letter?.code ?? "")"
+        let rows = try await database.rows(
+            """
+            WITH moved AS (
                 UPDATE payments
-                SET state = \(state), channel_reference = \(reference), reason_code = \(result.reason?.code),
-                    reason_message = \(result.reason?.message), updated_at = now(), settled_at = now(),
-                    retry_due_at = NULL, lease_until = NULL, leased_by = NULL
-                WHERE payment_id = \(ticket.paymentID) AND state IN ('processing', 'retry_scheduled')
+                SET state = \(transition.toName),
+                    retry_due_at = to_timestamp(\(change.dueAtMilliseconds)::bigint / 1000.0),
+                    reason_code = \(change.reason?.code), reason_message = \(change.reason?.message),
+                    channel_reference = coalesce(\(change.reference)::text, channel_reference),
+                    settled_at = CASE WHEN \(terminal) THEN now() ELSE settled_at END,
+                    unknown_since = CASE WHEN \(toResolving) THEN coalesce(unknown_since, now()) END,
+                    lookups = CASE WHEN \(bumpLookups) THEN lookups + 1 WHEN \(toResolving) THEN lookups ELSE 0 END,
+                    lease_token = NULL, lease_until = NULL, leased_by = NULL, updated_at = now()
+                WHERE payment_id = \(ticket.paymentID) AND state = ANY(\(transition.fromNames)::text[])
+                  AND lease_token = \(ticket.lease) AND attempts = \(ticket.attempt)
                 RETURNING payment_id
-            ), attempt AS (
+            ), closed AS (
                 UPDATE payment_attempts
-                SET finished_at = now(), outcome = \(outcome.kind), channel_reference = \(reference),
-                    error_code = \(outcome.reason?.code), error_message = \(outcome.reason?.message)
-                WHERE payment_id = \(ticket.paymentID) AND attempt_no = \(ticket.attempt)
-            ), published AS (
+                SET finished_at = now(), outcome = \(outcome?.kind), channel_reference = \(outcome?.reference),
+                    error_code = \(outcome?.reason?.code), error_message = \(outcome?.reason?.message)
+                WHERE payment_id = \(ticket.paymentID) AND attempt_no = \(ticket.attempt) AND \(outcome != nil)
+                  AND (finished_at IS NULL OR outcome = 'interrupted')
+            ), message AS (
                 INSERT INTO outbox (event_id, kind, message_key, payload, traceparent)
-                SELECT \(result.eventID), 'result', \(ticket.order.orderID), \(result.json()), \(traceparent) FROM settled
+                SELECT \(message?.id), \(message?.kind), \(order.orderID), \(message?.payload), \(ticket.traceparent)
+                FROM moved WHERE \(message != nil)
+                ON CONFLICT (event_id) DO NOTHING
+            ), letter AS (
+                INSERT INTO dead_letters (order_id, payment_id, channel, reason_code, reason_message, attempts, payload,
+                                          source_topic, source_partition, source_offset, source_digest)
+                SELECT o.order_id, \(ticket.paymentID), o.channel, \(letter?.code), \(letter?.message), \(ticket.attempt),
+                       \(order.json()), o.source_topic, o.source_partition, o.source_offset, o.source_digest
+                FROM moved JOIN orders o ON o.order_id = \(order.orderID)
+                WHERE \(letter != nil)
+                ON CONFLICT (source_topic, source_partition, source_offset, source_digest, reason_code)
+                DO UPDATE SET status = 'open', attempts = EXCLUDED.attempts, reason_message = EXCLUDED.reason_message,
+                              updated_at = now()
+                RETURNING id, source_topic, source_partition, source_offset
+            ), announced AS (
+                INSERT INTO outbox (event_id, kind, message_key, payload, traceparent)
+                SELECT \(dlqEventID), 'dlq', \(order.orderID),
+                       json_build_object('dead_letter_id', id, 'order_id', \(order.orderID)::text,
+                           'payment_id', \(ticket.paymentID)::text, 'channel', \(order.channel.rawValue)::text,
+                           'attempts', \(ticket.attempt)::integer,
+                           'reason', json_build_object('code', \(letter?.code)::text, 'message', \(letter?.message)::text),
+                           'last_error', json_build_object('code', \(lastError?.code)::text, 'message', \(lastError?.message)::text),
+                           'source', json_build_object('topic', source_topic, 'partition', source_partition, 'offset', source_offset),
+                           'event', \(order.json())::json)::text,
+                       \(ticket.traceparent)
+                FROM letter
                 ON CONFLICT (event_id) DO NOTHING
             )
-            SELECT count(*)::integer FROM settled
-            """, logger: logger)
-        var count = 0
-        for try await value in rows.decode(Int.self) { count = value }
-        return count == 1
-    }
-
-    /// Hands a payment to the retry worker: state `retry_scheduled` with its due time, the
-    /// attempt's answer, and the retry message in the outbox, in one statement. The due time is
-    /// written here, not only when the retry worker reads the message, so when a retry starts
-    /// never depends on how quickly the retry topic is delivered.
-    public func scheduleRetry(_ ticket: PaymentTicket, outcome: ChannelOutcome, request: RetryRequest, traceparent: String?) async throws {
-        let eventID = "retry_\(ticket.paymentID)_\(ticket.attempt)"
-        try await client.query(
-            """
-            WITH scheduled AS (
-                UPDATE payments
-                SET state = 'retry_scheduled', retry_due_at = to_timestamp(\(request.dueAtMilliseconds)::bigint / 1000.0),
-                    reason_code = \(request.lastError.code),
-                    reason_message = \(request.lastError.message), updated_at = now()
-                WHERE payment_id = \(ticket.paymentID) AND state = 'processing'
-                RETURNING payment_id
-            ), attempt AS (
-                UPDATE payment_attempts
-                SET finished_at = now(), outcome = \(outcome.kind),
-                    error_code = \(outcome.reason?.code), error_message = \(outcome.reason?.message)
-                WHERE payment_id = \(ticket.paymentID) AND attempt_no = \(ticket.attempt)
-            )
-            INSERT INTO outbox (event_id, kind, message_key, payload, traceparent)
-            SELECT \(eventID), 'retry', \(ticket.order.orderID), \(request.json()), \(traceparent) FROM scheduled
-            ON CONFLICT (event_id) DO NOTHING
-            """, logger: logger)
-    }
-
-    /// Records a repeated call with the same key within one attempt budget (an unknown outcome
-    /// resolved by asking again): a new attempt row, so every call is visible.
-    public func nextAttempt(after ticket: PaymentTicket, outcome: ChannelOutcome) async throws -> PaymentTicket {
-        let next = ticket.attempt + 1
-        try await client.query(
-            """
-            WITH finished AS (
-                UPDATE payment_attempts
-                SET finished_at = now(), outcome = \(outcome.kind),
-                    error_code = \(outcome.reason?.code), error_message = \(outcome.reason?.message)
-                WHERE payment_id = \(ticket.paymentID) AND attempt_no = \(ticket.attempt)
-            ), bumped AS (
-                UPDATE payments SET attempts = \(next), updated_at = now() WHERE payment_id = \(ticket.paymentID)
-            )
-            INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker)
-            VALUES (\(ticket.paymentID), \(next), \(ticket.idempotencyKey), \(worker))
-            """, logger: logger)
-        return PaymentTicket(
-            paymentID: ticket.paymentID, order: ticket.order, idempotencyKey: ticket.idempotencyKey, attempt: next, resumed: ticket.resumed,
-            traceparent: ticket.traceparent)
+            SELECT count(*)::integer FROM moved
+            """)
+        let moved = try rows.first?.decode(Int.self) == 1
+        if !moved {
+            logger.warning("stale write refused", metadata: [
+                "payment_id": "\(ticket.paymentID)", "transition": "\(transition)", "attempt": "\(ticket.attempt)",
+            ])
+        }
+        return moved
     }
 }

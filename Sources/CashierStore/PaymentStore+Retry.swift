@@ -1,174 +1,167 @@
 public import CashierCore
 import PostgresNIO
 
-/// The retry schedule. It lives in Postgres, not in memory: `retry_due_at` is written with the
-/// failure that caused it (and confirmed by the retry worker when it reads the retry topic),
-/// and due payments are claimed in due-time order with `FOR UPDATE SKIP LOCKED`, so any number
-/// of retry workers share the work and a payment that is not yet due never holds back one that is.
+/// The schedules: retries and lookups of unknown outcomes. They live in Postgres, not in
+/// memory: `retry_due_at` is written with the change that caused it, and due payments are
+/// claimed in due-time order with `FOR UPDATE SKIP LOCKED`, so any number of retry workers
+/// share the work, a restart loses nothing, and one not yet due never holds back one that is.
 extension PaymentStore {
     /// Puts the payments named by a batch of retry messages on the schedule, unless they are
     /// already there (the usual case: the hand-over wrote the due time) — one statement per
-    /// batch. Covers payments handed over without one, by an earlier Cashier or by hand.
-    /// Idempotent: a repeated or stale message (the payment moved on since) changes nothing.
+    /// batch. Idempotent: a repeated or stale message (the payment moved on) changes nothing.
     /// Returns the due times it set, in milliseconds since the epoch.
     @discardableResult
     public func arm(_ requests: [RetryRequest]) async throws -> [Int64] {
         guard !requests.isEmpty else { return [] }
-        let rows = try await client.query(
+        let transition = PaymentLifecycle.arm
+        let rows = try await database.rows(
             """
             UPDATE payments p
-            SET retry_due_at = to_timestamp(r.due_ms / 1000.0), updated_at = now()
+            SET retry_due_at = to_timestamp(r.due_ms / 1000.0), state = \(transition.toName), updated_at = now()
             FROM unnest(\(requests.map(\.paymentID))::text[], \(requests.map { Int64($0.attempts) })::bigint[],
                         \(requests.map(\.dueAtMilliseconds))::bigint[]) AS r(payment_id, attempts, due_ms)
-            WHERE p.payment_id = r.payment_id AND p.state = 'retry_scheduled' AND p.attempts = r.attempts
+            WHERE p.payment_id = r.payment_id AND p.state = ANY(\(transition.fromNames)::text[]) AND p.attempts = r.attempts
               AND p.retry_due_at IS NULL
             RETURNING r.due_ms
-            """, logger: logger)
-        var armed: [Int64] = []
-        for try await due in rows.decode(Int64.self) { armed.append(due) }
-        return armed
+            """)
+        return try rows.map { try $0.decode(Int64.self) }
     }
 
-    /// Claims up to `limit` due payments for one call each: bumps the attempt count, opens the
-    /// attempt row, and leases the payment so no other retry worker takes it meanwhile. A lease
-    /// left by a process that died runs out and the payment is claimed again (its open attempt
-    /// is then closed as interrupted, and the next call reuses the same idempotency key).
-    public func claimDueRetries(limit: Int, lease: Duration) async throws -> [PaymentTicket] {
-        let rows = try await client.query(
+    /// Claims up to `limit` due retries for one call each, under a new lease per payment. A
+    /// lease left by a process that died runs out and the payment is claimed again (an open
+    /// attempt is then closed as interrupted; the next call reuses the idempotency key).
+    public func claimDueRetries(limit: Int) async throws -> [PaymentTicket] {
+        try await claimDue(PaymentLifecycle.claimRetry, limit: limit)
+    }
+
+    /// Claims up to `limit` payments whose unknown outcome is due to be looked up.
+    public func claimDueLookups(limit: Int) async throws -> [PaymentTicket] {
+        try await claimDue(PaymentLifecycle.claimLookup, limit: limit)
+    }
+
+    private func claimDue(_ transition: PaymentTransition, limit: Int) async throws -> [PaymentTicket] {
+        guard limit > 0 else { return [] }
+        let prefix = newLease()
+        let rows = try await database.rows(
             """
             WITH due AS (
                 SELECT payment_id FROM payments
-                WHERE state = 'retry_scheduled' AND retry_due_at <= now()
+                WHERE state = ANY(\(transition.fromNames)::text[]) AND retry_due_at <= now()
                   AND (lease_until IS NULL OR lease_until < now())
                 ORDER BY retry_due_at
                 LIMIT \(limit)
                 FOR UPDATE SKIP LOCKED
             ), claimed AS (
                 UPDATE payments p
-                SET attempts = p.attempts + 1, updated_at = now(), leased_by = \(worker),
-                    lease_until = now() + make_interval(secs => \(lease.wholeMilliseconds)::bigint / 1000.0)
+                SET state = \(transition.toName), updated_at = now(), leased_by = \(worker),
+                    lease_token = \(prefix) || ':' || p.payment_id,
+                    lease_until = now() + make_interval(secs => \(leaseSeconds))
                 FROM due WHERE p.payment_id = due.payment_id
-                RETURNING p.payment_id, p.order_id, p.attempts, p.idempotency_key, p.traceparent
+                RETURNING p.payment_id, p.order_id, p.attempts, p.idempotency_key, p.traceparent, p.lease_token,
+                          p.channel_reference, p.lookups, (extract(epoch FROM p.unknown_since) * 1000)::bigint AS unknown_since_ms
             ), interrupted AS (
                 UPDATE payment_attempts a SET finished_at = now(), outcome = 'interrupted'
                 FROM claimed c WHERE a.payment_id = c.payment_id AND a.finished_at IS NULL
-            ), opened AS (
-                INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker)
-                SELECT payment_id, attempts, idempotency_key, \(worker) FROM claimed
             )
-            SELECT c.payment_id, c.attempts, c.idempotency_key, c.traceparent,
+            SELECT c.payment_id, c.attempts, c.idempotency_key, c.traceparent, c.lease_token, c.channel_reference, c.lookups, c.unknown_since_ms,
                    o.event_id, o.order_id, o.user_id, o.item_id, o.price, o.currency, o.discount, o.channel,
                    o.payment_method, o.created_at
             FROM claimed c JOIN orders o USING (order_id)
-            """, logger: logger)
-        var tickets: [PaymentTicket] = []
-        for try await row in rows.decode(
-            (String, Int, String, String?, String, String, String, String, Int64, String, String, String, String, String?).self)
-        {
-            let order = try Self.order(
-                eventID: row.4, orderID: row.5, userID: row.6, itemID: row.7, price: row.8, currency: row.9, discount: row.10,
-                channel: row.11, paymentMethod: row.12, createdAt: row.13)
-            tickets.append(PaymentTicket(paymentID: row.0, order: order, idempotencyKey: row.2, attempt: row.1, resumed: false, traceparent: row.3))
+            """)
+        return try rows.map { row in
+            let (paymentID, attempts, key, traceparent, lease, reference, lookups, unknownSince) =
+                try row.decode((String, Int, String, String?, String, String?, Int, Int64?).self)
+            let order = try Self.order(from: row, startingAt: 8)
+            return PaymentTicket(
+                paymentID: paymentID, order: order, idempotencyKey: key, attempt: attempts, lease: lease, state: transition.to,
+                reference: reference, lookups: lookups, unknownSinceMilliseconds: unknownSince, traceparent: traceparent)
         }
-        return tickets
     }
 
-    /// Records a failed retry and puts the payment back on the schedule with its next due time.
-    public func reschedule(_ ticket: PaymentTicket, outcome: ChannelOutcome, dueAtMilliseconds: Int64) async throws {
-        try await client.query(
-            """
-            WITH rescheduled AS (
-                UPDATE payments
-                SET retry_due_at = to_timestamp(\(dueAtMilliseconds)::bigint / 1000.0), lease_until = NULL, leased_by = NULL,
-                    reason_code = \(outcome.reason?.code), reason_message = \(outcome.reason?.message), updated_at = now()
-                WHERE payment_id = \(ticket.paymentID) AND state = 'retry_scheduled' AND attempts = \(ticket.attempt)
-            )
-            UPDATE payment_attempts
-            SET finished_at = now(), outcome = \(outcome.kind),
-                error_code = \(outcome.reason?.code), error_message = \(outcome.reason?.message)
-            WHERE payment_id = \(ticket.paymentID) AND attempt_no = \(ticket.attempt)
-            """, logger: logger)
-    }
-
-    /// The last attempt failed: the payment is `failed` (reason `retries_exhausted`), its
-    /// result goes to the outbox, and a dead letter with provenance (the order event's topic,
-    /// partition and offset) is opened — or reopened, after a replay that failed again — and
-    /// announced on the dead-letter topic. One statement, so all of it or none.
+    /// Finds payments left `processing` by a holder that is gone (its lease lapsed: a stuck
+    /// task, a pod that died after its offset was committed elsewhere) and puts them back in
+    /// motion without waiting for a Kafka redelivery: looked up if a call may have been sent,
+    /// due for a call now otherwise. Returns how many it moved.
     @discardableResult
-    public func exhaust(_ ticket: PaymentTicket, outcome: ChannelOutcome, result: ResultEvent, traceparent: String?) async throws -> Bool {
-        let reason = result.reason ?? Reason(code: "retries_exhausted", message: "retries exhausted")
-        let lastError = outcome.reason ?? reason
-        let dlqEventID = "dlq_\(ticket.paymentID)_\(ticket.attempt)"
-        let order = ticket.order
-        let rows = try await client.query(
+    public func sweep(limit: Int = 200) async throws -> Int {
+        let sent = PaymentLifecycle.sweepSent
+        let unsent = PaymentLifecycle.sweepUnsent
+        precondition(sent.from == unsent.from)
+        let rows = try await database.rows(
             """
-            WITH settled AS (
-                UPDATE payments
-                SET state = 'failed', reason_code = \(reason.code), reason_message = \(reason.message), updated_at = now(),
-                    settled_at = now(), retry_due_at = NULL, lease_until = NULL, leased_by = NULL
-                WHERE payment_id = \(ticket.paymentID) AND state IN ('processing', 'retry_scheduled')
-                RETURNING payment_id
-            ), attempt AS (
-                UPDATE payment_attempts
-                SET finished_at = now(), outcome = \(outcome.kind),
-                    error_code = \(lastError.code), error_message = \(lastError.message)
-                WHERE payment_id = \(ticket.paymentID) AND attempt_no = \(ticket.attempt)
-            ), published AS (
-                INSERT INTO outbox (event_id, kind, message_key, payload, traceparent)
-                SELECT \(result.eventID), 'result', \(order.orderID), \(result.json()), \(traceparent) FROM settled
-                ON CONFLICT (event_id) DO NOTHING
-            ), letter AS (
-                INSERT INTO dead_letters (order_id, payment_id, channel, reason_code, reason_message, attempts, payload,
-                                          source_topic, source_partition, source_offset, source_digest)
-                SELECT o.order_id, \(ticket.paymentID), o.channel, \(reason.code), \(reason.message), \(ticket.attempt),
-                       \(order.json()), o.source_topic, o.source_partition, o.source_offset, o.source_digest
-                FROM settled JOIN orders o ON o.order_id = \(order.orderID)
-                ON CONFLICT (source_topic, source_partition, source_offset, source_digest, reason_code)
-                DO UPDATE SET status = 'open', attempts = EXCLUDED.attempts, reason_message = EXCLUDED.reason_message,
-                              updated_at = now()
-                RETURNING id, source_topic, source_partition, source_offset
-            ), announced AS (
-                INSERT INTO outbox (event_id, kind, message_key, payload, traceparent)
-                SELECT \(dlqEventID), 'dlq', \(order.orderID),
-                       json_build_object('dead_letter_id', id, 'order_id', \(order.orderID)::text,
-                           'payment_id', \(ticket.paymentID)::text, 'channel', \(order.channel.rawValue)::text,
-                           'attempts', \(ticket.attempt)::integer,
-                           'reason', json_build_object('code', \(reason.code)::text, 'message', \(reason.message)::text),
-                           'last_error', json_build_object('code', \(lastError.code)::text, 'message', \(lastError.message)::text),
-                           'source', json_build_object('topic', source_topic, 'partition', source_partition, 'offset', source_offset),
-                           'event', \(order.json())::json)::text,
-                       \(traceparent)
-                FROM letter
-                ON CONFLICT (event_id) DO NOTHING
+            WITH stranded AS (
+                SELECT p.payment_id,
+                       EXISTS (SELECT 1 FROM payment_attempts a WHERE a.payment_id = p.payment_id AND a.finished_at IS NULL) AS sent
+                FROM payments p
+                WHERE p.state = ANY(\(sent.fromNames)::text[]) AND (p.lease_until IS NULL OR p.lease_until < now())
+                LIMIT \(limit)
+                FOR UPDATE OF p SKIP LOCKED
+            ), moved AS (
+                UPDATE payments p
+                SET state = CASE WHEN s.sent THEN \(sent.toName) ELSE \(unsent.toName) END,
+                    unknown_since = CASE WHEN s.sent THEN coalesce(p.unknown_since, now()) END,
+                    reason_code = CASE WHEN s.sent THEN 'interrupted' ELSE p.reason_code END,
+                    reason_message = CASE WHEN s.sent THEN 'a call was interrupted before its answer was recorded' ELSE p.reason_message END,
+                    retry_due_at = now(), lease_token = NULL, lease_until = NULL, leased_by = NULL, updated_at = now()
+                FROM stranded s WHERE p.payment_id = s.payment_id
+                RETURNING p.payment_id
+            ), interrupted AS (
+                UPDATE payment_attempts a SET finished_at = now(), outcome = 'interrupted'
+                FROM moved m WHERE a.payment_id = m.payment_id AND a.finished_at IS NULL
             )
-            SELECT count(*)::integer FROM settled
-            """, logger: logger)
-        var count = 0
-        for try await value in rows.decode(Int.self) { count = value }
-        return count == 1
+            SELECT count(*)::integer FROM moved
+            """)
+        return try rows.first?.decode(Int.self) ?? 0
+    }
+
+    /// Extends the leases this process still holds (one statement for all of them). Returns
+    /// the payment ids whose lease is no longer this holder's (taken over, or settled).
+    public func renew(_ leases: [(paymentID: String, lease: String)]) async throws -> Set<String> {
+        guard !leases.isEmpty else { return [] }
+        let rows = try await database.rows(
+            """
+            UPDATE payments p SET lease_until = now() + make_interval(secs => \(leaseSeconds))
+            FROM unnest(\(leases.map(\.paymentID))::text[], \(leases.map(\.lease))::text[]) AS r(payment_id, lease)
+            WHERE p.payment_id = r.payment_id AND p.lease_token = r.lease AND p.state = ANY(\(PaymentState.open.map(\.rawValue))::text[])
+            RETURNING p.payment_id
+            """)
+        let renewed = Set(try rows.map { try $0.decode(String.self) })
+        return Set(leases.map(\.paymentID)).subtracting(renewed)
     }
 
     /// Keeps a message the retry worker cannot read (no payment can be identified from it) as
     /// a dead letter, so its offset can move on and an operator sees it.
     public func deadLetterUnreadable(_ payload: [UInt8], origin: EventOrigin, reason: Reason) async throws {
-        let text = String(decoding: payload.prefix(OrderCreated.maxEventBytes), as: UTF8.self)
-        try await client.query(
+        let text = StorableText.of(payload.prefix(OrderCreated.maxEventBytes))
+        let message = StorableText.of(reason.message)
+        try await database.rows(
             """
             WITH letter AS (
                 INSERT INTO dead_letters (reason_code, reason_message, payload, source_topic, source_partition, source_offset, source_digest)
-                VALUES (\(reason.code), \(reason.message), \(text), \(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest))
+                VALUES (\(reason.code), \(message), \(text), \(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest))
                 ON CONFLICT DO NOTHING
                 RETURNING id
             )
             INSERT INTO outbox (event_id, kind, message_key, payload)
             SELECT \(PaymentIdentity.deadLetterEventID(origin)), 'dlq', \(PaymentIdentity.deadLetterEventID(origin)),
                    json_build_object('dead_letter_id', id, 'order_id', NULL,
-                       'reason', json_build_object('code', \(reason.code)::text, 'message', \(reason.message)::text),
+                       'reason', json_build_object('code', \(reason.code)::text, 'message', \(message)::text),
                        'source', json_build_object('topic', \(origin.topic)::text, 'partition', \(origin.partition)::integer,
                                                    'offset', \(origin.offset)::bigint))::text
             FROM letter
             ON CONFLICT (event_id) DO NOTHING
-            """, logger: logger)
+            """)
+    }
+
+    /// Rebuilds an accepted order from the ten order columns of `row` starting at `index`
+    /// (event_id, order_id, user_id, item_id, price, currency, discount, channel, payment_method, created_at).
+    static func order(from row: PostgresRow, startingAt index: Int) throws -> OrderCreated {
+        let cells = Array(row)
+        func text(_ offset: Int) throws -> String { try cells[index + offset].decode(String.self) }
+        return try order(
+            eventID: text(0), orderID: text(1), userID: text(2), itemID: text(3), price: cells[index + 4].decode(Int64.self),
+            currency: text(5), discount: text(6), channel: text(7), paymentMethod: text(8),
+            createdAt: cells[index + 9].decode(String?.self))
     }
 
     /// Rebuilds an accepted order from its row (the row was validated when it was accepted).

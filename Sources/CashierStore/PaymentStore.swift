@@ -5,26 +5,42 @@ import NIOCore
 
 /// Every write of the payment pipeline. Each method is one atomic step: either all of it is
 /// durable or none of it is, so an offset may be committed as soon as a method returns.
+///
+/// Every statement that changes a payment binds a `PaymentLifecycle` transition: the states
+/// it may start from and the state it leads to. Writes by a holder also name its lease token
+/// and the attempt they close, so a writer whose lease was taken over is refused.
 public struct PaymentStore: Sendable {
-    let client: PostgresClient
-    let logger: Logger
-    /// Names this process in attempt rows (pod name and pid): "who made this call?".
+    let database: Database
+    var logger: Logger { database.logger }
+    var client: PostgresClient { database.client }
+    /// Names this process in attempt rows and leases (pod name and pid): "who made this call?".
     let worker: String
+    /// How long a lease lasts unless renewed (`LeaseKeeper` renews held leases well before).
+    public let leaseDuration: Duration
 
-    public init(client: PostgresClient, logger: Logger, worker: String) {
-        self.client = client
-        self.logger = logger
+    public init(client: PostgresClient, logger: Logger, worker: String, lease: Duration = .seconds(30), deadline: Duration = .seconds(15)) {
+        self.database = Database(client: client, logger: logger, deadline: deadline)
         self.worker = worker
+        self.leaseDuration = lease
     }
+
+    /// A fresh lease token: this process's name and 64 random bits.
+    func newLease() -> String {
+        worker + "#" + String(UInt64.random(in: .min ... .max), radix: 16)
+    }
+
+    var leaseSeconds: Double { Double(leaseDuration.wholeMilliseconds) / 1000 }
 
     // MARK: Accepting events
 
-    /// Records a valid event. A new order gets its payment and first attempt row in one
+    /// Records a valid event. A new order gets its payment, held by this process, in one
     /// statement (the hot path); anything else takes the careful path below.
     public func accept(_ order: OrderCreated, origin: EventOrigin, traceparent: String? = nil) async throws -> Acceptance {
         let paymentID = PaymentIdentity.paymentID(orderID: order.orderID)
         let key = PaymentIdentity.idempotencyKey(orderID: order.orderID)
-        let rows = try await client.query(
+        let lease = newLease()
+        let transition = PaymentLifecycle.accept
+        let rows = try await database.rows(
             """
             WITH new_order AS (
                 INSERT INTO orders (order_id, event_id, user_id, item_id, price, currency, discount, amount,
@@ -37,45 +53,48 @@ public struct PaymentStore: Sendable {
                 ON CONFLICT (order_id) DO NOTHING
                 RETURNING order_id
             ), new_payment AS (
-                INSERT INTO payments (payment_id, order_id, state, amount, currency, channel, idempotency_key, attempts, traceparent)
-                SELECT \(paymentID), order_id, 'processing', \(order.amount), \(order.currency.code),
-                       \(order.channel.rawValue), \(key), 1, \(traceparent)
+                INSERT INTO payments (payment_id, order_id, state, amount, currency, channel, idempotency_key, attempts, traceparent,
+                                      lease_token, leased_by, lease_until)
+                SELECT \(paymentID), order_id, \(transition.toName), \(order.amount), \(order.currency.code),
+                       \(order.channel.rawValue), \(key), 0, \(traceparent), \(lease), \(worker),
+                       now() + make_interval(secs => \(leaseSeconds))
                 FROM new_order
                 RETURNING payment_id
-            ), new_attempt AS (
-                INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker)
-                SELECT payment_id, 1, \(key), \(worker) FROM new_payment
             ), inbox_row AS (
                 INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition)
                 SELECT \(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(order.eventID), order_id, 'accepted'
                 FROM new_order
                 ON CONFLICT DO NOTHING
             )
-            SELECT count(*)::integer FROM new_order
-            """, logger: logger)
-        var created = 0
-        for try await count in rows.decode(Int.self) { created = count }
-        if created == 1 {
-            return .charge(PaymentTicket(paymentID: paymentID, order: order, idempotencyKey: key, attempt: 1, resumed: false, traceparent: traceparent))
+            SELECT count(*)::integer FROM new_payment
+            """)
+        if try rows.first?.decode(Int.self) == 1 {
+            return .charge(PaymentTicket(
+                paymentID: paymentID, order: order, idempotencyKey: key, attempt: 0, lease: lease, state: transition.to,
+                traceparent: traceparent))
         }
         return try await acceptExisting(order, origin: origin, traceparent: traceparent)
     }
 
-    /// The order id is known: a duplicate, a conflict, or an interrupted payment to resume.
+    /// The order id is known: a duplicate, a conflict, or a payment whose holder vanished.
     private func acceptExisting(_ order: OrderCreated, origin: EventOrigin, traceparent: String?) async throws -> Acceptance {
         let worker = self.worker
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection in
+        let lease = newLease()
+        let leaseSeconds = self.leaseSeconds
+        let resume = PaymentLifecycle.resume
+        return try await database.transaction { connection in
             let rows = try await connection.query(
                 """
-                SELECT o.fingerprint, p.payment_id, p.state, p.attempts, p.idempotency_key
+                SELECT o.fingerprint, p.payment_id, p.state, p.attempts, p.idempotency_key, p.channel_reference,
+                       coalesce(p.lease_until < now(), true)
                 FROM orders o JOIN payments p USING (order_id)
                 WHERE o.order_id = \(order.orderID)
                 FOR UPDATE OF p
                 """, logger: logger)
-            var existing: (String, String, String, Int, String)? = nil
-            for try await row in rows.decode((String, String, String, Int, String).self) { existing = row }
-            guard let (fingerprint, paymentID, stateText, attempts, key) = existing else {
+            var existing: (String, String, String, Int, String, String?, Bool)? = nil
+            for try await row in rows.decode((String, String, String, Int, String, String?, Bool).self) { existing = row }
+            guard let (fingerprint, paymentID, stateText, attempts, key, reference, lapsed) = existing else {
                 throw StoreError(.invariant, "order \(order.orderID) exists without a payment")
             }
             guard let state = PaymentState(rawValue: stateText) else {
@@ -85,35 +104,31 @@ public struct PaymentStore: Sendable {
                 try await Self.recordConflict(order, existingFingerprint: fingerprint, origin: origin, on: connection, logger: logger)
                 return .conflict
             }
-            guard state == .processing else {
-                try await connection.query(
-                    """
-                    INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition)
-                    VALUES (\(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(order.eventID), \(order.orderID), 'duplicate')
-                    ON CONFLICT DO NOTHING
-                    """, logger: logger)
-                return .duplicate(state: state)
-            }
-            // Still `processing`: the call that owned it never recorded an outcome (its process
-            // died, or its partition moved). Close that attempt as interrupted and make the next
-            // one with the same idempotency key, which the channel answers without a new charge.
-            let attempt = attempts + 1
             try await connection.query(
                 """
-                WITH interrupted AS (
-                    UPDATE payment_attempts SET finished_at = now(), outcome = 'interrupted'
-                    WHERE payment_id = \(paymentID) AND finished_at IS NULL
-                ), bumped AS (
-                    UPDATE payments SET attempts = \(attempt), updated_at = now() WHERE payment_id = \(paymentID)
-                ), inbox_row AS (
-                    INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition)
-                    VALUES (\(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(order.eventID), \(order.orderID), 'duplicate')
-                    ON CONFLICT DO NOTHING
-                )
-                INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker)
-                VALUES (\(paymentID), \(attempt), \(key), \(worker))
+                INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition)
+                VALUES (\(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(order.eventID), \(order.orderID), 'duplicate')
+                ON CONFLICT DO NOTHING
                 """, logger: logger)
-            return .charge(PaymentTicket(paymentID: paymentID, order: order, idempotencyKey: key, attempt: attempt, resumed: true, traceparent: traceparent))
+            // Held by a live process, on the retry schedule, being looked up, or settled: its
+            // owner drives it (and the sweeper takes over from an owner that dies).
+            guard resume.allows(state), lapsed else { return .duplicate(state: state) }
+            // Its holder vanished (its process died, or its partition moved and the lease ran
+            // out): take it over. An open attempt is closed as interrupted; the next call
+            // reuses the idempotency key, which the channel answers without a new charge.
+            try await connection.query(
+                """
+                WITH taken AS (
+                    UPDATE payments SET lease_token = \(lease), leased_by = \(worker), updated_at = now(),
+                                        lease_until = now() + make_interval(secs => \(leaseSeconds))
+                    WHERE payment_id = \(paymentID) AND state = ANY(\(resume.fromNames)::text[])
+                )
+                UPDATE payment_attempts SET finished_at = now(), outcome = 'interrupted'
+                WHERE payment_id = \(paymentID) AND finished_at IS NULL
+                """, logger: logger)
+            return .charge(PaymentTicket(
+                paymentID: paymentID, order: order, idempotencyKey: key, attempt: attempts, lease: lease, state: resume.to,
+                reference: reference, resumed: true, traceparent: traceparent))
         }
     }
 
@@ -158,7 +173,7 @@ public struct PaymentStore: Sendable {
     /// names an order that already exists: then it is a conflict and the order's result stands.
     public func reject(_ rejection: OrderRejection, payload: [UInt8], origin: EventOrigin, result: ResultEvent) async throws {
         let stored = payload.count <= OrderCreated.maxEventBytes ? payload : Array(payload.prefix(1024))
-        try await client.query(
+        try await database.rows(
             """
             WITH inbox_row AS (
                 INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition,
@@ -172,24 +187,23 @@ public struct PaymentStore: Sendable {
             SELECT \(result.eventID), 'result', \(rejection.orderID ?? result.eventID), \(result.json())
             FROM inbox_row
             ON CONFLICT (event_id) DO NOTHING
-            """, logger: logger)
+            """)
     }
 
     /// Whether an order with this id has been accepted (used to tell a conflicting invalid
     /// event from a new invalid one).
     public func orderExists(_ orderID: String) async throws -> Bool {
-        let rows = try await client.query("SELECT EXISTS (SELECT 1 FROM orders WHERE order_id = \(orderID))", logger: logger)
-        for try await exists in rows.decode(Bool.self) { return exists }
-        return false
+        let rows = try await database.rows("SELECT EXISTS (SELECT 1 FROM orders WHERE order_id = \(orderID))")
+        return try rows.first?.decode(Bool.self) ?? false
     }
 
     /// Records an invalid event that names an existing order as a conflict (no result event).
     public func rejectAsConflict(_ rejection: OrderRejection, payload: [UInt8], origin: EventOrigin) async throws {
         let orderID = rejection.orderID ?? ""
-        let text = String(decoding: payload.prefix(OrderCreated.maxEventBytes), as: UTF8.self)
-        let message = "order \(orderID) was already received; this later event is invalid (\(rejection.reason)) and was not charged"
+        let text = StorableText.of(payload.prefix(OrderCreated.maxEventBytes))
+        let message = StorableText.of("order \(orderID) was already received; this later event is invalid (\(rejection.reason)) and was not charged")
         let dlqEventID = PaymentIdentity.deadLetterEventID(origin)
-        try await client.query(
+        try await database.rows(
             """
             WITH inbox_row AS (
                 INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition,
@@ -211,6 +225,43 @@ public struct PaymentStore: Sendable {
                                                    'offset', \(origin.offset)::bigint))::text
             FROM letter
             ON CONFLICT (event_id) DO NOTHING
-            """, logger: logger)
+            """)
+    }
+
+    /// Keeps a consumed record whose outcome cannot be stored (a storage error that is not
+    /// transient) as a dead letter with that error, so its offset can move on: a poison record
+    /// never holds a partition. Its text is made storable first, so this cannot fail the same way.
+    public func deadLetterPoison(_ payload: [UInt8], origin: EventOrigin, error: StoreError) async throws {
+        let reason = Reason(code: "storage_error", message: StorableText.of("the outcome of this record could not be stored: \(error)"))
+        let text = StorableText.of(payload.prefix(OrderCreated.maxEventBytes))
+        let eventID = PaymentIdentity.deadLetterEventID(origin)
+        try await database.rows(
+            """
+            WITH letter AS (
+                INSERT INTO dead_letters (reason_code, reason_message, payload, source_topic, source_partition, source_offset, source_digest)
+                VALUES (\(reason.code), \(reason.message), \(text), \(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest))
+                ON CONFLICT DO NOTHING
+                RETURNING id
+            )
+            INSERT INTO outbox (event_id, kind, message_key, payload)
+            SELECT \(eventID), 'dlq', \(eventID),
+                   json_build_object('dead_letter_id', id, 'order_id', NULL,
+                       'reason', json_build_object('code', \(reason.code)::text, 'message', \(reason.message)::text),
+                       'source', json_build_object('topic', \(origin.topic)::text, 'partition', \(origin.partition)::integer,
+                                                   'offset', \(origin.offset)::bigint))::text
+            FROM letter
+            ON CONFLICT (event_id) DO NOTHING
+            """)
+        logger.error("record dead-lettered: its outcome could not be stored", metadata: [
+            "offset": "\(origin.partition)/\(origin.offset)", "error": "\(error)",
+        ])
+    }
+}
+
+/// Text Postgres can store in a `text` column: valid UTF-8 without U+0000 (escaped as `\u0000`).
+enum StorableText {
+    static func of(_ bytes: some Collection<UInt8>) -> String { of(String(decoding: bytes, as: UTF8.self)) }
+    static func of(_ text: String) -> String {
+        text.contains("\u{0}") ? text.split(separator: "\u{0}", omittingEmptySubsequences: false).joined(separator: "\\u0000") : text
     }
 }

@@ -1,37 +1,69 @@
 public import CashierCore
 
-/// Permission to make one channel call for a payment: the attempt row already exists, so a
-/// crash during the call leaves a visible trace and the next owner resumes with the same key.
+/// A payment held by this process under a lease: what it needs to make the next call, look
+/// the payment up, or record an outcome. Every write names `lease` and `attempt`, so a writer
+/// whose lease was taken over is refused (fencing).
 public struct PaymentTicket: Sendable, Equatable {
     public let paymentID: String
     public let order: OrderCreated
     public let idempotencyKey: String
-    /// The number of this call, counting from 1 over the payment's whole life.
-    public let attempt: Int
-    /// Whether an earlier call was interrupted (a crash or a lost partition) before its outcome
-    /// was recorded.
+    /// The number of the last call sent for the payment, from the database (0: none yet).
+    public var attempt: Int
+    /// This holder's lease token.
+    public let lease: String
+    /// The state the payment is held in.
+    public var state: PaymentState
+    /// The channel's id for the charge, when an earlier answer named one.
+    public var reference: String?
+    /// Lookups made since the outcome became unknown, and when it did (milliseconds since the epoch).
+    public var lookups: Int
+    public var unknownSinceMilliseconds: Int64?
+    /// Whether an earlier holder's call was interrupted before its outcome was recorded.
     public let resumed: Bool
     /// The order event's W3C `traceparent`, carried into every event about this payment.
     public var traceparent: String?
 
-    public init(paymentID: String, order: OrderCreated, idempotencyKey: String, attempt: Int, resumed: Bool, traceparent: String? = nil) {
-        self.traceparent = traceparent
+    public init(
+        paymentID: String, order: OrderCreated, idempotencyKey: String, attempt: Int, lease: String, state: PaymentState,
+        reference: String? = nil, lookups: Int = 0, unknownSinceMilliseconds: Int64? = nil, resumed: Bool = false,
+        traceparent: String? = nil
+    ) {
         self.paymentID = paymentID
         self.order = order
         self.idempotencyKey = idempotencyKey
         self.attempt = attempt
+        self.lease = lease
+        self.state = state
+        self.reference = reference
+        self.lookups = lookups
+        self.unknownSinceMilliseconds = unknownSinceMilliseconds
         self.resumed = resumed
+        self.traceparent = traceparent
     }
 }
 
 /// What the store decided about an incoming valid event.
 public enum Acceptance: Sendable, Equatable {
-    /// Charge now (a new order, or one whose previous call never recorded an outcome).
+    /// Charge now (a new order, or one whose previous holder's lease lapsed).
     case charge(PaymentTicket)
-    /// The same order again: nothing to do, its own outcome stands (or is being retried).
+    /// The same order again: nothing to do, its own outcome stands, or a live holder (or the
+    /// retry schedule) is driving it.
     case duplicate(state: PaymentState)
     /// Same order id, different chargeable fields: dead-lettered, never charged.
     case conflict
+}
+
+/// What a success learned out of band (a notification, or a writer whose lease was lost) did.
+public enum LearnedSuccess: Sendable, Equatable {
+    /// The payment is now `succeeded` and its result is in the outbox.
+    case settled(orderID: String)
+    /// It had already succeeded: nothing changed.
+    case alreadySucceeded(orderID: String)
+    /// It was `failed` after the channel said "not charged": recorded and dead-lettered as
+    /// `channel_contradiction` for a person; no second result.
+    case contradiction(orderID: String)
+    /// No payment has this idempotency key (on this channel).
+    case unknownPayment
 }
 
 /// A message waiting in the outbox to be published.

@@ -1,4 +1,5 @@
 public import Foundation
+import CashierCore
 public import Logging
 public import PostgresNIO
 
@@ -28,14 +29,15 @@ public struct StatsStore: Sendable {
 
     /// Per channel: payments settled since `since` (succeeded, failed) and those still open.
     public func channels(since: Date) async throws -> [ChannelFigures] {
+        let open = PaymentState.open.map(\.rawValue)
         let rows = try await client.query(
             """
             SELECT channel,
-                   (count(*) FILTER (WHERE state = 'succeeded' AND settled_at >= \(since)))::integer,
-                   (count(*) FILTER (WHERE state = 'failed' AND settled_at >= \(since)))::integer,
-                   (count(*) FILTER (WHERE state IN ('processing', 'retry_scheduled')))::integer
+                   (count(*) FILTER (WHERE state = \(PaymentState.succeeded.rawValue) AND settled_at >= \(since)))::integer,
+                   (count(*) FILTER (WHERE state = \(PaymentState.failed.rawValue) AND settled_at >= \(since)))::integer,
+                   (count(*) FILTER (WHERE state = ANY(\(open)::text[])))::integer
             FROM payments
-            WHERE settled_at >= \(since) OR state IN ('processing', 'retry_scheduled')
+            WHERE settled_at >= \(since) OR state = ANY(\(open)::text[])
             GROUP BY channel ORDER BY channel
             """, logger: logger)
         var figures: [ChannelFigures] = []
@@ -50,7 +52,7 @@ public struct StatsStore: Sendable {
         let rows = try await client.query(
             """
             SELECT currency, count(*)::integer, sum(amount)::bigint FROM payments
-            WHERE state = 'succeeded' AND settled_at >= \(since)
+            WHERE state = \(PaymentState.succeeded.rawValue) AND settled_at >= \(since)
             GROUP BY currency ORDER BY currency
             """, logger: logger)
         var figures: [CurrencyFigures] = []

@@ -1,13 +1,24 @@
-/// An error from the Postgres store. Never carries SQL text or connection secrets.
+import PostgresNIO
+
+/// An error from the Postgres store. Never carries SQL text, bound parameters or connection
+/// secrets: a server error is described by its SQLSTATE and the server's message.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
-        private enum Base: String, Sendable, Hashable { case invalidURL, schemaOutdated, schemaTooNew, database, invariant }
+        private enum Base: String, Sendable, Hashable {
+            case invalidURL, schemaOutdated, schemaTooNew, database, transient, invariant, timeout
+        }
         private let base: Base
         private init(_ base: Base) { self.base = base }
         public static let invalidURL = Code(.invalidURL)
         public static let schemaOutdated = Code(.schemaOutdated)
         public static let schemaTooNew = Code(.schemaTooNew)
+        /// The statement cannot succeed as it is (bad data, a constraint): retrying it is useless.
         public static let database = Code(.database)
+        /// The database is away or busy (connection lost, restarting, serialization failure,
+        /// deadlock): the same statement may succeed in a moment.
+        public static let transient = Code(.transient)
+        /// A statement did not finish within its deadline (treated as transient).
+        public static let timeout = Code(.timeout)
         /// The database holds something the code says cannot happen: a bug, never retried.
         public static let invariant = Code(.invariant)
         public var description: String { base.rawValue }
@@ -15,11 +26,51 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 
     public let code: Code
     public let message: String
+    /// The server's SQLSTATE, when the server answered with an error.
+    public let sqlState: String?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, sqlState: String? = nil) {
         self.code = code
         self.message = message
+        self.sqlState = sqlState
     }
 
-    public var description: String { message }
+    /// Whether the same step may succeed if tried again after a pause.
+    public var isRetryable: Bool { code == .transient || code == .timeout }
+
+    public var description: String { sqlState.map { "\(message) (SQLSTATE \($0))" } ?? message }
+
+    /// Classifies any error a statement threw (DESIGN.md section 6): transient faults are
+    /// retried with backoff, everything else is the record's own problem and must not hold
+    /// the line.
+    public static func classify(_ error: any Error) -> StoreError {
+        if let error = error as? StoreError { return error }
+        if let error = error as? PSQLError { return classify(error) }
+        if error is CancellationError { return StoreError(.transient, "cancelled") }
+        // Channel and socket errors below the Postgres protocol: the connection went away.
+        return StoreError(.transient, "database connection failed: \(error)")
+    }
+
+    static func classify(_ error: PSQLError) -> StoreError {
+        if error.code == .server {
+            let state = error.serverInfo?[.sqlState] ?? "?????"
+            let message = error.serverInfo?[.message] ?? "server error"
+            return StoreError(transientStates.contains(state) || transientClasses.contains(String(state.prefix(2))) ? .transient : .database,
+                              "postgres: \(message)", sqlState: state)
+        }
+        switch error.code {
+        case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .poolClosed, .queryCancelled:
+            return StoreError(.transient, "postgres connection lost (\(error.code))")
+        default:
+            // Protocol-level surprises (decoding, unexpected messages): not the server's data.
+            return StoreError(.database, "postgres client error (\(error.code))")
+        }
+    }
+
+    /// SQLSTATE classes that mean "try again": connection exceptions, insufficient resources,
+    /// operator intervention (shutdown, restart, cannot connect now), system errors.
+    private static let transientClasses: Set<String> = ["08", "53", "57", "58"]
+    /// serialization_failure, deadlock_detected, lock_not_available, read-only while a
+    /// replica is promoted.
+    private static let transientStates: Set<String> = ["40001", "40P01", "55P03", "25006"]
 }

@@ -1,21 +1,35 @@
 import Testing
 @testable import CashierCore
 
-@Suite struct PaymentStateTests {
-    @Test func terminalStatesNeverChange() {
-        for terminal in PaymentState.allCases where terminal.isTerminal {
-            for next in PaymentState.allCases {
-                #expect(!terminal.canMove(to: next))
-            }
+@Suite struct PaymentLifecycleTableTests {
+    @Test func onlyAnOperatorsReplayLeavesATerminalState() {
+        for transition in PaymentLifecycle.all where transition.from.contains(where: \.isTerminal) && transition.to != transition.from.first {
+            #expect(transition.guardedBy == .operator_, "\(transition) leaves a terminal state")
         }
+        #expect(PaymentLifecycle.replaySucceed.allows(.failed))
     }
 
-    @Test func processingSettlesOrIsHandedToRetry() {
-        #expect(PaymentState.processing.canMove(to: .succeeded))
-        #expect(PaymentState.processing.canMove(to: .failed))
-        #expect(PaymentState.processing.canMove(to: .retryScheduled))
-        #expect(!PaymentState.processing.canMove(to: .rejected))
-        #expect(PaymentState.retryScheduled.canMove(to: .processing))
+    @Test func failedIsReachedOnlyByADeclineAnExhaustionOrAReplay() {
+        let intoFailed = PaymentLifecycle.all.filter { $0.to == .failed && !$0.from.allSatisfy { $0 == .failed } }
+        #expect(Set(intoFailed.map(\.name)) == ["decline", "exhaust"])
+    }
+
+    @Test func everyTransitionIntoATerminalStatePublishesAResultExceptAContradiction() {
+        for transition in PaymentLifecycle.all where transition.to.isTerminal && !transition.from.allSatisfy(\.isTerminal) {
+            #expect(transition.emits.contains(.result), "\(transition)")
+        }
+        #expect(!PaymentLifecycle.contradict.emits.contains(.result))
+    }
+
+    @Test func aLearnedSuccessSettlesOpenPaymentsAndNeverASecondResult() {
+        for state in PaymentState.allCases {
+            let transition = PaymentLifecycle.onLearnedSuccess(from: state)
+            switch state {
+            case .processing, .retryScheduled, .resolving: #expect(transition == PaymentLifecycle.learnSuccess)
+            case .failed: #expect(transition == PaymentLifecycle.contradict)
+            case .succeeded: #expect(transition == nil)
+            }
+        }
     }
 }
 

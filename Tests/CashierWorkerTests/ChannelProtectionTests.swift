@@ -27,40 +27,37 @@ final class ScriptedChannel: ChannelAdapter, Sendable {
 @Suite struct ChannelProtectionTests {
     let request = ChargeRequest(paymentID: "p", orderID: "o", itemID: "i", amount: 1, currency: .cny, paymentMethod: "m", idempotencyKey: "k")
 
+    func protection(_ scripted: ScriptedChannel, _ configure: (inout ChannelProtection.Settings) -> Void) -> ChannelProtection {
+        var settings = ChannelProtection.Settings()
+        configure(&settings)
+        return ChannelProtection(scripted, settings: settings, defaultLimit: 64, logger: Logger(label: "test"))
+    }
+
     @Test func theBreakerOpensWhenEnoughCallsFailAndAProbeClosesIt() async throws {
         let scripted = ScriptedChannel()
-        var settings = ChannelProtection.Settings()
-        settings.minimumCalls = 3
-        settings.openFor = .milliseconds(200)
-        let channel = ChannelProtection(scripted, settings: settings, logger: Logger(label: "test"))
-        for _ in 0..<3 { #expect(await channel.charge(request).reason?.code == "service_unavailable") }
+        let channel = protection(scripted) { $0.minimumCalls = 3; $0.openFor = .milliseconds(200) }
+        for _ in 0..<3 { #expect(await channel.charge(request)?.reason?.code == "service_unavailable") }
         #expect(channel.isOpen)
-        // Open: refused at once, the channel is not called.
-        #expect(await channel.charge(request).reason?.code == "circuit_open")
+        // Open: a call waits instead of being sent or failed; past its wait nothing is sent.
+        #expect(await channel.admit(maxWait: .milliseconds(50)) == .circuitOpen)
         #expect(scripted.calls.load(ordering: .relaxed) == 3)
-        try await Task.sleep(for: .milliseconds(250))
         scripted.failing.store(false, ordering: .relaxed)
-        #expect(await channel.charge(request) == .succeeded(reference: "T"), "the half-open probe goes through")
+        // A call that waits long enough goes through as the half-open probe.
+        #expect(await channel.charge(request, maxWait: .seconds(2)) == .succeeded(reference: "T"))
         #expect(!channel.isOpen)
     }
 
     @Test func aFailedProbeOpensTheBreakerAgain() async throws {
         let scripted = ScriptedChannel()
-        var settings = ChannelProtection.Settings()
-        settings.minimumCalls = 1
-        settings.openFor = .milliseconds(100)
-        let channel = ChannelProtection(scripted, settings: settings, logger: Logger(label: "test"))
+        let channel = protection(scripted) { $0.minimumCalls = 1; $0.openFor = .milliseconds(100) }
         _ = await channel.charge(request)
-        try await Task.sleep(for: .milliseconds(150))
-        #expect(await channel.charge(request).reason?.code == "service_unavailable", "probe")
-        #expect(await channel.charge(request).reason?.code == "circuit_open")
+        #expect(await channel.charge(request, maxWait: .seconds(1))?.reason?.code == "service_unavailable", "probe")
+        #expect(await channel.admit(maxWait: .milliseconds(20)) == .circuitOpen)
     }
 
     @Test func aFewFailuresAmongManySuccessesDoNotOpenTheBreaker() async throws {
         let scripted = ScriptedChannel()
-        var settings = ChannelProtection.Settings()
-        settings.minimumCalls = 10
-        let channel = ChannelProtection(scripted, settings: settings, logger: Logger(label: "test"))
+        let channel = protection(scripted) { $0.minimumCalls = 10 }
         scripted.failing.store(false, ordering: .relaxed)
         for _ in 0..<8 { _ = await channel.charge(request) }
         scripted.failing.store(true, ordering: .relaxed)
@@ -70,20 +67,23 @@ final class ScriptedChannel: ChannelAdapter, Sendable {
         #expect(channel.isOpen, "9 failures in 17 calls are over half")
     }
 
-    @Test func aFullChannelSendsNewCallsToTheRetryPathInsteadOfQueueing() async throws {
-        let scripted = ScriptedChannel(delay: .milliseconds(300))
+    @Test func aFullChannelMakesCallsWaitForAPlaceInsteadOfRefusingThem() async throws {
+        let scripted = ScriptedChannel(delay: .milliseconds(200))
         scripted.failing.store(false, ordering: .relaxed)
-        var settings = ChannelProtection.Settings()
-        settings.concurrency = 2
-        settings.permitWait = .milliseconds(50)
-        let channel = ChannelProtection(scripted, settings: settings, logger: Logger(label: "test"))
+        let channel = protection(scripted) { $0.concurrency = 2 }
         let request = self.request
-        let outcomes = await withTaskGroup(of: ChannelOutcome.self) { group in
+        let started = ContinuousClock.now
+        let outcomes = await withTaskGroup(of: ChannelOutcome?.self) { group in
             for _ in 0..<4 { group.addTask { await channel.charge(request) } }
             return await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(outcomes.filter { $0.kind == "succeeded" }.count == 2)
-        #expect(outcomes.filter { $0.reason?.code == "channel_busy" }.count == 2)
-        #expect(scripted.calls.load(ordering: .relaxed) == 2)
+        #expect(outcomes.allSatisfy { $0 == .succeeded(reference: "T") }, "nobody is refused")
+        #expect(scripted.calls.load(ordering: .relaxed) == 4)
+        #expect(ContinuousClock.now - started >= .milliseconds(400), "two at a time")
+    }
+
+    @Test func withoutASettingTheLimitIsTheWorkersConcurrency() {
+        let channel = ChannelProtection(ScriptedChannel(), settings: .init(), defaultLimit: 256, logger: Logger(label: "test"))
+        #expect(channel.limit == 256)
     }
 }

@@ -1,38 +1,37 @@
-/// Where a payment stands. Stored in Postgres as the raw value.
+/// Where a payment stands. Stored in Postgres as the raw value. Which moves are allowed is not
+/// decided here but by `PaymentLifecycle`, the one table every store statement binds.
 ///
 /// ```
-/// processing ──▶ succeeded | failed
-///     │  ▲
-///     ▼  │
-/// retry_scheduled ──▶ succeeded | failed
+///            accept                 succeed / decline
+///   (new) ─────────▶ processing ─────────────────────────▶ succeeded | failed
+///                      │    ▲ resume                           ▲
+///        hand over /   │    │                                  │ exhaust (a definite "not charged")
+///        sweep unsent  ▼    │                                  │
+///                retry_scheduled ──────────────────────────────┤
+///                      │  ▲                                    │ resolve paid / learn success
+///   unknown answer /   ▼  │ resolve not paid                   │
+///   sweep sent       resolving ────────────────────────────────┘
 /// ```
-/// `rejected` never has a payment: it is the terminal state of an event that was not charged.
-public enum PaymentState: String, Sendable, CaseIterable {
-    /// A channel call is about to start or is running (a crash here is resumed with the same key).
+/// `rejected` is not a payment state: an event that is not charged never gets a payment.
+public enum PaymentState: String, Sendable, CaseIterable, Hashable {
+    /// Accepted; the holder of its lease is about to call the channel, or is calling it.
     case processing
-    /// Handed to the retry topic; the retry worker owns the next attempt.
+    /// Waiting for its next call, due at `retry_due_at`; a retry worker's lease marks a call in flight.
     case retryScheduled = "retry_scheduled"
+    /// The channel may have charged and has not said: looked up on a schedule until it tells
+    /// (DESIGN.md invariant 6). Never published as a failure.
+    case resolving
     case succeeded
     case failed
-    case rejected
 
+    /// Terminal states have their result published; only an operator's replay leaves `failed`.
     public var isTerminal: Bool {
         switch self {
-        case .succeeded, .failed, .rejected: true
-        case .processing, .retryScheduled: false
+        case .succeeded, .failed: true
+        case .processing, .retryScheduled, .resolving: false
         }
     }
 
-    /// Whether moving from `self` to `next` is allowed. Terminal states never change.
-    public func canMove(to next: PaymentState) -> Bool {
-        switch (self, next) {
-        case (.processing, .succeeded), (.processing, .failed), (.processing, .retryScheduled),
-            (.processing, .processing):
-            true
-        case (.retryScheduled, .processing), (.retryScheduled, .succeeded), (.retryScheduled, .failed):
-            true
-        default:
-            false
-        }
-    }
+    /// States in which a payment is still in progress.
+    public static let open: [PaymentState] = allCases.filter { !$0.isTerminal }
 }

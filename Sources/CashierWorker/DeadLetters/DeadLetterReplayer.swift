@@ -10,7 +10,7 @@ public struct DeadLetterReplayer: Sendable {
     /// What happened to one dead letter, in words an operator reads.
     public struct Report: Sendable, Equatable {
         public enum Kind: String, Sendable { case charged, foundPaid = "found_paid", declined, alreadySucceeded = "already_succeeded",
-            failedAgain = "failed_again", notConfirmed = "not_confirmed", skipped, wouldReplay = "would_replay" }
+            failedAgain = "failed_again", notConfirmed = "not_confirmed", requeued, skipped, wouldReplay = "would_replay" }
         public let letterID: Int64
         public let orderID: String?
         public let kind: Kind
@@ -43,8 +43,8 @@ public struct DeadLetterReplayer: Sendable {
         case .notFound: return report(letter, .skipped, "no dead letter with id \(letter.id)")
         }
 
-        let adapter = channels.adapter(for: claim.order.channel)
-        switch await adapter.lookup(PaymentCharger.request(for: claim.ticket), reference: claim.reference) {
+        let channel = channels.protection(for: claim.order.channel)
+        switch await channel.lookup(PaymentCharger.request(for: claim.ticket), reference: claim.reference) {
         case .paid(let reference):
             let result = PaymentCharger.result(claim.ticket, status: .succeeded, reference: reference, reason: nil)
             let detail = "the channel already holds charge \(reference); settled as succeeded without a new charge"
@@ -54,12 +54,26 @@ public struct DeadLetterReplayer: Sendable {
             let detail = "the channel could not confirm whether it was paid (\(reason.code): \(reason.message)); not charged"
             try await store.finishReplay(claim, .unconfirmed(reason), detail: detail)
             return report(letter, .notConfirmed, detail)
+        case .notPaid where claim.state == .resolving:
+            // A parked unknown outcome that turned out not charged: the retry worker makes the
+            // next call with the same key, under the retry policy.
+            let detail = "the channel holds no charge; put back on the retry schedule (same idempotency key)"
+            try await store.finishReplay(claim, .requeued, detail: detail)
+            return report(letter, .requeued, detail)
         case .notPaid:
             break
         }
 
-        let ticket = try await store.replayAttempt(claim)
-        let outcome = await adapter.charge(PaymentCharger.request(for: ticket))
+        guard let ticket = try await store.replayAttempt(claim) else {
+            let detail = "another process took the payment over; not charged"
+            try await store.finishReplay(claim, .unconfirmed(Reason(code: "lease_lost", message: detail)), detail: detail)
+            return report(letter, .skipped, detail)
+        }
+        guard let outcome = await channel.charge(PaymentCharger.request(for: ticket)) else {
+            let detail = "the \(claim.order.channel.rawValue) channel's breaker is open; not charged, try again later"
+            try await store.finishReplay(claim, .unconfirmed(Reason(code: "circuit_open", message: detail)), detail: detail)
+            return report(letter, .notConfirmed, detail)
+        }
         switch outcome {
         case .succeeded(let reference):
             let result = PaymentCharger.result(ticket, status: .succeeded, reference: reference, reason: nil)
@@ -82,17 +96,21 @@ public struct DeadLetterReplayer: Sendable {
         guard let paymentID = letter.paymentID, let payment = try await store.payment(paymentID) else {
             return report(letter, .skipped, "reason \(letter.reason.code): never charged, nothing to replay")
         }
-        if payment.state == "succeeded" {
+        if payment.state == PaymentState.succeeded.rawValue {
             return report(letter, .alreadySucceeded, "already succeeded (\(payment.channelReference ?? "no reference")); would change nothing")
         }
         guard letter.status == .open else { return report(letter, .skipped, "dead letter is \(letter.status.rawValue); would change nothing") }
-        guard payment.state == "failed" else { return report(letter, .skipped, "payment is \(payment.state); would skip it") }
+        guard payment.state == PaymentState.failed.rawValue || payment.state == PaymentState.resolving.rawValue else {
+            return report(letter, .skipped, "payment is \(payment.state); would skip it")
+        }
         guard let order = try await store.order(letter.orderID ?? "") else {
             return report(letter, .skipped, "the order row is missing; would skip it")
         }
         let request = PaymentCharger.request(
-            for: PaymentTicket(paymentID: paymentID, order: order, idempotencyKey: payment.idempotencyKey, attempt: payment.attempts, resumed: false))
-        switch await channels.adapter(for: order.channel).lookup(request, reference: payment.channelReference) {
+            for: PaymentTicket(
+                paymentID: paymentID, order: order, idempotencyKey: payment.idempotencyKey, attempt: payment.attempts, lease: "",
+                state: .failed))
+        switch await channels.protection(for: order.channel).lookup(request, reference: payment.channelReference) {
         case .paid(let reference):
             return report(letter, .wouldReplay, "the channel already holds charge \(reference): would settle as succeeded without charging")
         case .notPaid:

@@ -54,12 +54,19 @@ public struct NotificationReceiver: Sendable {
         case .paid(let channel, let outTradeNo, let reference):
             do {
                 let now = Timestamp.rfc3339(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
-                let outcome = try await store.settleByNotification(idempotencyKey: outTradeNo, channel: channel, reference: reference, occurredAt: now)
+                let outcome = try await store.learnSuccess(
+                    idempotencyKey: outTradeNo, channel: channel, reference: reference, occurredAt: now,
+                    learnedBy: "\(channel.rawValue) payment notification")
                 switch outcome {
                 case .settled(let orderID): logger.info("payment settled by notification", metadata: ["order_id": "\(orderID)", "channel": "\(channel.rawValue)"])
                 case .alreadySucceeded: break
-                case .revived(let orderID):
-                    logger.warning("a failed payment was paid after all (notification); now succeeded", metadata: ["order_id": "\(orderID)", "channel": "\(channel.rawValue)"])
+                case .contradiction(let orderID):
+                    // The channel said "not charged" before and now says "paid": a person must
+                    // look (and likely refund); the buyer's failed result stands meanwhile.
+                    Telemetry.deadLetters(reason: "channel_contradiction").increment()
+                    logger.critical(
+                        "channel contradiction: a notification reports a charge for a payment failed as not charged; dead-lettered",
+                        metadata: ["order_id": "\(orderID)", "channel": "\(channel.rawValue)", "reference": "\(reference)"])
                 case .unknownPayment:
                     // Not ours (another system sharing the merchant account?): acknowledge so the
                     // channel stops resending, and say so loudly.

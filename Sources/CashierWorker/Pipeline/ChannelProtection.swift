@@ -2,17 +2,19 @@ public import CashierChannels
 public import CashierCore
 public import Logging
 import Metrics
+import ServiceLifecycle
 import Synchronization
 
 /// Per-channel protection around an adapter: a concurrency limit and a circuit breaker, so one
-/// failing or slow channel cannot take every worker slot from the others. A call refused by
-/// either is answered `retryable` at once (nothing was sent), and the order takes the retry path.
-public struct ChannelProtection: ChannelAdapter {
+/// failing or slow channel cannot take every worker slot from the others.
+///
+/// A refusal is never an answer (DESIGN.md invariant 7): `admit` *waits* for a free place and
+/// for the breaker to let a call through, so pressure slows the caller instead of failing the
+/// order or costing it an attempt. Only a call that `admit` let through is sent (`call`).
+public struct ChannelProtection: Sendable {
     public struct Settings: Sendable {
-        /// Calls in flight to one channel at most.
-        public var concurrency = 32
-        /// How long a call waits for a free place before it is sent to the retry path.
-        public var permitWait: Duration = .seconds(2)
+        /// Calls in flight to one channel at most (nil: as many as the worker's concurrency).
+        public var concurrency: Int? = nil
         /// The breaker opens when, over the last `window`, at least this many calls were made
         /// and at least `failureRatio` of them failed (retryable or unknown). A volume floor and
         /// a ratio, not a run of failures: a handful of bad cards must not stop a channel.
@@ -31,36 +33,67 @@ public struct ChannelProtection: ChannelAdapter {
         public init() {}
     }
 
-    public var channel: Channel { wrapped.channel }
-    private let wrapped: any ChannelAdapter
-    private let settings: Settings
-    private let breaker: Breaker
-    private let inFlight = CallCounter()
-    private let logger: Logger
-
-    public init(_ wrapped: any ChannelAdapter, settings: Settings, logger: Logger) {
-        self.wrapped = wrapped
-        self.settings = settings
-        self.breaker = Breaker(
-            minimumCalls: settings.minimumCallsByChannel[wrapped.channel] ?? settings.minimumCalls, failureRatio: settings.failureRatio,
-            window: settings.window, openFor: settings.openFor)
-        self.logger = logger
-        Telemetry.breakerOpen(wrapped.channel).record(0)
+    /// Why `admit` let no call through.
+    public enum Refusal: Sendable, Equatable {
+        /// The breaker stayed open for the whole wait.
+        case circuitOpen
+        /// The caller was cancelled (shutdown).
+        case cancelled
     }
 
-    /// Every charge of every pipeline passes here, so the channel-call metrics are kept here:
-    /// calls by outcome (`refused` when not sent) and the latency of the calls made.
-    public func charge(_ request: ChargeRequest) async -> ChannelOutcome {
-        guard !settings.breakerEnabled || breaker.allows() else {
-            return refused(Reason(code: "circuit_open", message: "\(channel.rawValue) channel breaker is open after repeated failures; not called"))
+    public var channel: Channel { adapter.channel }
+    public let adapter: any ChannelAdapter
+    /// The number of calls let through at once.
+    public let limit: Int
+    private let settings: Settings
+    private let breaker: Breaker
+    private let places: Places
+    private let logger: Logger
+
+    public init(_ adapter: any ChannelAdapter, settings: Settings, defaultLimit: Int, logger: Logger) {
+        self.adapter = adapter
+        self.settings = settings
+        self.limit = max(1, settings.concurrency ?? defaultLimit)
+        self.places = Places(limit)
+        self.breaker = Breaker(
+            minimumCalls: settings.minimumCallsByChannel[adapter.channel] ?? settings.minimumCalls, failureRatio: settings.failureRatio,
+            window: settings.window, openFor: settings.openFor)
+        self.logger = logger
+        Telemetry.breakerOpen(adapter.channel).record(0)
+    }
+
+    /// Waits until a call may be sent: the breaker lets it through and a place is free. Gives
+    /// up after `maxWait` of an open breaker (never because places are busy: that only slows).
+    /// Returns nil when admitted: then exactly one of `call` or `abandon` must follow.
+    public func admit(maxWait: Duration) async -> Refusal? {
+        let giveUp = ContinuousClock.now + maxWait
+        if settings.breakerEnabled {
+            while !breaker.allows() {
+                if Task.isCancelled || Task.isShuttingDownGracefully { return .cancelled }
+                if ContinuousClock.now >= giveUp { return .circuitOpen }
+                Telemetry.channelCalls(channel, outcome: "delayed").increment()
+                try? await Task.sleep(for: .milliseconds(50))
+            }
         }
-        guard await inFlight.enter(limit: settings.concurrency, within: settings.permitWait) else {
+        guard await places.take() else {
             if settings.breakerEnabled { breaker.release() }
-            return refused(Reason(code: "channel_busy", message: "\(channel.rawValue) channel has \(settings.concurrency) calls in flight; not called"))
+            return .cancelled
         }
+        return nil
+    }
+
+    /// A call `admit` let through was not made after all (the writer lost its lease).
+    public func abandon() {
+        places.give()
+        if settings.breakerEnabled { breaker.release() }
+    }
+
+    /// Sends one admitted call. Every charge of every pipeline passes here, so the channel-call
+    /// metrics are kept here: calls by outcome and the latency of the calls made.
+    public func call(_ request: ChargeRequest) async -> ChannelOutcome {
         let started = ContinuousClock.now
-        let outcome = await wrapped.charge(request)
-        inFlight.leave()
+        let outcome = await adapter.charge(request)
+        places.give()
         Telemetry.channelLatency(channel).recordNanoseconds((ContinuousClock.now - started).wholeNanoseconds)
         Telemetry.channelCalls(channel, outcome: outcome.kind).increment()
         guard settings.breakerEnabled else { return outcome }
@@ -80,17 +113,18 @@ public struct ChannelProtection: ChannelAdapter {
         return outcome
     }
 
-    private func refused(_ reason: Reason) -> ChannelOutcome {
-        Telemetry.channelCalls(channel, outcome: "refused").increment()
-        return .retryable(reason)
+    /// Admits and sends one call without a hand-off in between (replays, tests).
+    public func charge(_ request: ChargeRequest, maxWait: Duration = .seconds(30)) async -> ChannelOutcome? {
+        guard await admit(maxWait: maxWait) == nil else { return nil }
+        return await call(request)
     }
 
     public func lookup(_ request: ChargeRequest, reference: String?) async -> PaymentLookup {
-        await wrapped.lookup(request, reference: reference)
+        await adapter.lookup(request, reference: reference)
     }
 
     /// Whether the breaker refuses calls now (for logs and metrics).
-    public var isOpen: Bool { breaker.isOpen }
+    public var isOpen: Bool { settings.breakerEnabled && breaker.isOpen }
 }
 
 /// Closed → (enough calls in the window, enough of them failed) → open → (after `openFor`)
@@ -136,7 +170,9 @@ final class Breaker: Sendable {
         let second = (ContinuousClock.now - start).components.seconds
         return state.withLock { state in
             if state.openUntil != nil {
-                // Only the half-open probe gets here: it decides alone.
+                // Calls let through before the breaker opened may still be answering: only the
+                // half-open probe decides.
+                guard state.probing else { return .unchanged }
                 state.probing = false
                 if failed {
                     state.openUntil = ContinuousClock.now + openFor
@@ -162,22 +198,51 @@ final class Breaker: Sendable {
     }
 }
 
-/// Calls in flight, with a bounded wait for a free place.
-final class CallCounter: Sendable {
-    private let value = Atomic<Int>(0)
+/// A channel's places for calls in flight: a counting semaphore whose waiters queue in order.
+final class Places: Sendable {
+    private struct State {
+        var free: Int
+        var waiters: [(id: Int, continuation: CheckedContinuation<Bool, Never>)] = []
+        var nextID = 0
+    }
+    private let state: Mutex<State>
 
-    func enter(limit: Int, within wait: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + wait
-        while true {
-            let current = value.load(ordering: .relaxed)
-            if current < limit {
-                if value.compareExchange(expected: current, desired: current + 1, ordering: .acquiringAndReleasing).exchanged { return true }
-                continue
+    init(_ count: Int) { state = Mutex(State(free: count)) }
+
+    /// Waits for a free place; false when cancelled first.
+    func take() async -> Bool {
+        let id = state.withLock { state -> Int in
+            state.nextID += 1
+            return state.nextID
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let granted = state.withLock { state -> Bool? in
+                    if Task.isCancelled { return false }
+                    if state.free > 0 {
+                        state.free -= 1
+                        return true
+                    }
+                    state.waiters.append((id, continuation))
+                    return nil
+                }
+                if let granted { continuation.resume(returning: granted) }
             }
-            if ContinuousClock.now >= deadline || Task.isCancelled { return false }
-            try? await Task.sleep(for: .milliseconds(5))
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.waiters.remove(at: index).continuation
+            }
+            waiter?.resume(returning: false)
         }
     }
 
-    func leave() { value.subtract(1, ordering: .relaxed) }
+    func give() {
+        let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            if !state.waiters.isEmpty { return state.waiters.removeFirst().continuation }
+            state.free += 1
+            return nil
+        }
+        waiter?.resume(returning: true)
+    }
 }

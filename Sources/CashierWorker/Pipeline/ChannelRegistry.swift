@@ -2,22 +2,31 @@ public import CashierChannels
 public import CashierCore
 public import Logging
 
-/// The adapters this process can charge through, by channel. A channel without configured
-/// credentials gets an adapter that answers every call as retryable, so its orders wait on
-/// the retry path (and can be replayed) instead of failing for the buyer.
+/// The channels this process can charge through, each behind its own `ChannelProtection`
+/// (concurrency limit and breaker). A channel without configured credentials gets an adapter
+/// that answers every call as retryable, so its orders wait on the retry path (and can be
+/// replayed) instead of failing for the buyer.
 public struct ChannelRegistry: Sendable {
-    private let adapters: [Channel: any ChannelAdapter]
+    private let protections: [Channel: ChannelProtection]
 
-    /// Each adapter is wrapped in its own `ChannelProtection` (concurrency limit and breaker).
-    public init(_ adapters: [any ChannelAdapter], protection: ChannelProtection.Settings = .init(), logger: Logger = Logger(label: "cashier.channels")) {
-        var byChannel: [Channel: any ChannelAdapter] = [:]
-        for adapter in adapters { byChannel[adapter.channel] = ChannelProtection(adapter, settings: protection, logger: logger) }
-        self.adapters = byChannel
+    /// - Parameter defaultLimit: calls in flight per channel when `protection.concurrency` is
+    ///   not set: the worker's own concurrency, so a healthy channel never makes orders wait.
+    public init(
+        _ adapters: [any ChannelAdapter], protection: ChannelProtection.Settings = .init(), defaultLimit: Int = 64,
+        logger: Logger = Logger(label: "cashier.channels")
+    ) {
+        var byChannel: [Channel: ChannelProtection] = [:]
+        for channel in Channel.allCases {
+            let adapter = adapters.first { $0.channel == channel } ?? UnconfiguredChannel(channel: channel)
+            byChannel[channel] = ChannelProtection(adapter, settings: protection, defaultLimit: defaultLimit, logger: logger)
+        }
+        self.protections = byChannel
     }
 
-    public func adapter(for channel: Channel) -> any ChannelAdapter {
-        adapters[channel] ?? UnconfiguredChannel(channel: channel)
-    }
+    public func protection(for channel: Channel) -> ChannelProtection { protections[channel]! }
+
+    /// The calls in flight allowed per channel.
+    public var limits: [Channel: Int] { protections.mapValues(\.limit) }
 }
 
 struct UnconfiguredChannel: ChannelAdapter {

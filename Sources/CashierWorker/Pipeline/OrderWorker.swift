@@ -8,17 +8,25 @@ import Synchronization
 
 /// `cashier worker`: consumes `orders.created` and drives each order to a durable outcome.
 ///
-/// Up to `concurrency` orders run at once, never two of the same order; per partition only
-/// the contiguous prefix of finished offsets is committed. On graceful shutdown it stops
+/// Up to `concurrency` orders run at once, never two of the same order, and no more per
+/// channel than its limit (the others wait in `ChannelGates`); per partition only the
+/// contiguous prefix of finished offsets is committed. A storage error that is not transient
+/// dead-letters its record, so poison never holds a partition. On graceful shutdown it stops
 /// polling, lets in-flight orders finish (up to the deadline), commits, and leaves the group.
 public final class OrderWorker: Service, Sendable {
     private let consumer: KafkaConsumer
+    private let store: PaymentStore
     private let processor: OrderProcessor
     private let configuration: WorkerConfiguration
     private let tracker: Locked<OffsetTracker>
     private let running = InFlight(pipeline: "orders")
     private let serializer = KeyedSerializer<WorkItem>()
     private let slots: Slots
+    /// Places for records waiting on a saturated channel; when none is free, polling pauses.
+    private let waitingRoom: Slots
+    private let gates: ChannelGates
+    private let leases: LeaseKeeper
+    private let progress = Progress()
     private let logger: Logger
 
     /// Builds the consumer too, because its rebalance callback needs the tracker.
@@ -45,9 +53,17 @@ public final class OrderWorker: Service, Sendable {
                 }
             }
         }
-        self.processor = OrderProcessor(store: store, channels: channels, configuration: configuration, relay: relay, logger: logger)
+        let leases = LeaseKeeper(store: store, logger: logger)
+        let charger = PaymentCharger(
+            store: store, channels: channels, retryPolicy: configuration.retryPolicy, lookupPolicy: configuration.lookupPolicy,
+            breakerMaxWait: configuration.breakerMaxWait, logger: logger)
+        self.store = store
+        self.leases = leases
+        self.processor = OrderProcessor(store: store, charger: charger, leases: leases, relay: relay, logger: logger)
         self.configuration = configuration
         self.slots = Slots(configuration.concurrency)
+        self.waitingRoom = Slots(configuration.maxWaiting ?? configuration.concurrency)
+        self.gates = ChannelGates(limits: channels.limits)
         self.logger = logger
     }
 
@@ -55,15 +71,18 @@ public final class OrderWorker: Service, Sendable {
         let stopped = Flag()
         await withTaskGroup(of: Void.self) { background in
             background.addTask { await self.commitPeriodically(until: stopped) }
+            background.addTask { await self.leases.run() }
             // Discarding: a finished order's task is freed at once (a plain task group would keep
             // every finished child until `next()`, growing with each order processed).
             await withDiscardingTaskGroup { workers in
                 await self.pollAndDispatch(into: &workers)
+                self.gates.close()
                 await self.finishInFlight(&workers)
             }
             stopped.set()
+            await commit()
+            background.cancelAll()
         }
-        await commit()
         await consumer.close()
         logger.info("order worker stopped")
     }
@@ -82,9 +101,6 @@ public final class OrderWorker: Service, Sendable {
                 logger.warning("poll failed: \(error)")
                 try? await Task.sleep(for: failurePause(failures))
                 continue
-            }
-            if let oldest = messages.compactMap(\.timestampMilliseconds).min() {
-                logger.trace("polled \(messages.count) records; oldest was produced \(PaymentCharger.nowMilliseconds() - oldest) ms ago")
             }
             if let topic = messages.first?.topic { Telemetry.ordersConsumed(topic: topic).increment(by: Int64(messages.count)) }
             // Decode outside the lock: finishing orders take the same lock to record progress.
@@ -107,14 +123,34 @@ public final class OrderWorker: Service, Sendable {
                     break
                 }
                 let key = item.serializationKey
-                if serializer.submit(item, key: key) {
-                    running.started()
-                    workers.addTask {
-                        await self.runSerially(first: item, key: key)
-                        self.running.finished()
-                    }
+                guard serializer.submit(item, key: key) else { continue }  // runs after its order's earlier record
+                if let channel = item.channel, !gates.enter(item, channel: channel) {
+                    // Its channel is saturated: the record waits without a slot, and once the
+                    // waiting room is full the dispatcher stops here, which stops polling.
+                    slots.release()
+                    while !waitingRoom.tryAcquire() && !shouldStop { try? await Task.sleep(for: .milliseconds(2)) }
+                    continue
+                }
+                start(item, key: key, in: &workers)
+            }
+        }
+    }
+
+    private func start(_ item: WorkItem, key: String, in workers: inout DiscardingTaskGroup) {
+        running.started()
+        workers.addTask {
+            var next: (item: WorkItem, key: String)? = (item, key)
+            while let (current, currentKey) = next {
+                await self.runSerially(first: current, key: currentKey)
+                next = nil
+                // This channel's turn passes to its next waiting record, if any.
+                if let channel = current.channel, let waiting = self.gates.leave(channel) {
+                    self.waitingRoom.release()
+                    await self.slots.acquire()
+                    next = (waiting, waiting.serializationKey)
                 }
             }
+            self.running.finished()
         }
     }
 
@@ -125,25 +161,37 @@ public final class OrderWorker: Service, Sendable {
             if await processUntilDurable(current) {
                 let partition = TopicPartition(topic: current.message.topic, partition: current.message.partition)
                 tracker.withLock { $0.finished(partition, offset: current.message.offset, generation: current.generation) }
+                progress.advanced()
             }
             slots.release()
             item = serializer.next(after: key)
         }
     }
 
-    /// Retries storage failures (Postgres restarting, a network blip) with backoff: the record
-    /// is not skipped and not committed until its outcome is durable.
+    /// Retries transient storage failures (Postgres restarting, a network blip) with backoff:
+    /// the record is not skipped and not committed until its outcome is durable. Any other
+    /// storage error is the record's own: it is dead-lettered with the error and the line moves.
     private func processUntilDurable(_ item: WorkItem) async -> Bool {
         var failures = 0
+        var poison: StoreError? = nil
         while !Task.isCancelled {
             do {
+                if let poison {
+                    try await store.deadLetterPoison(item.message.value, origin: item.origin, error: poison)
+                    return true
+                }
                 return try await processor.process(item)
             } catch {
+                let error = StoreError.classify(error)
                 failures += 1
-                logger.error(
-                    "processing failed, will retry: \(error)",
-                    metadata: ["offset": "\(item.message.partition)/\(item.message.offset)"])
-                try? await Task.sleep(for: failurePause(failures))
+                let metadata: Logger.Metadata = ["offset": "\(item.message.partition)/\(item.message.offset)", "error_code": "\(error.code)"]
+                if error.isRetryable || poison != nil {
+                    logger.error("storing the outcome failed, will retry: \(error)", metadata: metadata)
+                    try? await Task.sleep(for: failurePause(failures))
+                } else {
+                    logger.error("storing the outcome failed for good; dead-lettering the record: \(error)", metadata: metadata)
+                    poison = error
+                }
             }
         }
         return false
@@ -177,6 +225,10 @@ public final class OrderWorker: Service, Sendable {
     /// Whether the consumer has joined its group (readiness).
     public var isJoined: Bool { consumer.hasJoinedGroup }
 
+    /// Whether orders are in flight but none has finished for `stallAfter` (readiness): the
+    /// line is stuck even if Postgres and Kafka answer.
+    public var isStalled: Bool { running.current > 0 && progress.idle > configuration.stallAfter }
+
     private func commit() async {
         let offsets = tracker.withLock { $0.committable() }
         guard !offsets.isEmpty else { return }
@@ -187,6 +239,13 @@ public final class OrderWorker: Service, Sendable {
             logger.warning("offset commit failed; will retry: \(error)")
         }
     }
+}
+
+/// When the pipeline last moved.
+final class Progress: Sendable {
+    private let last = Mutex(ContinuousClock.now)
+    func advanced() { last.withLock { $0 = ContinuousClock.now } }
+    var idle: Duration { ContinuousClock.now - last.withLock { $0 } }
 }
 
 /// A counting semaphore for the worker's concurrency limit.
@@ -211,6 +270,15 @@ final class Slots: Sendable {
                 return false
             }
             if granted { continuation.resume() }
+        }
+    }
+
+    /// Takes a place if one is free, without waiting.
+    func tryAcquire() -> Bool {
+        state.withLock { state in
+            guard state.available > 0 else { return false }
+            state.available -= 1
+            return true
         }
     }
 

@@ -5,41 +5,198 @@ import Foundation
 import Logging
 import Metrics
 
-/// The channel call and its recording, shared by the order worker and the retry worker.
+/// The channel call of a held payment and the recording of its answer along the lifecycle,
+/// shared by the order worker and the retry worker.
 ///
-/// An unknown outcome ("may have succeeded") is resolved in place first, by repeating the call
-/// with the same idempotency key a bounded number of times: the channel answers a repeat with
-/// the saved outcome of the first call instead of charging again.
+/// Pressure never fails an order (invariant 7): the call waits for its channel's place and
+/// breaker, and only a call really sent opens an attempt. An answer that does not say whether
+/// money moved is never a failure (invariant 6): the payment goes to `resolving` and is looked
+/// up on the schedule in Postgres, without holding a slot here.
 struct PaymentCharger: Sendable {
     let store: PaymentStore
     let channels: ChannelRegistry
     let retryPolicy: RetryPolicy
-    let unknownOutcomeRepeats: Int
+    let lookupPolicy: LookupPolicy
+    /// How long a call waits for an open breaker before the payment is put on the retry
+    /// schedule instead (without an attempt).
+    let breakerMaxWait: Duration
     let logger: Logger
 
-    /// Calls the channel for `first` and returns the last call's ticket and its classified
-    /// outcome, or nil when the task was cancelled (shutdown) before an answer could be used.
-    func call(_ first: PaymentTicket) async throws -> (PaymentTicket, ChannelOutcome)? {
-        let order = first.order
-        let adapter = channels.adapter(for: order.channel)
-        var ticket = first
-        var repeats = 0
-        while true {
-            let outcome = await adapter.charge(Self.request(for: ticket))
-            // A call cut short by shutdown tells us nothing: leave the payment as it is, so the
-            // next owner repeats it with the same key.
-            if Task.isCancelled { return nil }
-            logger.debug(
-                "channel answered",
-                metadata: ["order_id": "\(order.orderID)", "attempt": "\(ticket.attempt)", "outcome": "\(outcome.kind)"])
-            guard case .unknown = outcome, repeats < unknownOutcomeRepeats, retryPolicy.allowsAnotherAttempt(after: ticket.attempt) else {
-                return (ticket, outcome)
-            }
-            repeats += 1
-            try? await Task.sleep(for: .milliseconds(250 * repeats))
-            if Task.isCancelled { return nil }
-            ticket = try await store.nextAttempt(after: ticket, outcome: outcome)
+    enum Ending: Equatable {
+        /// The outcome is durable (or another holder's is: this one was fenced out).
+        case recorded
+        /// Shutdown cut the call short: the payment is left for the next holder.
+        case cancelled
+    }
+
+    /// Makes the next call for `held` and records its answer. `source` is where the order event
+    /// was read, carried in a hand-over message.
+    func charge(_ held: PaymentTicket, source: ResultEvent.Source? = nil) async throws -> Ending {
+        let protection = channels.protection(for: held.order.channel)
+        // A resumed payment whose attempts are spent (its last call was interrupted): the
+        // channel may have charged, so it is looked up, never called again or failed.
+        guard retryPolicy.allowsAnotherAttempt(after: held.attempt) else {
+            let reason = Reason(code: "interrupted", message: "the last allowed call was interrupted before its answer was recorded")
+            try await store.move(held, PaymentChange(PaymentLifecycle.lookUp, reason: reason, dueAtMilliseconds: nextLookup(1)))
+            return .recorded
         }
+        switch await protection.admit(maxWait: breakerMaxWait) {
+        case .cancelled:
+            return .cancelled
+        case .circuitOpen:
+            try await deferUnsent(held, source: source)
+            return .recorded
+        case nil:
+            break
+        }
+        let sent: PaymentTicket?
+        do {
+            sent = try await store.send(held)
+        } catch {
+            protection.abandon()
+            throw error
+        }
+        guard let ticket = sent else {
+            protection.abandon()
+            logger.notice("payment no longer held; not called", metadata: ["payment_id": "\(held.paymentID)"])
+            return .recorded
+        }
+        let outcome = await protection.call(Self.request(for: ticket))
+        logger.debug(
+            "channel answered",
+            metadata: ["order_id": "\(ticket.order.orderID)", "attempt": "\(ticket.attempt)", "outcome": "\(outcome.kind)"])
+        try await recordDurably(ticket, outcome, source: source)
+        return .recorded
+    }
+
+    /// Records an answer, retrying transient storage failures with backoff: the answer of a
+    /// call that was sent is kept until it is durable (redoing the call would lose nothing,
+    /// but the answer is what the buyer is owed). Gives up only on a lasting error or shutdown's
+    /// cancellation; the lease then lapses and the sweeper has the payment looked up.
+    func recordDurably(_ ticket: PaymentTicket, _ outcome: ChannelOutcome, source: ResultEvent.Source?) async throws {
+        var failures = 0
+        while true {
+            do {
+                return try await record(ticket, outcome, source: source)
+            } catch {
+                let error = StoreError.classify(error)
+                guard error.isRetryable, !Task.isCancelled else { throw error }
+                failures += 1
+                logger.error(
+                    "recording a channel answer failed, will retry: \(error)",
+                    metadata: ["order_id": "\(ticket.order.orderID)", "attempt": "\(ticket.attempt)", "outcome": "\(outcome.kind)"])
+                try? await Task.sleep(for: failurePause(failures))
+            }
+        }
+    }
+
+    /// Records the answer of the call `ticket` made.
+    func record(_ ticket: PaymentTicket, _ outcome: ChannelOutcome, source: ResultEvent.Source? = nil) async throws {
+        let order = ticket.order
+        switch outcome {
+        case .succeeded(let reference):
+            let result = Self.result(ticket, status: .succeeded, reference: reference, reason: nil)
+            if try await store.move(ticket, PaymentChange(PaymentLifecycle.succeed, outcome: outcome, reference: reference, result: result)) {
+                settled(ticket, status: .succeeded)
+            } else {
+                try await learnedLate(ticket, reference: reference)
+            }
+        case .declined(let reason):
+            let result = Self.result(ticket, status: .failed, reference: nil, reason: reason)
+            if try await store.move(ticket, PaymentChange(PaymentLifecycle.decline, outcome: outcome, reason: reason, result: result)) {
+                settled(ticket, status: .failed)
+            }
+        case .retryable(let reason):
+            guard retryPolicy.allowsAnotherAttempt(after: ticket.attempt) else {
+                try await exhaust(ticket, outcome: outcome, lastError: reason)
+                return
+            }
+            let (due, delay) = nextRetry(after: ticket.attempt)
+            if ticket.state == .processing {
+                let request = RetryRequest(
+                    orderID: order.orderID, paymentID: ticket.paymentID, attempts: ticket.attempt, dueAtMilliseconds: due,
+                    lastError: reason, source: source ?? Self.noSource)
+                try await store.move(ticket, PaymentChange(PaymentLifecycle.handOver, outcome: outcome, reason: reason, dueAtMilliseconds: due, retry: request))
+            } else {
+                try await store.move(ticket, PaymentChange(PaymentLifecycle.reschedule, outcome: outcome, reason: reason, dueAtMilliseconds: due))
+            }
+            logger.info(
+                "payment on the retry schedule",
+                metadata: ["order_id": "\(order.orderID)", "attempt": "\(ticket.attempt)", "reason": "\(reason.code)", "delay_ms": "\(delay)"])
+        case .unknown(let reason, let reference):
+            try await store.move(ticket, PaymentChange(
+                PaymentLifecycle.lookUp, outcome: outcome, reason: reason, reference: reference, dueAtMilliseconds: nextLookup(1)))
+            logger.info(
+                "outcome unknown; the payment will be looked up",
+                metadata: ["order_id": "\(order.orderID)", "attempt": "\(ticket.attempt)", "reason": "\(reason.code)"])
+        }
+    }
+
+    /// The breaker stayed open for the whole wait: no call was made, so no attempt is counted;
+    /// the payment waits on the retry schedule (its dead letters come by time, after the
+    /// retries the policy allows once calls are made again).
+    private func deferUnsent(_ held: PaymentTicket, source: ResultEvent.Source?) async throws {
+        let reason = Reason(code: "circuit_open", message: "\(held.order.channel.rawValue) channel breaker stayed open; not called")
+        let due = Self.nowMilliseconds() + breakerMaxWait.wholeMilliseconds
+        if held.state == .processing {
+            let request = RetryRequest(
+                orderID: held.order.orderID, paymentID: held.paymentID, attempts: held.attempt, dueAtMilliseconds: due, lastError: reason,
+                source: source ?? Self.noSource)
+            try await store.move(held, PaymentChange(PaymentLifecycle.deferUnsent, reason: reason, dueAtMilliseconds: due, retry: request))
+        } else {
+            try await store.move(held, PaymentChange(PaymentLifecycle.reschedule, reason: reason, dueAtMilliseconds: due))
+        }
+        logger.notice("channel circuit open; payment deferred without a call", metadata: ["order_id": "\(held.order.orderID)"])
+    }
+
+    /// The last allowed call said "not charged": `failed`, a dead letter.
+    func exhaust(_ ticket: PaymentTicket, outcome: ChannelOutcome?, lastError: Reason) async throws {
+        let reason = Reason(code: "retries_exhausted", message: "\(ticket.attempt) attempts failed; last: \(lastError.code): \(lastError.message)")
+        let result = Self.result(ticket, status: .failed, reference: nil, reason: reason)
+        let change = PaymentChange(PaymentLifecycle.exhaust, outcome: outcome, reason: reason, result: result, deadLetter: reason)
+        if try await store.move(ticket, change) {
+            settled(ticket, status: .failed)
+            Telemetry.deadLetters(reason: reason.code).increment()
+            logger.warning(
+                "payment dead-lettered: retries exhausted",
+                metadata: ["order_id": "\(ticket.order.orderID)", "payment_id": "\(ticket.paymentID)", "attempt": "\(ticket.attempt)",
+                           "last_error": "\(lastError.code)"])
+        }
+    }
+
+    /// A success this holder learned after losing the payment: recorded all the same.
+    func learnedLate(_ ticket: PaymentTicket, reference: String) async throws {
+        let outcome = try await store.learnSuccess(
+            idempotencyKey: ticket.idempotencyKey, channel: ticket.order.channel, reference: reference, occurredAt: Self.now(),
+            attempt: ticket.attempt, learnedBy: "a late answer (attempt \(ticket.attempt))")
+        switch outcome {
+        case .settled:
+            settled(ticket, status: .succeeded)
+            logger.notice("late success recorded after the lease was lost", metadata: ["order_id": "\(ticket.order.orderID)"])
+        case .contradiction:
+            Telemetry.deadLetters(reason: "channel_contradiction").increment()
+            logger.critical(
+                "channel contradiction: a charge succeeded for a payment failed as not charged",
+                metadata: ["order_id": "\(ticket.order.orderID)", "reference": "\(reference)"])
+        case .alreadySucceeded, .unknownPayment:
+            break
+        }
+    }
+
+    func settled(_ ticket: PaymentTicket, status: ResultEvent.Status) {
+        Telemetry.payments(ticket.order.channel, status: status.rawValue).increment()
+        ChannelRates.shared.record(ticket.order.channel, succeeded: status == .succeeded)
+    }
+
+    func nextRetry(after attempts: Int) -> (due: Int64, delay: Int64) {
+        var generator = SystemRandomNumberGenerator()
+        let delay = retryPolicy.delayMilliseconds(retry: attempts, using: &generator)
+        return (Self.nowMilliseconds() + delay, delay)
+    }
+
+    func nextLookup(_ k: Int) -> Int64 {
+        var generator = SystemRandomNumberGenerator()
+        return Self.nowMilliseconds() + lookupPolicy.delayMilliseconds(lookup: k, using: &generator)
     }
 
     static func request(for ticket: PaymentTicket) -> ChargeRequest {
@@ -47,53 +204,7 @@ struct PaymentCharger: Sendable {
         return ChargeRequest(
             paymentID: ticket.paymentID, orderID: order.orderID, itemID: order.itemID, amount: order.amount,
             currency: order.currency, paymentMethod: order.paymentMethod, idempotencyKey: ticket.idempotencyKey,
-            attempt: ticket.attempt)
-    }
-
-    /// Records a final answer (succeeded or declined). Returns whether this call settled it.
-    @discardableResult
-    func settle(_ ticket: PaymentTicket, _ outcome: ChannelOutcome, traceparent: String?) async throws -> Bool {
-        let (status, reference): (ResultEvent.Status, String?) = switch outcome {
-        case .succeeded(let reference): (.succeeded, reference)
-        default: (.failed, nil)
-        }
-        let result = Self.result(ticket, status: status, reference: reference, reason: outcome.reason)
-        let changed = try await store.settle(ticket, outcome: outcome, result: result, traceparent: traceparent)
-        if changed {
-            Telemetry.payments(ticket.order.channel, status: status.rawValue).increment()
-            ChannelRates.shared.record(ticket.order.channel, succeeded: status == .succeeded)
-        }
-        logger.debug(
-            "payment \(status.rawValue)",
-            metadata: ["order_id": "\(ticket.order.orderID)", "payment_id": "\(ticket.paymentID)", "attempt": "\(ticket.attempt)"])
-        return changed
-    }
-
-    /// The attempts are spent: a `failed` result, a dead letter and a dead-letter event.
-    @discardableResult
-    func exhaust(_ ticket: PaymentTicket, _ outcome: ChannelOutcome, traceparent: String?) async throws -> Bool {
-        let last = outcome.reason.map { "\($0.code): \($0.message)" } ?? outcome.kind
-        let reason = Reason(code: "retries_exhausted", message: "\(ticket.attempt) attempts failed; last: \(last)")
-        let result = Self.result(ticket, status: .failed, reference: nil, reason: reason)
-        let changed = try await store.exhaust(ticket, outcome: outcome, result: result, traceparent: traceparent)
-        if changed {
-            Telemetry.payments(ticket.order.channel, status: "failed").increment()
-            Telemetry.deadLetters(reason: "retries_exhausted").increment()
-            ChannelRates.shared.record(ticket.order.channel, succeeded: false)
-        }
-        logger.warning(
-            "payment dead-lettered: retries exhausted",
-            metadata: ["order_id": "\(ticket.order.orderID)", "payment_id": "\(ticket.paymentID)", "attempt": "\(ticket.attempt)",
-                       "last_error": "\(outcome.reason?.code ?? outcome.kind)"])
-        return changed
-    }
-
-    /// The wait before the next call, drawn from the policy: after `attempts` calls this is
-    /// retry number `attempts`.
-    func nextDueMilliseconds(after attempts: Int) -> (due: Int64, delay: Int64) {
-        var generator = SystemRandomNumberGenerator()
-        let delay = retryPolicy.delayMilliseconds(retry: attempts, using: &generator)
-        return (Self.nowMilliseconds() + delay, delay)
+            attempt: max(ticket.attempt, 1))
     }
 
     static func result(_ ticket: PaymentTicket, status: ResultEvent.Status, reference: String?, reason: Reason?) -> ResultEvent {
@@ -104,6 +215,9 @@ struct PaymentCharger: Sendable {
             currency: order.currency.code, channel: order.channel.rawValue, channelReference: reference,
             attempts: ticket.attempt, reason: reason, occurredAt: now())
     }
+
+    /// A hand-over made away from the order topic (the retry worker's own) names no record.
+    static let noSource = ResultEvent.Source(topic: "", partition: -1, offset: -1)
 
     static func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
     static func now() -> String { Timestamp.rfc3339(millisecondsSinceEpoch: nowMilliseconds()) }

@@ -7,12 +7,19 @@ public struct WorkerConfiguration: Sendable {
     /// Orders processed at once (never two of the same order).
     public var concurrency = 64
     public var retryPolicy = RetryPolicy.default
-    /// How often an unknown outcome is resolved in place by repeating the call with the same
-    /// key before the order is handed to the retry topic.
-    public var unknownOutcomeRepeats = 2
+    /// When unknown outcomes are looked up (the retry worker's resolver does the lookups; the
+    /// order worker writes the first due time).
+    public var lookupPolicy = LookupPolicy.default
+    /// How long an order waits for its channel's open breaker before it is put on the retry
+    /// schedule without a call.
+    public var breakerMaxWait: Duration = .seconds(60)
+    /// Records polled but waiting for a saturated channel, at most; past it polling pauses.
+    public var maxWaiting: Int? = nil
     /// How long in-flight work may take to finish after SIGTERM before it is abandoned
     /// (abandoned work is not committed, so it is redone by the next owner).
     public var shutdownDeadline: Duration = .seconds(25)
+    /// How long an order with nothing finished may hold the line before `/readyz` says stalled.
+    public var stallAfter: Duration = .seconds(60)
     /// Names this process in attempt rows.
     public var workerName = "cashier"
 

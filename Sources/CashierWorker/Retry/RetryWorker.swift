@@ -5,23 +5,27 @@ public import Logging
 import Metrics
 public import ServiceLifecycle
 
-/// `cashier retry-worker`: takes payments off the retry topic and re-attempts them when due.
+/// `cashier retry-worker`: re-attempts payments when due and looks up unknown outcomes.
 ///
-/// Two loops. The *intake* consumes the retry topic in its own consumer group and makes sure
+/// Four loops. The *intake* consumes the retry topic in its own consumer group and makes sure
 /// each message's payment is on the schedule in Postgres (the hand-over normally put it there
-/// already) before committing the offset. The *scheduler* claims due payments from Postgres in
-/// due-time order (`SKIP LOCKED`, so retry workers share the work) and calls the channel with
-/// the payment's idempotency key. Nothing waits in memory, so a restart keeps every schedule,
-/// and a payment that is not yet due never blocks one that is.
+/// already) before committing the offset. The *scheduler* claims due retries and due lookups
+/// from Postgres in due-time order (`SKIP LOCKED`, so retry workers share the work), calls the
+/// channel with the payment's idempotency key or asks it what became of the payment. The
+/// *sweeper* puts back in motion `processing` payments whose holder vanished. The lease keeper
+/// renews the leases of what is in flight. Nothing waits in memory, so a restart keeps every
+/// schedule, and a payment not yet due never blocks one that is.
 public final class RetryWorker: Service, Sendable {
     private let consumer: KafkaConsumer
     private let store: PaymentStore
     private let charger: PaymentCharger
+    private let resolver: PaymentResolver
     private let relay: OutboxRelay
     private let configuration: RetryWorkerConfiguration
-    private let slots: Slots
     private let running = InFlight(pipeline: "retries")
+    private let leases: LeaseKeeper
     private let doorbell = Doorbell()
+    private let progress = Progress()
     private let logger: Logger
 
     public init(
@@ -35,18 +39,22 @@ public final class RetryWorker: Service, Sendable {
         ) { _ in [] }
         self.store = store
         self.charger = PaymentCharger(
-            store: store, channels: channels, retryPolicy: configuration.retryPolicy,
-            unknownOutcomeRepeats: configuration.unknownOutcomeRepeats, logger: logger)
+            store: store, channels: channels, retryPolicy: configuration.retryPolicy, lookupPolicy: configuration.lookupPolicy,
+            breakerMaxWait: .seconds(30), logger: logger)
+        self.resolver = PaymentResolver(charger: charger)
         self.relay = relay
         self.configuration = configuration
-        self.slots = Slots(configuration.concurrency)
+        self.leases = LeaseKeeper(store: store, logger: logger)
         self.logger = logger
     }
 
     public func run() async throws {
-        await withDiscardingTaskGroup { group in
+        await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.intake() }
+            group.addTask { await self.sweep() }
+            group.addTask { await self.leases.run() }
             await self.schedule()
+            group.cancelAll()
         }
         await consumer.close()
         logger.info("retry worker stopped")
@@ -55,6 +63,9 @@ public final class RetryWorker: Service, Sendable {
     /// Whether the consumer has joined its group (readiness).
     public var isJoined: Bool { consumer.hasJoinedGroup }
 
+    /// Whether work is in flight but none has finished for a minute (readiness).
+    public var isStalled: Bool { running.current > 0 && progress.idle > .seconds(60) }
+
     private var shouldStop: Bool { Task.isShuttingDownGracefully || Task.isCancelled }
 
     // MARK: Intake: retry topic → schedule in Postgres
@@ -62,19 +73,31 @@ public final class RetryWorker: Service, Sendable {
     private func intake() async {
         var failures = 0
         while !shouldStop {
+            let messages: [KafkaMessage]
             do {
-                let messages = try await consumer.poll(maxMessages: 256, timeout: .milliseconds(100))
-                guard !messages.isEmpty else { continue }
-                try await arm(messages)
-                try await consumer.commit(Self.nextOffsets(messages))
-                for (partition, lag) in consumer.lag() { Telemetry.consumerLag(topic: partition.topic, partition: partition.partition).record(lag) }
-                failures = 0
+                messages = try await consumer.poll(maxMessages: 256, timeout: .milliseconds(100))
             } catch {
-                // Nothing was committed past what is durable: the batch comes back and is armed again.
                 failures += 1
-                logger.warning("retry intake failed, will retry: \(error)")
+                logger.warning("retry intake poll failed, will retry: \(error)")
                 try? await Task.sleep(for: failurePause(failures))
+                continue
             }
+            guard !messages.isEmpty else { continue }
+            // The consumer's position is already past this batch: it is kept and stored again
+            // until that succeeds, so no later batch can commit past it.
+            failures = 0
+            while !Task.isCancelled {
+                do {
+                    try await arm(messages)
+                    try await consumer.commit(Self.nextOffsets(messages))
+                    break
+                } catch {
+                    failures += 1
+                    logger.warning("retry intake failed, will retry the same batch: \(error)")
+                    try? await Task.sleep(for: failurePause(failures))
+                }
+            }
+            for (partition, lag) in consumer.lag() { Telemetry.consumerLag(topic: partition.topic, partition: partition.partition).record(lag) }
         }
     }
 
@@ -106,7 +129,27 @@ public final class RetryWorker: Service, Sendable {
         return next.map { ($0.key, $0.value) }
     }
 
-    // MARK: Scheduler: due payments → channel call → outcome
+    // MARK: Sweeper: `processing` payments whose holder is gone
+
+    private func sweep() async {
+        var failures = 0
+        while !shouldStop {
+            do {
+                let moved = try await store.sweep()
+                failures = 0
+                if moved > 0 {
+                    logger.warning("\(moved) payments left processing by a vanished holder were put back in motion")
+                    doorbell.ring()
+                }
+            } catch {
+                failures += 1
+                logger.warning("sweeping stranded payments failed, will retry: \(error)")
+            }
+            try? await Task.sleep(for: failures > 0 ? failurePause(failures) : configuration.sweepEvery)
+        }
+    }
+
+    // MARK: Scheduler: due payments → channel call or lookup → outcome
 
     private func schedule() async {
         await withDiscardingTaskGroup { calls in
@@ -116,23 +159,25 @@ public final class RetryWorker: Service, Sendable {
                 var claimed: [PaymentTicket] = []
                 if free > 0 {
                     do {
-                        claimed = try await store.claimDueRetries(limit: free, lease: configuration.lease)
+                        claimed = try await store.claimDueLookups(limit: free)
+                        claimed += try await store.claimDueRetries(limit: free - claimed.count)
                         failures = 0
                     } catch {
                         failures += 1
-                        logger.warning("claiming due retries failed, will retry: \(error)")
+                        logger.warning("claiming due payments failed, will retry: \(error)")
                         try? await Task.sleep(for: failurePause(failures))
                         continue
                     }
                 }
                 for ticket in claimed {
-                    Telemetry.retries(attempt: ticket.attempt).increment()
-                    await slots.acquire()
+                    if ticket.state == .retryScheduled { Telemetry.retries(attempt: ticket.attempt + 1).increment() }
+                    leases.hold(ticket)
                     running.started()
                     calls.addTask {
-                        await self.retryUntilRecorded(ticket)
+                        await self.untilRecorded(ticket)
+                        self.leases.release(ticket)
                         self.running.finished()
-                        self.slots.release()
+                        self.progress.advanced()
                         self.doorbell.ring()
                     }
                 }
@@ -143,40 +188,28 @@ public final class RetryWorker: Service, Sendable {
         }
     }
 
-    /// One claimed retry, with storage failures retried: its outcome must be recorded.
-    private func retryUntilRecorded(_ ticket: PaymentTicket) async {
+    /// One claimed payment, with transient storage failures retried: its outcome must be
+    /// recorded. A failure that is not transient is logged and the lease left to lapse, so
+    /// the payment is claimed again later rather than held here for ever.
+    private func untilRecorded(_ ticket: PaymentTicket) async {
         var failures = 0
         while !Task.isCancelled {
             do {
-                try await retry(ticket)
+                if ticket.state == .resolving {
+                    try await resolver.resolve(ticket)
+                } else if try await charger.charge(ticket) == .cancelled {
+                    return  // the lease runs out and the payment is claimed again
+                }
+                relay.wake()
                 return
             } catch {
+                let error = StoreError.classify(error)
                 failures += 1
-                logger.error("recording a retry failed, will retry: \(error)", metadata: ["order_id": "\(ticket.order.orderID)"])
+                logger.error("recording a retry or lookup failed: \(error)", metadata: ["order_id": "\(ticket.order.orderID)"])
+                guard error.isRetryable else { return }
                 try? await Task.sleep(for: failurePause(failures))
             }
         }
-    }
-
-    private func retry(_ ticket: PaymentTicket) async throws {
-        // Cancelled (shutdown deadline): the lease runs out and the payment is claimed again.
-        guard let (last, outcome) = try await charger.call(ticket) else { return }
-        switch outcome {
-        case .succeeded, .declined:
-            try await charger.settle(last, outcome, traceparent: last.traceparent)
-        case .retryable, .unknown:
-            if configuration.retryPolicy.allowsAnotherAttempt(after: last.attempt) {
-                let (due, delay) = charger.nextDueMilliseconds(after: last.attempt)
-                try await store.reschedule(last, outcome: outcome, dueAtMilliseconds: due)
-                logger.info(
-                    "retry failed, rescheduled",
-                    metadata: ["order_id": "\(last.order.orderID)", "attempt": "\(last.attempt)", "reason": "\(outcome.reason?.code ?? "-")",
-                               "delay_ms": "\(delay)"])
-            } else {
-                try await charger.exhaust(last, outcome, traceparent: last.traceparent)
-            }
-        }
-        relay.wake()
     }
 
     private func finishInFlight(_ calls: inout DiscardingTaskGroup) async {

@@ -33,6 +33,7 @@ struct DevCommand: AsyncParsableCommand {
         var sandboxConfiguration = try sandbox.configuration()
         var configuration = WorkerConfiguration()
         configuration.retryPolicy = try retry.policy()
+        configuration.lookupPolicy = try retry.lookupPolicy()
         configuration.concurrency = concurrency
         configuration.workerName = WorkerAssembly.workerName()
 

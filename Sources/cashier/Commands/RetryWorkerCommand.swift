@@ -45,7 +45,7 @@ struct RetryWorkerCommand: AsyncParsableCommand {
         configuration.groupID = groupID ?? Env.value("CASHIER_GROUP_ID") ?? configuration.groupID
         configuration.concurrency = try Env.int(concurrency, "CASHIER_RETRY_CONCURRENCY", default: 64, range: 1...4096, flagName: "--concurrency")
         configuration.retryPolicy = try retry.policy()
-        configuration.lease = RetryWorkerConfiguration.lease(forChannelTimeout: channels.timeout, repeats: configuration.unknownOutcomeRepeats)
+        configuration.lookupPolicy = try retry.lookupPolicy()
         configuration.workerName = "retry:" + WorkerAssembly.workerName()
         return configuration
     }

@@ -33,6 +33,8 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.groupID = groupID ?? Env.value("CASHIER_GROUP_ID") ?? configuration.groupID
         configuration.concurrency = try Env.int(concurrency, "CASHIER_CONCURRENCY", default: 64, range: 1...4096, flagName: "--concurrency")
         configuration.retryPolicy = try retry.policy()
+        configuration.lookupPolicy = try retry.lookupPolicy()
+        configuration.breakerMaxWait = resolvedChannels.breakerMaxWait
         configuration.workerName = WorkerAssembly.workerName()
         try await WorkerAssembly.run(kafka: kafkaConfiguration, postgres: postgres, channels: resolvedChannels, roles: [.orders(configuration)],
             http: (http.httpHost, try http.port()), logger: logger)

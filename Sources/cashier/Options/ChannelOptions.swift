@@ -22,6 +22,8 @@ struct ChannelOptions: ParsableArguments {
         var timeout: Duration
         /// Per channel: calls at once, and the breaker's settings.
         var protection = ChannelProtection.Settings()
+        /// How long an order waits for an open breaker before it goes on the retry schedule, uncalled.
+        var breakerMaxWait: Duration = .seconds(60)
 
         /// Points the channels' notifications at `base` (`/notify/alipay`, `/notify/wechat`).
         mutating func setNotifyBaseURL(_ base: String) {
@@ -42,7 +44,11 @@ struct ChannelOptions: ParsableArguments {
     func resolve(sandbox: (url: String, keysDirectory: String, notifyBaseURL: String)? = nil, forNotifications: Bool = false) throws -> Resolved {
         let timeout = try Env.int(channelTimeoutMilliseconds, "CASHIER_CHANNEL_TIMEOUT_MS", default: 10_000, range: 1...600_000, flagName: "--channel-timeout-ms")
         var resolved = Resolved(timeout: .milliseconds(timeout))
-        resolved.protection.concurrency = try Env.int(nil, "CASHIER_CHANNEL_CONCURRENCY", default: 32, range: 1...4096, flagName: "")
+        // Unset: as many as the worker's own concurrency, so a healthy channel never holds orders back.
+        if Env.value("CASHIER_CHANNEL_CONCURRENCY") != nil {
+            resolved.protection.concurrency = try Env.int(nil, "CASHIER_CHANNEL_CONCURRENCY", default: 64, range: 1...4096, flagName: "")
+        }
+        resolved.breakerMaxWait = .milliseconds(try Env.int(nil, "CASHIER_BREAKER_MAX_WAIT_MS", default: 60_000, range: 1...86_400_000, flagName: ""))
         resolved.protection.minimumCalls = try Env.int(nil, "CASHIER_BREAKER_MIN_CALLS", default: 20, range: 1...1_000_000, flagName: "")
         for channel in Channel.allCases {
             let name = "CASHIER_BREAKER_MIN_CALLS_\(channel.rawValue.uppercased())"
@@ -138,7 +144,8 @@ struct ChannelSettings {
 
 extension ChannelOptions.Resolved {
     /// `breaker: false` for the retry worker (see `ChannelProtection.Settings.breakerEnabled`).
-    func registry(client: HTTPClient, logger: Logger, breaker: Bool = true) -> ChannelRegistry {
+    /// `limit`: the calls in flight per channel when CASHIER_CHANNEL_CONCURRENCY is unset.
+    func registry(client: HTTPClient, logger: Logger, breaker: Bool = true, limit: Int) -> ChannelRegistry {
         var adapters: [any ChannelAdapter] = []
         if let cardURL, let cardAPIKey {
             adapters.append(CardAdapter(baseURL: cardURL, apiKey: cardAPIKey, timeout: timeout, client: client, logger: logger))
@@ -147,6 +154,6 @@ extension ChannelOptions.Resolved {
         if let wechat { adapters.append(WeChatAdapter(configuration: wechat, timeout: timeout, client: client, logger: logger)) }
         var protection = self.protection
         protection.breakerEnabled = breaker
-        return ChannelRegistry(adapters, protection: protection, logger: logger)
+        return ChannelRegistry(adapters, protection: protection, defaultLimit: limit, logger: logger)
     }
 }

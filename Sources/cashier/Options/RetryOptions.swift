@@ -21,4 +21,18 @@ struct RetryOptions: ParsableArguments {
         }
         return RetryPolicy(baseMilliseconds: Int64(base), factor: factor, maxMilliseconds: Int64(max), maxAttempts: attempts)
     }
+
+    /// When unknown outcomes are looked up (environment only): CASHIER_LOOKUP_BASE_MS (200),
+    /// CASHIER_LOOKUP_MAX_MS (60000), CASHIER_UNKNOWN_HORIZON_MS (86400000, 24 h).
+    func lookupPolicy() throws -> LookupPolicy {
+        let base = try Env.int(nil, "CASHIER_LOOKUP_BASE_MS", default: 200, range: 1...3_600_000, flagName: "")
+        let max = try Env.int(nil, "CASHIER_LOOKUP_MAX_MS", default: 60_000, range: 1...86_400_000, flagName: "")
+        let horizon = try Env.int(nil, "CASHIER_UNKNOWN_HORIZON_MS", default: 86_400_000, range: 1...(30 * 86_400_000), flagName: "")
+        guard max >= base else {
+            throw CLIError("lookup max (\(max) ms) is below lookup base (\(base) ms); raise CASHIER_LOOKUP_MAX_MS or lower CASHIER_LOOKUP_BASE_MS")
+        }
+        return LookupPolicy(
+            delays: RetryPolicy(baseMilliseconds: Int64(base), factor: 2, maxMilliseconds: Int64(max), maxAttempts: .max),
+            horizonMilliseconds: Int64(horizon))
+    }
 }

@@ -54,16 +54,20 @@ enum WorkerAssembly {
                     switch role {
                     case .orders(let configuration):
                         let store = PaymentStore(client: client, logger: logger, worker: configuration.workerName)
+                        let registry = channels.registry(client: http, logger: logger, limit: configuration.concurrency)
                         let worker = try OrderWorker(
-                            kafka: kafka, store: store, channels: channels.registry(client: http, logger: logger), relay: relay, configuration: configuration, logger: logger)
+                            kafka: kafka, store: store, channels: registry, relay: relay, configuration: configuration, logger: logger)
                         pipelines.append(worker)
                         readiness.checks.append(("kafka group \(configuration.groupID) joined", { worker.isJoined }))
+                        readiness.checks.append(("order pipeline moving", { !worker.isStalled }))
                     case .retries(let configuration):
                         let store = PaymentStore(client: client, logger: logger, worker: configuration.workerName)
+                        let registry = channels.registry(client: http, logger: logger, breaker: false, limit: configuration.concurrency)
                         let worker = try RetryWorker(
-                            kafka: kafka, store: store, channels: channels.registry(client: http, logger: logger, breaker: false), relay: relay, configuration: configuration, logger: logger)
+                            kafka: kafka, store: store, channels: registry, relay: relay, configuration: configuration, logger: logger)
                         pipelines.append(worker)
                         readiness.checks.append(("kafka group \(configuration.groupID) joined", { worker.isJoined }))
+                        readiness.checks.append(("retry pipeline moving", { !worker.isStalled }))
                     }
                 }
                 let host = listener.host

@@ -54,7 +54,8 @@ struct DlqReplayCommand: AsyncParsableCommand {
         filter.orderIDs = orderIDs.isEmpty ? nil : orderIDs
         let (actor, reason, dryRun, yes, rate, ids) = (DlqArguments.actor(self.actor), self.reason, self.dryRun, self.yes, self.rate, self.ids)
         let http = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
-        let lease = RetryWorkerConfiguration.lease(forChannelTimeout: resolvedChannels.timeout, repeats: 0)
+        // Long enough for a lookup and one call, with room to record them.
+        let lease = resolvedChannels.timeout * 2 + .seconds(30)
         let query = filter
         let counts: [DeadLetterReplayer.Report.Kind: Int]
         do { counts = try await PostgresRuntime.with(url: postgres.url, postgres.configuration, logger: logger) { client in
@@ -70,7 +71,7 @@ struct DlqReplayCommand: AsyncParsableCommand {
                 return [:] as [DeadLetterReplayer.Report.Kind: Int]
             }
             if !dryRun && !yes && letters.count > 1 { try Self.confirm(letters.count) }
-            let replayer = DeadLetterReplayer(store: store, channels: resolvedChannels.registry(client: http, logger: logger), lease: lease, logger: logger)
+            let replayer = DeadLetterReplayer(store: store, channels: resolvedChannels.registry(client: http, logger: logger, limit: 4), lease: lease, logger: logger)
             var counts: [DeadLetterReplayer.Report.Kind: Int] = [:]
             let interval = Duration.seconds(1 / rate)
             for (index, letter) in letters.enumerated() {

@@ -1,5 +1,6 @@
 /// The schema, as an ordered list of versioned steps. A step is never edited once released:
-/// changes come as a new step with the next version.
+/// changes come as a new step with the next version. (Released steps keep the state names they
+/// were written with; every statement outside the schema binds states from `PaymentLifecycle`.)
 enum Migrations {
     struct Step: Sendable {
         let version: Int
@@ -161,6 +162,29 @@ enum Migrations {
         Step(version: 4, name: "trace context", statements: [
             // The order event's W3C traceparent, so retries and dead letters carry it on too.
             "ALTER TABLE payments ADD COLUMN traceparent text",
+        ]),
+        Step(version: 5, name: "one enforced payment lifecycle", statements: [
+            // `resolving`: the channel may have charged and has not said; looked up on the
+            // schedule in `retry_due_at` until it tells (invariant 6).
+            "ALTER TABLE payments DROP CONSTRAINT payments_state_check",
+            """
+            ALTER TABLE payments ADD CONSTRAINT payments_state_check
+                CHECK (state IN ('processing', 'retry_scheduled', 'resolving', 'succeeded', 'failed'))
+            """,
+            // Fencing: every outcome write names the lease it holds (and the attempt it closes);
+            // `attempts` counts calls sent, so a new payment starts at 0.
+            """
+            ALTER TABLE payments
+                ADD COLUMN lease_token    text,
+                ADD COLUMN unknown_since  timestamptz,
+                ADD COLUMN lookups        integer NOT NULL DEFAULT 0,
+                ADD COLUMN late_reference text,
+                ALTER COLUMN attempts SET DEFAULT 0
+            """,
+            "CREATE INDEX payments_lookup_due ON payments (retry_due_at) WHERE state = 'resolving' AND retry_due_at IS NOT NULL",
+            "CREATE INDEX payments_processing_lease ON payments (lease_until) WHERE state = 'processing'",
+            // Payments left `processing` by an earlier version have no lease: the sweeper finds them.
+            "UPDATE payments SET lease_until = now() WHERE state = 'processing' AND lease_until IS NULL",
         ]),
     ]
 }

@@ -1,0 +1,24 @@
+/// When an unknown outcome is looked up again (DESIGN.md invariant 6): the k-th lookup waits a
+/// jittered, capped, exponentially growing time, and a payment the channel still cannot tell
+/// about after `horizon` is parked for a person (dead letter `outcome_unknown`).
+public struct LookupPolicy: Sendable, Equatable {
+    /// The delays, drawn like retry delays: uniform in [½·d, d], d = min(max, base·factor^(k−1)).
+    public var delays: RetryPolicy
+    public var horizonMilliseconds: Int64
+
+    public static let `default` = LookupPolicy(
+        delays: RetryPolicy(baseMilliseconds: 200, factor: 2, maxMilliseconds: 60_000, maxAttempts: .max), horizonMilliseconds: 86_400_000)
+
+    public init(delays: RetryPolicy, horizonMilliseconds: Int64) {
+        self.delays = delays
+        self.horizonMilliseconds = horizonMilliseconds
+    }
+
+    /// The wait before lookup number `k` (k ≥ 1).
+    public func delayMilliseconds(lookup k: Int, using generator: inout some RandomNumberGenerator) -> Int64 {
+        delays.delayMilliseconds(retry: max(1, k), using: &generator)
+    }
+
+    /// Whether a payment unknown since `since` has passed the horizon at `now`.
+    public func isPastHorizon(unknownSince since: Int64, now: Int64) -> Bool { now - since >= horizonMilliseconds }
+}

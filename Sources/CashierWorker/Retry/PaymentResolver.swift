@@ -1,0 +1,53 @@
+import CashierChannels
+import CashierCore
+import CashierStore
+import Logging
+
+/// Looks up payments whose outcome is unknown (`resolving`) and settles them along the
+/// lifecycle: found paid → `succeeded`; found not paid → a call with the same key is safe, so
+/// back on the retry schedule (or `failed` when no attempt is left — the one way a payment that
+/// was once unknown can fail, invariant 6); still unknown → the next lookup, later; unknown past
+/// the horizon → parked as a dead letter `outcome_unknown`, with no result yet.
+struct PaymentResolver: Sendable {
+    let charger: PaymentCharger
+
+    func resolve(_ ticket: PaymentTicket) async throws {
+        let store = charger.store
+        let logger = charger.logger
+        let lookup = await charger.channels.protection(for: ticket.order.channel)
+            .lookup(PaymentCharger.request(for: ticket), reference: ticket.reference)
+        switch lookup {
+        case .paid(let reference):
+            let result = PaymentCharger.result(ticket, status: .succeeded, reference: reference, reason: nil)
+            if try await store.move(ticket, PaymentChange(PaymentLifecycle.resolvePaid, reference: reference, result: result)) {
+                charger.settled(ticket, status: .succeeded)
+                logger.info("unknown outcome resolved: paid", metadata: ["order_id": "\(ticket.order.orderID)", "lookups": "\(ticket.lookups + 1)"])
+            } else {
+                try await charger.learnedLate(ticket, reference: reference)
+            }
+        case .notPaid:
+            let reason = Reason(code: "lookup_not_paid", message: "the channel holds no charge for this payment")
+            if charger.retryPolicy.allowsAnotherAttempt(after: ticket.attempt) {
+                try await store.move(ticket, PaymentChange(
+                    PaymentLifecycle.resolveUnpaid, reason: reason, dueAtMilliseconds: PaymentCharger.nowMilliseconds()))
+                logger.info("unknown outcome resolved: not paid; retrying with the same key", metadata: ["order_id": "\(ticket.order.orderID)"])
+            } else {
+                try await charger.exhaust(ticket, outcome: nil, lastError: reason)
+            }
+        case .unknown(let reason):
+            let now = PaymentCharger.nowMilliseconds()
+            if charger.lookupPolicy.isPastHorizon(unknownSince: ticket.unknownSinceMilliseconds ?? now, now: now) {
+                let letter = Reason(
+                    code: "outcome_unknown",
+                    message: "the channel could not tell whether this payment was charged after \(ticket.lookups + 1) lookups (last: \(reason.code): \(reason.message)); `cashier dlq replay` looks it up again")
+                if try await store.move(ticket, PaymentChange(PaymentLifecycle.park, reason: reason, deadLetter: letter)) {
+                    Telemetry.deadLetters(reason: letter.code).increment()
+                    logger.error("payment parked: outcome still unknown past the horizon", metadata: ["order_id": "\(ticket.order.orderID)"])
+                }
+            } else {
+                try await store.move(ticket, PaymentChange(
+                    PaymentLifecycle.lookUpAgain, reason: reason, dueAtMilliseconds: charger.nextLookup(ticket.lookups + 2)))
+            }
+        }
+    }
+}
