@@ -50,15 +50,15 @@ struct ChannelsEndToEndTests {
 
     @Test func aPendingWeChatDeductionIsSettledByQueryOrByNotificationWithTheSameResultOnce() async throws {
         let pipeline = try await Pipeline.shared()
-        // By query: pending 2.5 s, no notification; the worker's polls give up, the retry's query settles it.
+        // By query: pending 2.5 s, no notification; looked up on the schedule until it settles.
         let byQuery = pipeline.order("wx_byquery", paymentMethod: "wx_contract_slow_2500", channel: .wechat)
         // By notification: pending for an hour, so only the notification can settle it.
         let byNotification = pipeline.order("wx_bynotify", paymentMethod: "wx_contract_slow_3600000", channel: .wechat)
         try await pipeline.publish(byQuery)
         try await pipeline.publish(byNotification)
         try await pipeline.waitForTerminal([byQuery.orderID])
-        try await eventually("the second deduction to be pending on the retry path") {
-            try await pipeline.payment(byNotification.orderID)?.state == "retry_scheduled"
+        try await eventually("the second deduction to be pending, looked up") {
+            try await pipeline.payment(byNotification.orderID)?.state == "resolving"
         }
         let trade = try #require(try await pipeline.charges(byNotification.orderID).first)
         #expect(trade.status == "pending")
@@ -82,14 +82,14 @@ struct ChannelsEndToEndTests {
         let pipeline = try await Pipeline.shared()
         let order = pipeline.order("wx_forged", paymentMethod: "wx_contract_slow_3600000", channel: .wechat)
         try await pipeline.publish(order)
-        try await eventually("the deduction to be pending") { try await pipeline.payment(order.orderID)?.state == "retry_scheduled" }
+        try await eventually("the deduction to be pending") { try await pipeline.payment(order.orderID)?.state == "resolving" }
         let trade = try #require(try await pipeline.charges(order.orderID).first)
         // Signed with a key that is not the platform's; then genuine but 10 minutes old.
         let forged = try WeChatNotification(pipeline: pipeline, outTradeNo: trade.key, transactionID: trade.id, signWith: "alipay_platform_private.pem")
         #expect(try await forged.send(to: pipeline.notifyURL) == 401)
         let stale = try WeChatNotification(pipeline: pipeline, outTradeNo: trade.key, transactionID: trade.id, age: 600)
         #expect(try await stale.send(to: pipeline.notifyURL) == 401)
-        #expect(try await pipeline.payment(order.orderID)?.state == "retry_scheduled")
+        #expect(try await pipeline.payment(order.orderID)?.state == "resolving")
         #expect(pipeline.notify.log.contains("payment notification refused"))
     }
 
@@ -99,7 +99,8 @@ struct ChannelsEndToEndTests {
         let failing = (0..<10).map { pipeline.order("breaker_ali\($0)", paymentMethod: "AGR_UNAVAILABLE_99", channel: .alipay) }
         for order in failing { try await pipeline.publish(order) }
         try await eventually("the worker's alipay breaker to open") { pipeline.worker.log.contains("circuit breaker opened") }
-        // While it is open, new Alipay orders are not sent to the channel at all.
+        // While it is open, new Alipay orders wait (no call, no attempt), then go on the retry
+        // schedule uncalled (CASHIER_BREAKER_MAX_WAIT_MS), where the retry worker tries them.
         let refused = (0..<3).map { pipeline.order("breaker_ali_late\($0)", paymentMethod: "AGR_UNAVAILABLE_99", channel: .alipay) }
         for order in refused { try await pipeline.publish(order) }
         let flowing = (0..<10).map { pipeline.order("breaker_card\($0)") } + (0..<5).map { pipeline.order("breaker_wx\($0)", paymentMethod: "wx_contract_\($0)", channel: .wechat) }
@@ -112,8 +113,9 @@ struct ChannelsEndToEndTests {
             #expect(try await pipeline.charges(order.orderID).isEmpty)
         }
         #expect(try await pipeline.count(
-            "SELECT count(*)::integer FROM payment_attempts a JOIN payments p USING (payment_id) WHERE p.order_id LIKE '\(pipeline.orderID("breaker_ali"))%' AND a.error_code = 'circuit_open'") > 0,
-            "calls were refused while the breaker was open")
+            "SELECT count(*)::integer FROM payment_attempts a JOIN payments p USING (payment_id) WHERE p.order_id LIKE '\(pipeline.orderID("breaker_ali"))%' AND a.error_code = 'circuit_open'") == 0,
+            "a call the breaker held back is not an attempt")
+        for order in failing + refused { #expect(try await pipeline.payment(order.orderID)?.attempts == 4, "every attempt was a call") }
         // The breaker closes again: a healthy Alipay order goes through.
         try await Task.sleep(for: .seconds(3.2))
         let healthy = pipeline.order("breaker_ali_after", paymentMethod: "20215606000000009", channel: .alipay)

@@ -59,11 +59,11 @@ final class ScriptedChannel: ChannelAdapter, Sendable {
         let scripted = ScriptedChannel()
         let channel = protection(scripted) { $0.minimumCalls = 10 }
         scripted.failing.store(false, ordering: .relaxed)
-        for _ in 0..<8 { _ = await channel.charge(request) }
+        for _ in 0..<8 { _ = await channel.charge(request, maxWait: .zero) }
         scripted.failing.store(true, ordering: .relaxed)
-        for _ in 0..<6 { _ = await channel.charge(request) }
+        for _ in 0..<6 { _ = await channel.charge(request, maxWait: .zero) }
         #expect(!channel.isOpen, "6 failures in 14 calls stay under half")
-        for _ in 0..<3 { _ = await channel.charge(request) }
+        for _ in 0..<3 { _ = await channel.charge(request, maxWait: .zero) }
         #expect(channel.isOpen, "9 failures in 17 calls are over half")
     }
 

@@ -20,6 +20,9 @@ public struct WorkerConfiguration: Sendable {
     public var shutdownDeadline: Duration = .seconds(25)
     /// How long an order with nothing finished may hold the line before `/readyz` says stalled.
     public var stallAfter: Duration = .seconds(60)
+    /// How long this process's hold on a payment lasts unless renewed (renewed every third of
+    /// it while the process lives); after it lapses another process may take the payment over.
+    public var lease: Duration = .seconds(30)
     /// Names this process in attempt rows.
     public var workerName = "cashier"
 

@@ -14,6 +14,8 @@ public struct RetryWorkerConfiguration: Sendable {
     /// How often `processing` payments whose holder vanished are looked for.
     public var sweepEvery: Duration = .seconds(5)
     public var shutdownDeadline: Duration = .seconds(25)
+    /// How long a claimed payment stays this process's unless renewed (see `WorkerConfiguration.lease`).
+    public var lease: Duration = .seconds(30)
     /// Names this process in attempt rows.
     public var workerName = "cashier-retry"
 

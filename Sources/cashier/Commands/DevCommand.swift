@@ -34,6 +34,7 @@ struct DevCommand: AsyncParsableCommand {
         var configuration = WorkerConfiguration()
         configuration.retryPolicy = try retry.policy()
         configuration.lookupPolicy = try retry.lookupPolicy()
+        configuration.lease = try retry.lease()
         configuration.concurrency = concurrency
         configuration.workerName = WorkerAssembly.workerName()
 

@@ -46,6 +46,8 @@ struct RetryWorkerCommand: AsyncParsableCommand {
         configuration.concurrency = try Env.int(concurrency, "CASHIER_RETRY_CONCURRENCY", default: 64, range: 1...4096, flagName: "--concurrency")
         configuration.retryPolicy = try retry.policy()
         configuration.lookupPolicy = try retry.lookupPolicy()
+        configuration.lease = try retry.lease()
+        configuration.sweepEvery = .milliseconds(try Env.int(nil, "CASHIER_SWEEP_MS", default: 5000, range: 100...600_000, flagName: ""))
         configuration.workerName = "retry:" + WorkerAssembly.workerName()
         return configuration
     }

@@ -34,6 +34,7 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.concurrency = try Env.int(concurrency, "CASHIER_CONCURRENCY", default: 64, range: 1...4096, flagName: "--concurrency")
         configuration.retryPolicy = try retry.policy()
         configuration.lookupPolicy = try retry.lookupPolicy()
+        configuration.lease = try retry.lease()
         configuration.breakerMaxWait = resolvedChannels.breakerMaxWait
         configuration.workerName = WorkerAssembly.workerName()
         try await WorkerAssembly.run(kafka: kafkaConfiguration, postgres: postgres, channels: resolvedChannels, roles: [.orders(configuration)],

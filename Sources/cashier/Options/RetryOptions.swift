@@ -35,4 +35,9 @@ struct RetryOptions: ParsableArguments {
             delays: RetryPolicy(baseMilliseconds: Int64(base), factor: 2, maxMilliseconds: Int64(max), maxAttempts: .max),
             horizonMilliseconds: Int64(horizon))
     }
+
+    /// How long a process's hold on a payment lasts unless renewed: CASHIER_LEASE_MS (30000).
+    func lease() throws -> Duration {
+        .milliseconds(try Env.int(nil, "CASHIER_LEASE_MS", default: 30_000, range: 300...3_600_000, flagName: ""))
+    }
 }

@@ -53,7 +53,7 @@ enum WorkerAssembly {
                 for role in roles {
                     switch role {
                     case .orders(let configuration):
-                        let store = PaymentStore(client: client, logger: logger, worker: configuration.workerName)
+                        let store = PaymentStore(client: client, logger: logger, worker: configuration.workerName, lease: configuration.lease)
                         let registry = channels.registry(client: http, logger: logger, limit: configuration.concurrency)
                         let worker = try OrderWorker(
                             kafka: kafka, store: store, channels: registry, relay: relay, configuration: configuration, logger: logger)
@@ -61,7 +61,7 @@ enum WorkerAssembly {
                         readiness.checks.append(("kafka group \(configuration.groupID) joined", { worker.isJoined }))
                         readiness.checks.append(("order pipeline moving", { !worker.isStalled }))
                     case .retries(let configuration):
-                        let store = PaymentStore(client: client, logger: logger, worker: configuration.workerName)
+                        let store = PaymentStore(client: client, logger: logger, worker: configuration.workerName, lease: configuration.lease)
                         let registry = channels.registry(client: http, logger: logger, breaker: false, limit: configuration.concurrency)
                         let worker = try RetryWorker(
                             kafka: kafka, store: store, channels: registry, relay: relay, configuration: configuration, logger: logger)

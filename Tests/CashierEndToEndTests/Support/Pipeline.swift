@@ -62,6 +62,7 @@ final class Pipeline: Sendable {
         channels["CASHIER_BREAKER_MIN_CALLS"] = "100000"
         channels["CASHIER_BREAKER_MIN_CALLS_ALIPAY"] = "8"
         channels["CASHIER_BREAKER_OPEN_MS"] = "3000"
+        channels["CASHIER_BREAKER_MAX_WAIT_MS"] = "2000"
         Self.channelSettings.withLock { $0 = channels }
 
         let (status, _, stderr) = try await CashierProcess.run(["migrate", "--database-url", url])
