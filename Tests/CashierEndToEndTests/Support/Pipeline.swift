@@ -227,8 +227,8 @@ final class Pipeline: Sendable {
     // MARK: Observing the sandbox
 
     /// Executed charges per order id, as the channel sandbox saw them.
-    func charges(_ orderID: String) async throws -> [(status: String, key: String, id: String)] {
-        let response = try await http.execute(HTTPClientRequest(url: "\(sandboxURL)/_sandbox/charges?order_id=\(orderID)"), timeout: .seconds(5))
+    func charges(_ orderID: String, sandbox: String? = nil) async throws -> [(status: String, key: String, id: String)] {
+        let response = try await http.execute(HTTPClientRequest(url: "\(sandbox ?? sandboxURL)/_sandbox/charges?order_id=\(orderID)"), timeout: .seconds(5))
         let body = try await response.body.collect(upTo: 1 << 24)
         guard case .array(let charges)? = try JSONParser.parse(body.readableBytesView)["charges"] else { return [] }
         return charges.compactMap { charge in
@@ -263,11 +263,12 @@ final class Pipeline: Sendable {
     /// Every result event on `payments.results` (or another topic) for these order ids,
     /// duplicates included.
     func results(
-        for orderIDs: Set<String>, atLeast minimum: Int, topic: String = "payments.results", timeout: Duration = .seconds(30)
+        for orderIDs: Set<String>, atLeast minimum: Int, topic: String = "payments.results", timeout: Duration = .seconds(30),
+        on stage: Stage? = nil
     ) async throws -> [String: [JSONValue]] {
-        let partitions = try await producer.partitionCount(topic: topic)
+        let partitions = try await (stage?.producer ?? producer).partitionCount(topic: topic)
         let reader = try KafkaConsumer(
-            configuration: KafkaConfiguration(bootstrapServers: brokers),
+            configuration: KafkaConfiguration(bootstrapServers: stage?.brokers ?? brokers),
             readingFromBeginning: (0..<partitions).map { TopicPartition(topic: topic, partition: Int32($0)) }, logger: logger)
         var found: [String: [JSONValue]] = [:]
         func readOnce() async throws {
