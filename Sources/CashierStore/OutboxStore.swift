@@ -4,35 +4,39 @@ public import PostgresNIO
 /// The outbox: messages recorded with the outcome they describe, published afterwards at
 /// least once, in the order they were recorded.
 public struct OutboxStore: Sendable {
-    let client: PostgresClient
-    let logger: Logger
+    /// Bounds a whole batch, publishing included (the producer's delivery timeout is 30 s).
+    let database: Database
+    var logger: Logger { database.logger }
+
+    /// One relay publishes at a time (a transaction-scoped advisory lock), so the outbox goes
+    /// out in id order even with a relay in every pod: two results of one order can never be
+    /// published reversed by two relays holding neighbouring batches.
+    private static let relayLock: Int64 = 0x6361_7368_6f75_74
 
     public init(client: PostgresClient, logger: Logger) {
-        self.client = client
-        self.logger = logger
+        self.database = Database(client: client, logger: logger, deadline: .seconds(45))
     }
 
-    /// Locks up to `limit` unpublished records (skipping those another relay holds), lets
-    /// `publish` send them, and marks the ones it returns as published, all in one transaction:
-    /// if the process dies midway, the locks vanish and the records are sent again later.
-    /// Returns the number of records published.
     /// Rows not yet published (the relay's backlog).
     public func backlog() async throws -> Int {
-        let rows = try await client.query("SELECT count(*)::integer FROM outbox WHERE published_at IS NULL", logger: logger)
-        for try await count in rows.decode(Int.self) { return count }
-        return 0
+        try await database.rows("SELECT count(*)::integer FROM outbox WHERE published_at IS NULL").first?.decode(Int.self) ?? 0
     }
 
-    public func publishBatch(limit: Int, _ publish: ([OutboxRecord]) async throws -> [Int64]) async throws -> Int {
+    /// Takes the relay lock, reads up to `limit` unpublished records in id order, lets `publish`
+    /// send them, and marks the ones it returns as published, all in one transaction: if the
+    /// process dies midway, the lock vanishes and the records are sent again later.
+    /// Returns the number of records published (0 also when another relay holds the lock).
+    public func publishBatch(limit: Int, _ publish: @Sendable @escaping ([OutboxRecord]) async throws -> [Int64]) async throws -> Int {
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection in
+        return try await database.transaction { connection in
+            let locked = try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.relayLock))", logger: logger)
+            for try await held in locked.decode(Bool.self) where !held { return 0 }
             let rows = try await connection.query(
                 """
                 SELECT id, kind, message_key, payload, traceparent FROM outbox
                 WHERE published_at IS NULL
                 ORDER BY id
                 LIMIT \(limit)
-                FOR UPDATE SKIP LOCKED
                 """, logger: logger)
             var records: [OutboxRecord] = []
             for try await (id, kind, key, payload, traceparent) in rows.decode((Int64, String, String, String, String?).self) {

@@ -55,13 +55,14 @@ extension PaymentStore {
                         FROM recorded JOIN orders o ON o.order_id = \(orderID)
                         ON CONFLICT (source_topic, source_partition, source_offset, source_digest, reason_code)
                         DO UPDATE SET status = 'open', reason_message = EXCLUDED.reason_message, updated_at = now()
-                        RETURNING id
+                        RETURNING id, source_topic, source_partition, source_offset
                     )
                     INSERT INTO outbox (event_id, kind, message_key, payload, traceparent)
                     SELECT \("dlq_\(paymentID)_contradiction"), 'dlq', \(orderID),
                            json_build_object('dead_letter_id', id, 'order_id', \(orderID)::text, 'payment_id', \(paymentID)::text,
                                'channel', \(channel.rawValue)::text, 'attempts', \(attempts)::integer,
-                               'reason', json_build_object('code', \(reason.code)::text, 'message', \(reason.message)::text))::text,
+                               'reason', json_build_object('code', \(reason.code)::text, 'message', \(reason.message)::text),
+                               'source', json_build_object('topic', source_topic, 'partition', source_partition, 'offset', source_offset))::text,
                            \(traceparent)
                     FROM letter
                     ON CONFLICT (event_id) DO NOTHING

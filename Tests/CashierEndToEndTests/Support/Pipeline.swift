@@ -172,22 +172,22 @@ final class Pipeline: Sendable {
 
     // MARK: Observing Postgres
 
-    func paymentState(_ orderID: String) async throws -> String? {
-        let rows = try await db.query("SELECT state FROM payments WHERE order_id = \(orderID)", logger: logger)
+    func paymentState(_ orderID: String, on stage: Stage? = nil) async throws -> String? {
+        let rows = try await (stage?.db ?? db).query("SELECT state FROM payments WHERE order_id = \(orderID)", logger: logger)
         for try await state in rows.decode(String.self) { return state }
         return nil
     }
 
     /// The payment's row: state, attempts, reason code.
-    func payment(_ orderID: String) async throws -> (state: String, attempts: Int, reason: String?)? {
-        let rows = try await db.query("SELECT state, attempts, reason_code FROM payments WHERE order_id = \(orderID)", logger: logger)
+    func payment(_ orderID: String, on stage: Stage? = nil) async throws -> (state: String, attempts: Int, reason: String?)? {
+        let rows = try await (stage?.db ?? db).query("SELECT state, attempts, reason_code FROM payments WHERE order_id = \(orderID)", logger: logger)
         for try await row in rows.decode((String, Int, String?).self) { return row }
         return nil
     }
 
     /// Per attempt: when it started and finished, and how it ended.
-    func attempts(_ orderID: String) async throws -> [(number: Int, started: Date, finished: Date?, outcome: String?)] {
-        let rows = try await db.query(
+    func attempts(_ orderID: String, on stage: Stage? = nil) async throws -> [(number: Int, started: Date, finished: Date?, outcome: String?)] {
+        let rows = try await (stage?.db ?? db).query(
             """
             SELECT a.attempt_no, a.started_at, a.finished_at, a.outcome FROM payment_attempts a JOIN payments p USING (payment_id)
             WHERE p.order_id = \(orderID) ORDER BY a.attempt_no
@@ -197,7 +197,8 @@ final class Pipeline: Sendable {
         return attempts
     }
 
-    func waitForTerminal(_ orderIDs: [String], timeout: Duration = .seconds(60)) async throws {
+    func waitForTerminal(_ orderIDs: [String], timeout: Duration = .seconds(60), on stage: Stage? = nil) async throws {
+        let db = stage?.db ?? self.db
         try await eventually("\(orderIDs.count) orders to settle", timeout: timeout) {
             let rows = try await db.query(
                 "SELECT count(*)::integer FROM payments WHERE order_id = ANY(\(orderIDs)) AND state IN ('succeeded', 'failed')", logger: logger)
@@ -218,8 +219,8 @@ final class Pipeline: Sendable {
         return nil
     }
 
-    func count(_ sql: String) async throws -> Int {
-        let rows = try await db.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+    func count(_ sql: String, on stage: Stage? = nil) async throws -> Int {
+        let rows = try await (stage?.db ?? db).query(PostgresQuery(unsafeSQL: sql), logger: logger)
         for try await value in rows.decode(Int.self) { return value }
         return 0
     }

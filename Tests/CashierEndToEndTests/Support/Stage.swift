@@ -1,16 +1,21 @@
 import CashierCore
+import CashierStore
 import Foundation
 import Kafka
 import Logging
+import PostgresNIO
 
-/// A private pipeline for one test: its own dev broker, sandbox and workers, so the test can
-/// set channel latency, concurrency, breaker or lease settings (or kill processes) without
-/// touching the shared pipeline. Postgres is shared (order ids are unique per run) unless the
-/// test passes its own database URL.
+/// A private pipeline for one test: its own dev broker, sandbox, database and workers, so the
+/// test can set channel latency, concurrency, breaker or lease settings (or kill processes)
+/// without touching the shared pipeline — and the shared retry worker and sweeper never touch
+/// the stage's payments. The database is a fresh one in the shared cluster unless the test
+/// passes its own URL.
 final class Stage: Sendable {
     let brokers: String
     let sandboxURL: String
     let producer: KafkaProducer
+    /// The stage's database, for assertions.
+    let db: PostgresClient
     let group = "cashier-stage-\(UUID().uuidString.prefix(8))"
     let environment: [String: String]
     private let broker: CashierProcess
@@ -28,8 +33,25 @@ final class Stage: Sendable {
         var environment = Pipeline.workerEnvironment(sandboxURL).merging(extra) { $1 }
         environment["CASHIER_ALIPAY_URL"] = sandboxURL + "/gateway.do"
         environment["CASHIER_WECHAT_URL"] = sandboxURL
-        if let databaseURL { environment["CASHIER_DATABASE_URL"] = databaseURL }
+        let url: String
+        if let databaseURL {
+            url = databaseURL
+        } else {
+            let name = "stage_" + UUID().uuidString.prefix(8).lowercased()
+            try await pipeline.db.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: pipeline.logger)
+            guard let shared = Pipeline.databaseURL, let slash = shared.lastIndex(of: "/") else { throw TestFailure("no database URL") }
+            let rest = shared[slash...].drop { $0 != "?" }
+            url = shared[..<slash] + "/" + name + rest
+        }
+        let (status, _, stderr) = try await CashierProcess.run(["migrate", "--database-url", url])
+        guard status == 0 else { throw TestFailure("migrate failed: \(stderr)") }
+        environment["CASHIER_DATABASE_URL"] = url
         self.environment = environment
+        var configuration = try DatabaseURL.configuration(url)
+        configuration.options.maximumConnections = 2
+        let db = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "stage-db"))
+        Task { await db.run() }
+        self.db = db
         producer = try KafkaProducer(configuration: KafkaConfiguration(bootstrapServers: brokers), logger: Logger(label: "stage"))
     }
 
