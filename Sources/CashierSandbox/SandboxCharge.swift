@@ -10,7 +10,8 @@ struct SandboxCharge {
     let amount: Int64
     let currency: String
     let paymentMethod: String
-    /// `succeeded`, `requires_payment_method` (a card decline) or `pending` (WeChat Pay).
+    /// `succeeded`, `requires_payment_method` (a card decline), `processing` (a card intent not
+    /// completed yet) or `pending` (WeChat Pay).
     let status: String
     let createdAtMilliseconds: Int64
 
@@ -22,7 +23,7 @@ struct SandboxCharge {
                 createdAtMilliseconds: intent.createdAtMilliseconds)
         }
         for trade in alipay?.trades ?? [] {
-            let amount = Int64((Decimal(string: trade.totalAmount) ?? 0) * 100 as NSDecimalNumber)
+            let amount = NSDecimalNumber(decimal: (Decimal(string: trade.totalAmount) ?? 0) * 100).int64Value
             charges.append(SandboxCharge(
                 id: trade.tradeNo, channel: "alipay", idempotencyKey: trade.outTradeNo, orderID: trade.orderID, amount: amount,
                 currency: "cny", paymentMethod: trade.agreementNo, status: trade.status == "TRADE_SUCCESS" ? "succeeded" : trade.status.lowercased(),

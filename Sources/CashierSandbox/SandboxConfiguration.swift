@@ -11,6 +11,9 @@ public struct SandboxConfiguration: Sendable {
     public var timeoutRate: Double = 0
     /// How long a slow answer is held.
     public var slowAnswer: Duration = .seconds(15)
+    /// How long a stalled answer (`pm_sandbox_stall`) stays silent after half its body, unless
+    /// the client goes away first; the connection is then closed with the body unfinished.
+    public var stallHold: Duration = .seconds(120)
     /// The card API's secret key; nil accepts any non-empty bearer token.
     public var cardAPIKey: String? = nil
     /// The channels' keys (Alipay and WeChat Pay); without them those protocols answer 503.

@@ -1,6 +1,6 @@
 public import _CryptoExtras
 public import CashierChannels
-public import Foundation
+import Foundation
 
 /// The key material of a development setup: Cashier's side (the Alipay app key, the WeChat Pay
 /// merchant key) and the channels' side (their platform keys), as files in one directory.

@@ -19,7 +19,7 @@ public struct SandboxServer: Sendable {
         self.card = CardSimulator(configuration: configuration)
         let notifier = Notifier(client: HTTPClient.shared, logger: Logger(label: "cashier.sandbox.notify"))
         if let keys = configuration.keys {
-            alipay = try AlipaySimulator(keys: keys, notifier: notifier)
+            alipay = AlipaySimulator(keys: keys, notifier: notifier)
             wechat = WeChatSimulator(keys: keys, settleDelay: configuration.wechatSettle, notifier: notifier)
         } else {
             alipay = nil
@@ -31,16 +31,22 @@ public struct SandboxServer: Sendable {
     public func application(
         host: String, port: Int, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let router = Router()
+        let router = Router(context: SandboxRequestContext.self)
         let card = self.card
-        router.post("/v1/payment_intents") { request, _ -> Response in
+        router.post("/v1/payment_intents") { request, context -> Response in
             let body = try await request.body.collect(upTo: 1 << 20)
             let form = FormEncoding.decode(String(buffer: body))
             let answer = await card.create(
                 authorization: request.headers[.authorization],
                 idempotencyKey: request.headers[HTTPField.Name("Idempotency-Key")!],
                 form: form)
-            if answer.delay > .zero { try? await Task.sleep(for: answer.delay) }
+            switch answer.delivery {
+            case .whole: break
+            case .late(let delay): try? await Task.sleep(for: delay)
+            case .stalled(let hold):
+                let head = Self.json(answer.status, answer.body, headers: answer.headers).headers
+                return StalledAnswer.response(status: answer.status, body: answer.body, headers: head, hold: hold, channel: context.channel)
+            }
             return Self.json(answer.status, answer.body, headers: answer.headers)
         }
         // Stripe's search API, for the one query Cashier makes: `metadata['order_id']:'…'`.

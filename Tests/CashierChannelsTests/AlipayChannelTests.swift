@@ -31,7 +31,7 @@ import Testing
     @Test func balanceTooLowIsADecline() async throws {
         let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
         try await withSandbox(TestKeys.sandboxConfiguration) { url, server in
-            let outcome = await try adapter(url, client).charge(chargeRequest("ord_ali_balance", method: "AGR_BALANCE"))
+            let outcome = try await adapter(url, client).charge(chargeRequest("ord_ali_balance", method: "AGR_BALANCE"))
             #expect(outcome.kind == "declined" && outcome.reason?.code == "ACQ.BUYER_BALANCE_NOT_ENOUGH")
             #expect(trades(server, "ord_ali_balance").isEmpty)
         }
@@ -41,7 +41,7 @@ import Testing
     @Test func aSystemErrorIsResolvedByQueryIntoTheOneCharge() async throws {
         let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
         try await withSandbox(TestKeys.sandboxConfiguration) { url, server in
-            let outcome = await try adapter(url, client).charge(chargeRequest("ord_ali_syserr", method: "AGR_SYSTEM_ERROR"))
+            let outcome = try await adapter(url, client).charge(chargeRequest("ord_ali_syserr", method: "AGR_SYSTEM_ERROR"))
             #expect(outcome.kind == "succeeded", "ACQ.SYSTEM_ERROR after a payment must be found by the query: \(outcome)")
             #expect(trades(server, "ord_ali_syserr").count == 1)
         }
@@ -61,11 +61,31 @@ import Testing
         try await client.shutdown()
     }
 
+    @Test func aPaymentInProcessStaysUnknownUntilTheQuerySaysPaid() async throws {
+        let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
+        try await withSandbox(TestKeys.sandboxConfiguration) { url, server in
+            let alipay = try adapter(url, client)
+            let request = chargeRequest("ord_ali_wait", method: "AGR_INPROCESS_700")
+            let outcome = await alipay.charge(request)
+            #expect(outcome.kind == "unknown" && outcome.reason?.code == "alipay_10003", "10003 is neither a decline nor a retry: \(outcome)")
+            guard case .unknown(let waiting) = await alipay.lookup(request, reference: nil) else { Issue.record("WAIT_BUYER_PAY is not settled"); return }
+            #expect(waiting.code == "alipay_WAIT_BUYER_PAY")
+            // A repeat asks first and does not pay again while the buyer is still paying.
+            var repeated = request
+            repeated.attempt = 2
+            #expect(await alipay.charge(repeated).kind == "unknown")
+            try await Task.sleep(for: .milliseconds(900))
+            guard case .paid(let tradeNo) = await alipay.lookup(request, reference: nil) else { Issue.record("paid after the wait"); return }
+            #expect(trades(server, "ord_ali_wait").map(\.tradeNo) == [tradeNo])
+        }
+        try await client.shutdown()
+    }
+
     @Test func anAnswerThatFailsVerificationIsNeverBelieved() async throws {
         let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
         try await withSandbox(TestKeys.sandboxConfiguration) { url, server in
             // The sandbox answers "10000 Success" signed with a key that is not Alipay's.
-            let outcome = await try adapter(url, client).charge(chargeRequest("ord_ali_forged", method: "AGR_FORGED"))
+            let outcome = try await adapter(url, client).charge(chargeRequest("ord_ali_forged", method: "AGR_FORGED"))
             #expect(outcome.kind == "unknown" && outcome.reason?.code == "alipay_unverified_answer")
             #expect(trades(server, "ord_ali_forged").isEmpty)
         }
@@ -77,7 +97,7 @@ import Testing
         try await withSandbox(TestKeys.sandboxConfiguration) { url, server in
             var configuration = try TestKeys.alipay(url)
             configuration.appPrivateKey = try RSAKeys.loadPrivateKey(file: TestKeys.file(SandboxKeys.File.wechatMerchantPrivate), setting: "test")
-            let outcome = await try adapter(url, client, configuration: configuration).charge(chargeRequest("ord_ali_badsign", method: "20215606000000001"))
+            let outcome = try await adapter(url, client, configuration: configuration).charge(chargeRequest("ord_ali_badsign", method: "20215606000000001"))
             #expect(outcome.kind == "declined" && outcome.reason?.code == "isv.invalid-signature")
             #expect(trades(server, "ord_ali_badsign").isEmpty)
         }
@@ -87,10 +107,18 @@ import Testing
     @Test func classificationFollowsTheContractTable() {
         func pay(_ code: String, _ sub: String? = nil) -> AlipayAnswer { AlipayClassifier.pay(code: code, subCode: sub, message: "m", tradeNo: "T1") }
         #expect(pay("10000") == .paid(tradeNo: "T1"))
-        for (code, sub) in [("10003", nil), ("20000", nil), ("40004", "ACQ.SYSTEM_ERROR"), ("40004", "ACQ.TRADE_HAS_SUCCESS"), ("40004", "ACQ.SOMETHING_NEW")] {
+        for (code, sub) in [("20000", nil), ("40004", "ACQ.SYSTEM_ERROR"), ("40004", "ACQ.SOMETHING_NEW"), ("40004", nil), ("99999", nil)] {
             guard case .queryFirst = pay(code, sub) else { Issue.record("\(code) \(sub ?? "") should be queried first"); continue }
         }
-        for (code, sub) in [("20001", nil), ("40001", nil), ("40002", nil)] + AlipayClassifierTable.declines.map { ("40004", $0) } {
+        // In progress or already there: only a query that finds it paid settles it; never a retry or a decline.
+        for (code, sub) in [("10003", nil), ("40004", "ACQ.TRADE_HAS_SUCCESS")] {
+            guard case .awaitQuery = pay(code, sub) else { Issue.record("\(code) \(sub ?? "") should wait for the query"); continue }
+        }
+        #expect(pay("10000", nil) == .paid(tradeNo: "T1"))
+        guard case .queryFirst = AlipayClassifier.pay(code: "10000", subCode: nil, message: "m", tradeNo: nil) else {
+            Issue.record("a success without trade_no is asked about"); return
+        }
+        for (code, sub) in [("20001", nil), ("40001", nil), ("40002", nil)] + AlipayClassifierTable.declines.map({ ("40004", $0) }) {
             guard case .declined = pay(code, sub) else { Issue.record("\(code) \(sub ?? "") should be terminal"); continue }
         }
         #expect(AlipayClassifier.query(code: "10000", subCode: nil, tradeStatus: "TRADE_FINISHED", tradeNo: "T") == .paid(reference: "T"))

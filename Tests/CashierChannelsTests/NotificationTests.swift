@@ -22,7 +22,8 @@ import Testing
         return form
     }
 
-    @Test func alipayNotificationsAreBelievedOnlyWhenSignedByAlipayForOurApp() {
+    @Test func alipayNotificationsAreBelievedOnlyWhenSignedByAlipayForOurApp() async {
+        await TestKeys.prepare()
         #expect(ChannelNotifications.alipay(alipayForm(), keys: Self.keys) == .paid(channel: .alipay, outTradeNo: "ck1", reference: "2026T1"))
         guard case .refused = ChannelNotifications.alipay(alipayForm(signer: Self.wechatPlatform), keys: Self.keys) else { Issue.record("forged accepted"); return }
         guard case .refused = ChannelNotifications.alipay(alipayForm(appID: "2021999"), keys: Self.keys) else { Issue.record("other app accepted"); return }
@@ -42,7 +43,8 @@ import Testing
         return (body, String(timestamp), "N1", signature)
     }
 
-    @Test func wechatNotificationsAreVerifiedDecryptedAndRefusedWhenForgedOrStale() {
+    @Test func wechatNotificationsAreVerifiedDecryptedAndRefusedWhenForgedOrStale() async {
+        await TestKeys.prepare()
         func verdict(_ n: (body: [UInt8], timestamp: String, nonce: String, signature: String), serial: String = SandboxKeys.wechatPlatformSerial) -> NotificationVerdict {
             ChannelNotifications.wechat(timestamp: n.timestamp, nonce: n.nonce, signature: n.signature, serial: serial, body: n.body, keys: Self.keys)
         }

@@ -41,8 +41,13 @@ import Testing
             nonce: "593BEC0C930BF1AFEB40B4A08C8FB242", body: "") == "GET\n/v3/pay/transactions/out-trade-no/ck1?mchid=19\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n\n")
     }
 
-    @Test func wechatAuthorizationHeaderRoundTrips() throws {
-        let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+    /// A fresh 2048-bit key, made off the cooperative threads (`offPool`).
+    static func newKey() async throws -> _RSA.Signing.PrivateKey {
+        try await offPool { try _RSA.Signing.PrivateKey(keySize: .bits2048) }
+    }
+
+    @Test func wechatAuthorizationHeaderRoundTrips() async throws {
+        let key = try await Self.newKey()
         let header = WeChatProtocol.authorization(
             mchid: "1900000001", serialNo: "SERIAL", method: "POST", canonicalURL: "/v3/papay/pay/transactions/apply", body: "{}", timestamp: 1700000000,
             nonce: "NONCE", key: key)
@@ -52,9 +57,9 @@ import Testing
         #expect(RSASignature.isValid(fields["signature"]!, for: Array(message.utf8), with: key.publicKey))
     }
 
-    @Test func wechatAnswersAreRefusedWhenStaleForgedOrFromAnUnknownKey() throws {
-        let platform = try _RSA.Signing.PrivateKey(keySize: .bits2048)
-        let other = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+    @Test func wechatAnswersAreRefusedWhenStaleForgedOrFromAnUnknownKey() async throws {
+        let platform = try await Self.newKey()
+        let other = try await Self.newKey()
         let body = Array(#"{"trade_state":"SUCCESS"}"#.utf8)
         let now = Date(timeIntervalSince1970: 1_700_000_000)
         let signature = WeChatProtocol.signAnswer(body: body, timestamp: 1_700_000_000, nonce: "n", key: platform)
@@ -92,19 +97,19 @@ import Testing
 
     // MARK: Against openssl
 
-    @Test(.enabled(if: OpenSSL.isAvailable)) func signaturesAgreeWithOpenSSLBothWaysForPKCS1AndPKCS8Keys() throws {
+    @Test(.enabled(if: OpenSSL.isAvailable)) func signaturesAgreeWithOpenSSLBothWaysForPKCS1AndPKCS8Keys() async throws {
         let directory = try OpenSSL.temporaryDirectory()
         let message = "app_id=2021000000000001&biz_content={\"out_trade_no\":\"ck1\"}&charset=utf-8"
         try Data(message.utf8).write(to: URL(fileURLWithPath: directory + "/message"))
         for format in ["-traditional", ""] {
-            try OpenSSL.run(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", directory + "/key8.pem"])
+            try await OpenSSL.run(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", directory + "/key8.pem"])
             let keyFile = directory + "/key.pem"
             if format.isEmpty {
                 try FileManager.default.copyItem(atPath: directory + "/key8.pem", toPath: keyFile)
             } else {
-                try OpenSSL.run(["rsa", "-traditional", "-in", directory + "/key8.pem", "-out", keyFile])
+                try await OpenSSL.run(["rsa", "-traditional", "-in", directory + "/key8.pem", "-out", keyFile])
             }
-            try OpenSSL.run(["pkey", "-in", keyFile, "-pubout", "-out", directory + "/pub.pem"])
+            try await OpenSSL.run(["pkey", "-in", keyFile, "-pubout", "-out", directory + "/pub.pem"])
             let pem = try String(contentsOfFile: keyFile, encoding: .utf8)
             #expect(pem.contains(format.isEmpty ? "BEGIN PRIVATE KEY" : "BEGIN RSA PRIVATE KEY"))
             let key = try RSAKeys.loadPrivateKey(file: keyFile, setting: "TEST_KEY")
@@ -113,10 +118,10 @@ import Testing
             // Ours → openssl verifies.
             let ours = RSASignature.sign(Array(message.utf8), with: key)
             try Data(base64Encoded: ours)!.write(to: URL(fileURLWithPath: directory + "/ours.sig"))
-            let verified = try OpenSSL.run(["dgst", "-sha256", "-verify", directory + "/pub.pem", "-signature", directory + "/ours.sig", directory + "/message"])
+            let verified = try await OpenSSL.run(["dgst", "-sha256", "-verify", directory + "/pub.pem", "-signature", directory + "/ours.sig", directory + "/message"])
             #expect(verified.contains("Verified OK"))
             // openssl → ours verifies.
-            try OpenSSL.run(["dgst", "-sha256", "-sign", keyFile, "-out", directory + "/theirs.sig", directory + "/message"])
+            try await OpenSSL.run(["dgst", "-sha256", "-sign", keyFile, "-out", directory + "/theirs.sig", directory + "/message"])
             let theirs = try Data(contentsOf: URL(fileURLWithPath: directory + "/theirs.sig")).base64EncodedString()
             #expect(RSASignature.isValid(theirs, for: Array(message.utf8), with: publicKey))
             #expect(!RSASignature.isValid(theirs, for: Array((message + " ").utf8), with: publicKey))
@@ -126,9 +131,9 @@ import Testing
 
     // MARK: Key files
 
-    @Test func unusableKeyFilesAreNamedWithTheFixAndNeverShown() throws {
+    @Test func unusableKeyFilesAreNamedWithTheFixAndNeverShown() async throws {
         let directory = try OpenSSL.temporaryDirectory()
-        let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+        let key = try await Self.newKey()
         func write(_ name: String, _ text: String) throws -> String {
             let path = directory + "/" + name
             try Data(text.utf8).write(to: URL(fileURLWithPath: path))
@@ -173,8 +178,13 @@ enum OpenSSL {
     static let path = ["/usr/bin/openssl", "/bin/openssl"].first { FileManager.default.isExecutableFile(atPath: $0) }
     static var isAvailable: Bool { path != nil }
 
+    /// Runs openssl and waits for it off the cooperative threads (`offPool`).
     @discardableResult
-    static func run(_ arguments: [String]) throws -> String {
+    static func run(_ arguments: [String]) async throws -> String {
+        try await offPool { try runAndWait(arguments) }
+    }
+
+    private static func runAndWait(_ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path!)
         process.arguments = arguments

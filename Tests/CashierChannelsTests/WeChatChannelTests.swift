@@ -1,11 +1,12 @@
 import AsyncHTTPClient
-import CashierChannels
+@testable import CashierChannels
 import CashierCore
 import CashierSandbox
 import Testing
 
 /// The WeChat Pay adapter against the sandbox's v3 API over real HTTP: signed requests, verified
-/// answers, pending deductions settled by query, and the error table of CHANNELS.md.
+/// answers, accepted deductions answered pending at once and settled by a later lookup, and the
+/// error table of CHANNELS.md.
 @Suite struct WeChatChannelTests {
     func adapter(_ url: String, _ client: HTTPClient, configuration: WeChatConfiguration? = nil) throws -> WeChatAdapter {
         WeChatAdapter(configuration: try configuration ?? TestKeys.wechat(url), timeout: .seconds(5), client: client, logger: testLogger)
@@ -13,29 +14,64 @@ import Testing
 
     func trades(_ server: SandboxServer, _ orderID: String) -> [WeChatTrade] { server.wechat!.trades.filter { $0.orderID == orderID } }
 
-    @Test func anAcceptedDeductionIsPendingUntilTheQuerySaysSuccess() async throws {
+    /// Looks the payment up until it is no longer pending, at most `within`.
+    func settled(_ wechat: WeChatAdapter, _ request: ChargeRequest, within: Duration = .seconds(5)) async throws -> PaymentLookup {
+        let clock = ContinuousClock()
+        let end = clock.now + within
+        while true {
+            let answer = await wechat.lookup(request, reference: nil)
+            guard case .unknown(let reason) = answer, reason.code == "pending", clock.now < end else { return answer }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    @Test func anAcceptedDeductionAnswersPendingAtOnceAndItsLookupSaysPaidOnceSettled() async throws {
         let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
         try await withSandbox(TestKeys.sandboxConfiguration) { url, server in
             let wechat = try adapter(url, client)
-            let outcome = await wechat.charge(chargeRequest("ord_wx_ok", method: "wx_contract_1"))
-            guard case .succeeded(let transactionID) = outcome else { Issue.record("expected success, got \(outcome)"); return }
+            _ = await wechat.lookup(chargeRequest("ord_wx_warmup", method: "wx_contract_1"), reference: nil)  // a pooled connection
+            let request = chargeRequest("ord_wx_ok", method: "wx_contract_slow_600")
+            let clock = ContinuousClock()
+            let started = clock.now
+            let outcome = await wechat.charge(request)
+            let elapsed = clock.now - started
+            #expect(outcome.kind == "unknown" && outcome.reason?.code == "pending", "\(outcome)")
+            #expect(elapsed < .milliseconds(200), "an accepted deduction is never waited for inside the call (took \(elapsed))")
             #expect(trades(server, "ord_wx_ok").map(\.total) == [9000])
-            #expect(await wechat.lookup(chargeRequest("ord_wx_ok", method: "wx_contract_1"), reference: nil) == .paid(reference: transactionID))
-            #expect(await wechat.charge(chargeRequest("ord_wx_ok", method: "wx_contract_1", attempt: 2)) == .succeeded(reference: transactionID))
+
+            let early = await wechat.lookup(request, reference: nil)
+            #expect(early.isPending, "still pending right after the apply: \(early)")
+            guard case .paid(let transactionID) = try await settled(wechat, request) else { Issue.record("never settled"); return }
+            #expect(transactionID == trades(server, "ord_wx_ok").first?.transactionID)
+            // A repeat queries first and never deducts again.
+            var repeated = request
+            repeated.attempt = 2
+            #expect(await wechat.charge(repeated) == .succeeded(reference: transactionID))
             #expect(trades(server, "ord_wx_ok").count == 1)
         }
         try await client.shutdown()
     }
 
-    @Test func aDeductionStillPendingGoesToTheRetryPathAndIsSettledByALaterQuery() async throws {
+    @Test func aRepeatWhileTheDeductionIsPendingQueriesAndStaysPendingWithoutASecondDeduction() async throws {
         let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
         try await withSandbox(TestKeys.sandboxConfiguration) { url, server in
             let wechat = try adapter(url, client)
-            let first = await wechat.charge(chargeRequest("ord_wx_slow", method: "wx_contract_slow_2500"))
+            let first = await wechat.charge(chargeRequest("ord_wx_slow", method: "wx_contract_slow_800"))
             #expect(first.kind == "unknown" && first.reason?.code == "pending")
-            try await Task.sleep(for: .seconds(1.5))
-            #expect(await wechat.charge(chargeRequest("ord_wx_slow", method: "wx_contract_slow_2500", attempt: 2)).kind == "succeeded")
+            let second = await wechat.charge(chargeRequest("ord_wx_slow", method: "wx_contract_slow_800", attempt: 2))
+            #expect(second.kind == "unknown" && second.reason?.code == "pending")
+            try await Task.sleep(for: .seconds(1))
+            #expect(await wechat.charge(chargeRequest("ord_wx_slow", method: "wx_contract_slow_800", attempt: 3)).kind == "succeeded")
             #expect(trades(server, "ord_wx_slow").count == 1)
+        }
+        try await client.shutdown()
+    }
+
+    @Test func aLookupOfANeverCreatedDeductionIsNotPaid() async throws {
+        let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
+        try await withSandbox(TestKeys.sandboxConfiguration) { url, _ in
+            let wechat = try adapter(url, client)
+            #expect(await wechat.lookup(chargeRequest("ord_wx_never", method: "wx_contract_1"), reference: nil) == .notPaid)
         }
         try await client.shutdown()
     }
@@ -48,7 +84,11 @@ import Testing
             #expect(declined.kind == "declined" && declined.reason?.code == "NOTENOUGH")
             let busy = await wechat.charge(chargeRequest("ord_wx_busy", method: "wx_contract_unavailable_1"))
             #expect(busy.kind == "unknown" && busy.reason?.code == "SYSTEM_ERROR")
-            #expect(await wechat.charge(chargeRequest("ord_wx_busy", method: "wx_contract_unavailable_1", attempt: 2)).kind == "succeeded")
+            // The repeat queries (nothing there), applies, and is accepted: pending, then paid.
+            let again = chargeRequest("ord_wx_busy", method: "wx_contract_unavailable_1", attempt: 2)
+            let accepted = await wechat.charge(again)
+            #expect(accepted.kind == "unknown" && accepted.reason?.code == "pending")
+            if case .paid = try await settled(wechat, again) {} else { Issue.record("the accepted deduction never settled") }
             #expect(trades(server, "ord_wx_busy").count == 1)
         }
         try await client.shutdown()
@@ -60,10 +100,19 @@ import Testing
             var configuration = try TestKeys.wechat(url)
             // We expect the platform key under this serial, but hold a different key.
             configuration.platformKeys = [SandboxKeys.wechatPlatformSerial: try RSAKeys.loadPublicKey(file: TestKeys.file(SandboxKeys.File.alipayPlatformPublic), setting: "test")]
-            let outcome = await try adapter(url, client, configuration: configuration).charge(chargeRequest("ord_wx_forged", method: "wx_contract_1"))
+            let outcome = try await adapter(url, client, configuration: configuration).charge(chargeRequest("ord_wx_forged", method: "wx_contract_1"))
             #expect(outcome.kind == "unknown" && outcome.reason?.code == "wechat_unverified_answer")
         }
         try await client.shutdown()
+    }
+
+    @Test func tradeStatesFollowTheContract() {
+        for state in ["SUCCESS", "REFUND"] { #expect(WeChatClassifier.tradeState(state, transactionID: "42") == .paid("42")) }
+        for state in ["USERPAYING", "NOTPAY"] { #expect(WeChatClassifier.tradeState(state, transactionID: nil) == .pending) }
+        for state in ["CLOSED", "REVOKED", "PAYERROR"] {
+            guard case .failed = WeChatClassifier.tradeState(state, transactionID: nil) else { Issue.record("\(state) is a failed trade"); continue }
+        }
+        guard case .unknown = WeChatClassifier.tradeState("SOMETHING_NEW", transactionID: nil) else { Issue.record("an unknown state is unknown"); return }
     }
 
     @Test func errorTableFollowsTheContract() {
@@ -76,4 +125,8 @@ import Testing
         // The trade exists: its fate is for the query, never a buyer-visible failure.
         #expect(WeChatClassifier.error(status: 400, code: "OUT_TRADE_NO_USED", message: nil).kind == "unknown")
     }
+}
+
+extension PaymentLookup {
+    var isPending: Bool { if case .unknown(let reason) = self { reason.code == "pending" } else { false } }
 }

@@ -71,6 +71,9 @@ public struct AlipayAdapter: ChannelAdapter {
             case .notPaid: return .retryable(reason)
             case .unknown: return .unknown(reason)
             }
+        case .awaitQuery(let reason):
+            if case .paid(let tradeNo) = await lookup(request, reference: nil) { return .succeeded(reference: tradeNo) }
+            return .unknown(reason)
         }
     }
 
@@ -125,21 +128,16 @@ public struct AlipayAdapter: ChannelAdapter {
         http.method = .POST
         http.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded;charset=utf-8")
         http.body = .bytes(ByteBuffer(string: "biz_content=\(FormEncoding.escape(biz))"))
-        let body: [UInt8]
+        let answer: ChannelHTTP.Answer
         do {
-            let response = try await client.execute(http, timeout: .init(timeout))
-            var buffer = try await response.body.collect(upTo: 1 << 20)
-            body = buffer.readBytes(length: buffer.readableBytes) ?? []
-            guard response.status == .ok else {
-                return .failure(ChannelCallFailure(.unknown(Reason(code: "alipay_http_\(response.status.code)", message: "alipay gateway answered HTTP \(response.status.code)"))))
-            }
+            answer = try await ChannelHTTP.exchange(client, http, timeout: timeout, maxBody: 1 << 20)
         } catch {
-            if ChannelHTTP.failedBeforeSending(error) {
-                return .failure(ChannelCallFailure(.retryable(Reason(code: "connection_failed", message: "alipay gateway unreachable: \(error)"))))
-            }
-            return .failure(ChannelCallFailure(.unknown(Reason(code: "timeout", message: "alipay gateway did not answer in time; the charge may have happened"))))
+            return .failure(ChannelCallFailure(ChannelHTTP.transportOutcome(error, channel: "alipay gateway")))
         }
-        guard let (response, sign) = AlipayProtocol.signedResponse(in: body, responseKey: responseKey),
+        guard answer.status == 200 else {
+            return .failure(ChannelCallFailure(.unknown(Reason(code: "alipay_http_\(answer.status)", message: "alipay gateway answered HTTP \(answer.status)"))))
+        }
+        guard let (response, sign) = AlipayProtocol.signedResponse(in: answer.body, responseKey: responseKey),
             let sign, RSASignature.isValid(sign, for: response, with: configuration.alipayPublicKey),
             let document = try? JSONParser.parse(response)
         else {

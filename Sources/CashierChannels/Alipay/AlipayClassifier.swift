@@ -5,8 +5,14 @@ public enum AlipayAnswer: Sendable, Equatable {
     case paid(tradeNo: String)
     /// Terminal: the buyer's balance, agreement or the request itself.
     case declined(Reason)
-    /// Ask `alipay.trade.query` before deciding (in progress, system error, already paid).
+    /// Ask `alipay.trade.query` before deciding (service unavailable, system error, a code the
+    /// contract does not list): paid settles it; confirmed unpaid makes a retry with identical
+    /// parameters safe.
     case queryFirst(Reason)
+    /// The trade exists or is being paid (`10003`, `ACQ.TRADE_HAS_SUCCESS`): only a query that
+    /// finds it paid settles it now; anything else leaves the outcome unknown, never a decline
+    /// and never a retry.
+    case awaitQuery(Reason)
 }
 
 public enum AlipayClassifier {
@@ -23,14 +29,17 @@ public enum AlipayClassifier {
         case "10000":
             guard let tradeNo, !tradeNo.isEmpty else { return .queryFirst(Reason(code: "alipay_no_trade_no", message: "alipay answered 10000 without trade_no")) }
             return .paid(tradeNo: tradeNo)
-        case "10003", "20000":
+        case "10003":
+            return .awaitQuery(reason)
+        case "20000":
             return .queryFirst(reason)
         case "20001", "40001", "40002":
             // Configuration or signature problems: the contract calls them not retryable.
             return .declined(reason)
         case "40004":
             guard let subCode else { return .queryFirst(reason) }
-            if subCode == "ACQ.SYSTEM_ERROR" || subCode == "ACQ.TRADE_HAS_SUCCESS" { return .queryFirst(reason) }
+            if subCode == "ACQ.TRADE_HAS_SUCCESS" { return .awaitQuery(reason) }
+            if subCode == "ACQ.SYSTEM_ERROR" { return .queryFirst(reason) }
             if declines.contains(subCode) { return .declined(reason) }
             // A business failure the contract does not list: ask before calling it a decline.
             return .queryFirst(reason)
@@ -48,6 +57,7 @@ public enum AlipayClassifier {
             case "TRADE_CLOSED":
                 return .notPaid
             default:
+                // WAIT_BUYER_PAY (and anything new): the buyer may still pay.
                 return .unknown(Reason(code: "alipay_\(tradeStatus ?? "no_status")", message: "alipay trade is \(tradeStatus ?? "without a status")"))
             }
         }

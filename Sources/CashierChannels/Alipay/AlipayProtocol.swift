@@ -1,4 +1,4 @@
-public import CashierCore
+import CashierCore
 public import Foundation
 
 /// Alipay OpenAPI's wire details (CHANNELS.md, "Alipay OpenAPI"), free of I/O so they can be

@@ -3,7 +3,6 @@ public import CashierCore
 
 public import Logging
 import NIOCore
-import NIOHTTP1
 
 /// The card channel: a Stripe-compatible `POST /v1/payment_intents` (CHANNELS.md, "Card").
 ///
@@ -34,23 +33,28 @@ public struct CardAdapter: ChannelAdapter {
         http.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         http.body = .bytes(ByteBuffer(string: Self.form(request)))
         do {
-            let response = try await client.execute(http, timeout: .init(timeout))
-            let body = try await response.body.collect(upTo: 1 << 20)
-            let document = try? JSONParser.parse(body.readableBytesView)
-            let shouldRetry = response.headers.first(name: "Stripe-Should-Retry").map { $0 == "true" }
-            return CardResponseClassifier.classify(status: Int(response.status.code), shouldRetry: shouldRetry, body: document)
+            let answer = try await ChannelHTTP.exchange(client, http, timeout: timeout, maxBody: 1 << 20)
+            let document = try? JSONParser.parse(answer.body)
+            let shouldRetry = answer.headers.first(name: "Stripe-Should-Retry").map { $0 == "true" }
+            return CardResponseClassifier.classify(status: answer.status, shouldRetry: shouldRetry, body: document)
         } catch {
-            return Self.classifyTransport(error)
+            return ChannelHTTP.transportOutcome(error, channel: "card channel")
         }
     }
 
-    /// By the intent id when one is known, otherwise through Stripe's search API by the
-    /// order id in the metadata. Stripe's search index lags writes by up to a minute, which is
-    /// why a replay still charges with the same idempotency key: within the key's lifetime the
-    /// channel answers with the saved outcome instead of charging again.
+    /// By the intent id when one is known (a `pi_…` reference, e.g. from a `processing`
+    /// answer), otherwise through Stripe's search API by the order id in the metadata.
+    /// `succeeded` is paid; `requires_payment_method`, `canceled` or no intent at all is not
+    /// paid; `processing` (and any status this code does not know) is unknown.
+    ///
+    /// Stripe's search index lags writes by up to a minute, so "nothing found" by search right
+    /// after a call whose answer was lost is weak evidence: a replay should still charge with the
+    /// same idempotency key, which within the key's lifetime answers with the saved outcome
+    /// instead of charging again.
     public func lookup(_ request: ChargeRequest, reference: String?) async -> PaymentLookup {
+        let byID = reference.map { $0.hasPrefix("pi_") } ?? false
         let url: String
-        if let reference, reference.hasPrefix("pi_") {
+        if let reference, byID {
             url = "\(baseURL)/v1/payment_intents/\(FormEncoding.escape(reference))"
         } else {
             let query = "metadata['order_id']:'\(request.orderID)'"
@@ -58,26 +62,40 @@ public struct CardAdapter: ChannelAdapter {
         }
         var http = HTTPClientRequest(url: url)
         http.headers.add(name: "Authorization", value: "Bearer \(apiKey)")
+        let answer: ChannelHTTP.Answer
         do {
-            let response = try await client.execute(http, timeout: .init(timeout))
-            let body = try await response.body.collect(upTo: 1 << 22)
-            guard response.status == .ok, let document = try? JSONParser.parse(body.readableBytesView) else {
-                if response.status == .notFound { return .notPaid }
-                return .unknown(Reason(code: "lookup_failed", message: "card channel answered the lookup with HTTP \(response.status.code)"))
-            }
-            let intents: [JSONValue] = if case .array(let data)? = document["data"] { data } else { [document] }
-            for intent in intents {
-                guard case .string(let id)? = intent["id"], case .string(let status)? = intent["status"] else { continue }
-                guard case .string(request.orderID)? = intent["metadata"]?["order_id"] else { continue }
-                if status == "succeeded" { return .paid(reference: id) }
-                if status == "processing" {
-                    return .unknown(Reason(code: "processing", message: "card channel still processing \(id)"))
-                }
-            }
-            return .notPaid
+            answer = try await ChannelHTTP.exchange(client, http, timeout: timeout, maxBody: 1 << 22)
         } catch {
             return .unknown(Reason(code: "lookup_failed", message: "card channel lookup failed: \(error)"))
         }
+        let document = try? JSONParser.parse(answer.body)
+        if byID, answer.status == 404, document?["error"]?["code"] == .string("resource_missing") { return .notPaid }
+        guard answer.status == 200, let document else {
+            return .unknown(Reason(code: "lookup_failed", message: "card channel answered the lookup with HTTP \(answer.status)"))
+        }
+        let intents: [JSONValue] = if byID { [document] } else if case .array(let data)? = document["data"] { data } else { [] }
+        return Self.lookupVerdict(intents, orderID: request.orderID)
+    }
+
+    /// What the intents found for an order say: any `succeeded` one is the charge; otherwise any
+    /// that is not finally unpaid keeps the answer open.
+    static func lookupVerdict(_ intents: [JSONValue], orderID: String) -> PaymentLookup {
+        var open: (id: String, status: String)?
+        for intent in intents {
+            guard case .string(let id)? = intent["id"], case .string(let status)? = intent["status"],
+                case .string(orderID)? = intent["metadata"]?["order_id"]
+            else { continue }
+            switch status {
+            case "succeeded": return .paid(reference: id)
+            case "requires_payment_method", "canceled": continue
+            default: open = open ?? (id, status)
+            }
+        }
+        if let open {
+            let code = open.status == "processing" ? "processing" : "intent_\(open.status)"
+            return .unknown(Reason(code: code, message: "card payment intent \(open.id) is \(open.status)"))
+        }
+        return .notPaid
     }
 
     /// The form body. Field names and order follow the protocol; values are percent-encoded.
@@ -91,15 +109,4 @@ public struct CardAdapter: ChannelAdapter {
             ("metadata[order_id]", request.orderID),
         ].map { "\(FormEncoding.escape($0.0))=\(FormEncoding.escape($0.1))" }.joined(separator: "&")
     }
-
-    static func classifyTransport(_ error: any Error) -> ChannelOutcome {
-        if ChannelHTTP.failedBeforeSending(error) {
-            return .retryable(Reason(code: "connection_failed", message: "card channel unreachable: \(error)"))
-        }
-        if let error = error as? HTTPClientError, error == .deadlineExceeded || error == .readTimeout {
-            return .unknown(Reason(code: "timeout", message: "card channel did not answer in time; the charge may have happened"))
-        }
-        return .unknown(Reason(code: "transport_error", message: "card channel call failed midway (\(error)); the charge may have happened"))
-    }
 }
-

@@ -39,27 +39,22 @@ public struct WeChatConfiguration: Sendable {
 /// WeChat Pay v3 contract deduction (`/v3/papay/pay/transactions/apply`) and the query by
 /// `out_trade_no`, signed with WECHATPAY2-SHA256-RSA2048; every answer's signature verified.
 ///
-/// An accepted deduction is *pending*, not paid: the adapter polls the query a few times with
-/// backoff; a payment still pending after that goes to the retry path (whose next call queries
-/// first), and the payment notification may settle it sooner.
+/// An accepted deduction is *pending*, not paid, and the adapter never waits for it inside a
+/// call: `charge` answers `.unknown` with reason code `pending` at once, and the caller looks
+/// the payment up later by `out_trade_no` (`lookup`), on its own schedule; the payment
+/// notification may settle it sooner. A repeat call (`attempt > 1`) queries before applying.
 public struct WeChatAdapter: ChannelAdapter {
     public let channel = Channel.wechat
     private let configuration: WeChatConfiguration
     private let timeout: Duration
     private let client: HTTPClient
     private let logger: Logger
-    /// The waits before each query of a pending deduction.
-    let pendingPolls: [Duration]
 
-    public init(
-        configuration: WeChatConfiguration, timeout: Duration, client: HTTPClient, logger: Logger,
-        pendingPolls: [Duration] = [.milliseconds(200), .milliseconds(400), .milliseconds(800)]
-    ) {
+    public init(configuration: WeChatConfiguration, timeout: Duration, client: HTTPClient, logger: Logger) {
         self.configuration = configuration
         self.timeout = timeout
         self.client = client
         self.logger = logger
-        self.pendingPolls = pendingPolls
     }
 
     public func charge(_ request: ChargeRequest) async -> ChannelOutcome {
@@ -71,21 +66,19 @@ public struct WeChatAdapter: ChannelAdapter {
             switch await query(request) {
             case .paid(let transactionID): return .succeeded(reference: transactionID)
             case .failed(let reason): return .declined(reason)
-            case .pending: return await poll(request)
+            case .pending: return .unknown(Self.pending)
             case .unknown(let reason): return .unknown(reason)
             case .notFound: break
             }
         }
-        let outcome = await apply(request)
-        guard case .unknown(let reason, _) = outcome, reason.code == "pending" else { return outcome }
-        return await poll(request)
+        return await apply(request)
     }
 
     public func lookup(_ request: ChargeRequest, reference: String?) async -> PaymentLookup {
         switch await query(request) {
         case .paid(let transactionID): .paid(reference: transactionID)
         case .notFound, .failed: .notPaid
-        case .pending: .unknown(Reason(code: "pending", message: "wechat pay deduction is still pending"))
+        case .pending: .unknown(Self.pending)
         case .unknown(let reason): .unknown(reason)
         }
     }
@@ -98,11 +91,14 @@ public struct WeChatAdapter: ChannelAdapter {
         case .failure(let failure): return failure.outcome
         case .success(let (status, document)):
             switch status {
-            case 200, 204: return .unknown(Reason(code: "pending", message: "wechat pay accepted the deduction; awaiting its result"))
+            case 200, 204: return .unknown(Reason(code: "pending", message: "wechat pay accepted the deduction; its result comes by query or notification"))
             default: return WeChatClassifier.error(status: status, code: document?.text("code"), message: document?.text("message"))
             }
         }
     }
+
+    /// A deduction WeChat Pay holds but has not settled (`NOTPAY`, `USERPAYING`).
+    static let pending = Reason(code: "pending", message: "wechat pay deduction is still pending")
 
     enum TradeState: Equatable {
         case paid(String), pending, failed(Reason), notFound, unknown(Reason)
@@ -113,25 +109,13 @@ public struct WeChatAdapter: ChannelAdapter {
         switch await call(.GET, path: path, body: "") {
         case .failure(let failure): return .unknown(failure.outcome.reason ?? Reason(code: "wechat_query_failed", message: "wechat pay query failed"))
         case .success(let (status, document)):
-            if status == 404 { return .notFound }
+            // Only WeChat Pay's own "never created" (the answer is verified) says nothing exists.
+            if status == 404, document?.text("code") == "ORDER_NOT_EXIST" { return .notFound }
             guard status == 200, let document else {
                 return .unknown(Reason(code: document?.text("code") ?? "wechat_http_\(status)", message: "wechat pay query answered HTTP \(status)"))
             }
             return WeChatClassifier.tradeState(document.text("trade_state"), transactionID: document.text("transaction_id"))
         }
-    }
-
-    private func poll(_ request: ChargeRequest) async -> ChannelOutcome {
-        for wait in pendingPolls {
-            try? await Task.sleep(for: wait)
-            if Task.isCancelled { break }
-            switch await query(request) {
-            case .paid(let transactionID): return .succeeded(reference: transactionID)
-            case .failed(let reason): return .declined(reason)
-            case .pending, .notFound, .unknown: continue
-            }
-        }
-        return .unknown(Reason(code: "pending", message: "wechat pay deduction still pending after \(pendingPolls.count) queries"))
     }
 
     static func applyBody(_ request: ChargeRequest, configuration: WeChatConfiguration) -> String {
@@ -163,21 +147,13 @@ public struct WeChatAdapter: ChannelAdapter {
         http.headers.add(name: "Content-Type", value: "application/json")
         http.headers.add(name: "User-Agent", value: "cashier/1.0")
         if !body.isEmpty { http.body = .bytes(ByteBuffer(string: body)) }
-        let status: Int
-        let bytes: [UInt8]
-        let headers: HTTPHeaders
+        let answer: ChannelHTTP.Answer
         do {
-            let response = try await client.execute(http, timeout: .init(timeout))
-            var buffer = try await response.body.collect(upTo: 1 << 20)
-            bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
-            status = Int(response.status.code)
-            headers = response.headers
+            answer = try await ChannelHTTP.exchange(client, http, timeout: timeout, maxBody: 1 << 20)
         } catch {
-            if ChannelHTTP.failedBeforeSending(error) {
-                return .failure(ChannelCallFailure(.retryable(Reason(code: "connection_failed", message: "wechat pay unreachable: \(error)"))))
-            }
-            return .failure(ChannelCallFailure(.unknown(Reason(code: "timeout", message: "wechat pay did not answer in time; the deduction may have happened"))))
+            return .failure(ChannelCallFailure(ChannelHTTP.transportOutcome(error, channel: "wechat pay")))
         }
+        let (status, headers, bytes) = (answer.status, answer.headers, answer.body)
         if let refusal = WeChatProtocol.verify(
             timestamp: headers.first(name: "Wechatpay-Timestamp"), nonce: headers.first(name: "Wechatpay-Nonce"),
             signature: headers.first(name: "Wechatpay-Signature"), serial: headers.first(name: "Wechatpay-Serial"), body: bytes,

@@ -53,9 +53,13 @@ public enum CardResponseClassifier {
             let code = error?["decline_code"].flatMap(string) ?? error?["code"].flatMap(string) ?? status
             let message = error?["message"].flatMap(string) ?? "payment intent \(id) ended in \(status)"
             return .declined(Reason(code: code, message: message))
+        case "processing":
+            // Accepted, not settled: the money may still move. The intent id lets the lookup ask
+            // for this intent directly.
+            return .unknown(Reason(code: "processing", message: "payment intent \(id) is processing"), reference: id)
         default:
-            // "processing" and anything new: the money may still move; find out later.
-            return .unknown(Reason(code: "intent_\(status)", message: "payment intent \(id) is \(status)"))
+            // `requires_action`, `requires_capture` and anything new: not settled either way.
+            return .unknown(Reason(code: "intent_\(status)", message: "payment intent \(id) is \(status)"), reference: id)
         }
     }
 

@@ -11,8 +11,19 @@ public struct AlipayTrade: Sendable, Equatable {
     public let orderID: String
     public let totalAmount: String
     public let agreementNo: String
+    /// `TRADE_SUCCESS`, or `WAIT_BUYER_PAY` until `paidAtMilliseconds`.
     public var status: String
     public let createdAtMilliseconds: Int64
+    /// When a trade still waiting for the buyer becomes `TRADE_SUCCESS`.
+    public var paidAtMilliseconds: Int64? = nil
+
+    /// The trade as it stands at `now` (Unix milliseconds).
+    func current(at now: Int64) -> AlipayTrade {
+        guard status == "WAIT_BUYER_PAY", let paidAtMilliseconds, now >= paidAtMilliseconds else { return self }
+        var paid = self
+        paid.status = "TRADE_SUCCESS"
+        return paid
+    }
 }
 
 /// Alipay's OpenAPI gateway as the sandbox plays it: verifies each request's RSA2 signature
@@ -21,8 +32,9 @@ public struct AlipayTrade: Sendable, Equatable {
 ///
 /// Agreement numbers choose behaviour: `AGR_BALANCE` (declined, balance), `AGR_SYSTEM_ERROR`
 /// (paid, but answered `ACQ.SYSTEM_ERROR`), `AGR_UNAVAILABLE_<n>` (20000 for the first n calls,
-/// nothing paid), `AGR_FORGED` (a success answer signed with the wrong key, nothing paid);
-/// anything else is paid.
+/// nothing paid), `AGR_FORGED` (a success answer signed with the wrong key, nothing paid),
+/// `AGR_INPROCESS_<ms>` (answered `10003`; the trade waits for the buyer, `WAIT_BUYER_PAY`, and
+/// is paid `<ms>` later, without a notification); anything else is paid.
 public final class AlipaySimulator: Sendable {
     private struct State {
         var trades: [String: AlipayTrade] = [:]
@@ -35,13 +47,19 @@ public final class AlipaySimulator: Sendable {
     private let state = Mutex(State())
     private let notifier: Notifier
 
-    init(keys: SandboxKeys, notifier: Notifier) throws {
+    init(keys: SandboxKeys, notifier: Notifier) {
         self.keys = keys
-        self.forger = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+        // Any key but Alipay's platform key forges; one of the set spares generating a key
+        // (slow, and on the caller's thread) each time a sandbox starts.
+        self.forger = keys.wechatPlatformPrivate
         self.notifier = notifier
     }
 
-    public var trades: [AlipayTrade] { state.withLock { state in state.order.compactMap { state.trades[$0] } } }
+    /// Every trade, as it stands now.
+    public var trades: [AlipayTrade] {
+        let now = Self.nowMilliseconds()
+        return state.withLock { state in state.order.compactMap { state.trades[$0] } }.map { $0.current(at: now) }
+    }
 
     /// Handles `POST /gateway.do` (parameters from the query string and the form body).
     public func gateway(_ parameters: [(String, String)]) -> String {
@@ -75,7 +93,7 @@ public final class AlipaySimulator: Sendable {
             return answer(responseKey, ["code": "40004", "msg": "Business Failed", "sub_code": "ACQ.INVALID_PARAMETER", "sub_msg": "total_amount, subject, product_code GENERAL_WITHHOLDING and agreement_params.agreement_no are required"])
         }
         let failed = ["code": "40004", "msg": "Business Failed"]
-        enum Decision { case answer([String: String]), forged, paid(AlipayTrade, systemError: Bool) }
+        enum Decision { case answer([String: String]), forged, paid(AlipayTrade, systemError: Bool), inProcess(AlipayTrade) }
         let decision: Decision = state.withLock { state in
             let call = state.calls[outTradeNo, default: 0] + 1
             state.calls[outTradeNo] = call
@@ -91,18 +109,28 @@ public final class AlipaySimulator: Sendable {
                 return .answer(["code": "20000", "msg": "Service Currently Unavailable", "sub_code": "isp.unknow-error", "sub_msg": "系统繁忙"])
             }
             if agreementNo == "AGR_FORGED" { return .forged }
+            let now = Self.nowMilliseconds()
+            var waitFor: Int64? = nil
+            if agreementNo.hasPrefix("AGR_INPROCESS_"), let ms = Int64(agreementNo.dropFirst("AGR_INPROCESS_".count)), ms >= 0 { waitFor = ms }
             let trade = AlipayTrade(
                 tradeNo: "2026\(Int64(Date().timeIntervalSince1970 * 1000))\(Int.random(in: 1000...9999))", outTradeNo: outTradeNo,
-                orderID: SandboxOrders.orderID(fromSubject: subject), totalAmount: total, agreementNo: agreementNo, status: "TRADE_SUCCESS",
-                createdAtMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+                orderID: SandboxOrders.orderID(fromSubject: subject), totalAmount: total, agreementNo: agreementNo,
+                status: waitFor == nil ? "TRADE_SUCCESS" : "WAIT_BUYER_PAY", createdAtMilliseconds: now,
+                paidAtMilliseconds: waitFor.map { now + $0 })
             state.trades[outTradeNo] = trade
             state.order.append(outTradeNo)
+            if waitFor != nil { return .inProcess(trade) }
             return .paid(trade, systemError: agreementNo == "AGR_SYSTEM_ERROR")
         }
         switch decision {
         case .answer(let fields): return answer(responseKey, fields)
         case .forged:
             return answer(responseKey, ["code": "10000", "msg": "Success", "trade_no": "2026FORGED", "out_trade_no": outTradeNo], signer: forger)
+        case .inProcess(let trade):
+            return answer(responseKey, [
+                "code": "10003", "msg": "Order success pay inprocess", "trade_no": trade.tradeNo, "out_trade_no": outTradeNo,
+                "total_amount": total,
+            ])
         case .paid(let trade, let systemError):
             if let notifyURL { notifier.alipay(trade, to: notifyURL, key: keys.alipayPlatformPrivate) }
             if systemError {
@@ -116,7 +144,7 @@ public final class AlipaySimulator: Sendable {
     }
 
     private func query(_ outTradeNo: String, responseKey: String) -> String {
-        guard let trade = state.withLock({ $0.trades[outTradeNo] }) else {
+        guard let trade = state.withLock({ $0.trades[outTradeNo] })?.current(at: Self.nowMilliseconds()) else {
             return answer(responseKey, ["code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST", "sub_msg": "交易不存在 (no such trade)"])
         }
         return answer(responseKey, [
@@ -124,6 +152,8 @@ public final class AlipaySimulator: Sendable {
             "total_amount": trade.totalAmount,
         ])
     }
+
+    static func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     /// `{"…_response":{…},"sign":"…"}`, the signature over the response object's exact bytes.
     private func answer(_ responseKey: String, _ fields: [String: String], signer: _RSA.Signing.PrivateKey? = nil) -> String {

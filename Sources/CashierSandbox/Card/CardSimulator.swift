@@ -9,14 +9,27 @@ import Synchronization
 /// Special payment methods make behaviour deterministic for tests and demos:
 /// `pm_card_chargeDeclined`, `pm_card_chargeDeclinedInsufficientFunds` (declines),
 /// `pm_sandbox_slow` (charged, answered late), `pm_sandbox_hold_<ms>` (held before charging),
-/// `pm_sandbox_unavailable` (always 503), `pm_sandbox_flaky_<n>` (503 for the first n calls).
+/// `pm_sandbox_unavailable` (always 503), `pm_sandbox_flaky_<n>` (503 for the first n calls),
+/// `pm_sandbox_processing_<ms>` (answered `processing`, succeeds `<ms>` later; a repeat replays
+/// the saved `processing` answer), `pm_sandbox_stall` (charged, then the answer stops after its
+/// head and half its body; a repeat replays the saved answer whole).
 public final class CardSimulator: Sendable {
     public struct Answer: Sendable {
         public let status: Int
         public let body: String
         public let headers: [(String, String)]
-        /// Hold the answer this long before sending it (the charge has already happened).
-        public let delay: Duration
+        public let delivery: Delivery
+    }
+
+    /// How the server sends an answer. Whatever it is, the charge has already happened.
+    public enum Delivery: Sendable, Equatable {
+        /// At once, whole.
+        case whole
+        /// Whole, after holding it this long.
+        case late(Duration)
+        /// The status line, the headers (with the full `Content-Length`) and half the body,
+        /// then nothing for this long or until the client goes away; never finished.
+        case stalled(Duration)
     }
 
     private enum KeyState {
@@ -38,10 +51,16 @@ public final class CardSimulator: Sendable {
         self.configuration = configuration
     }
 
-    public var intents: [CardIntent] { state.withLock { $0.intents } }
+    /// Every executed intent, as it stands now.
+    public var intents: [CardIntent] {
+        let now = Self.nowMilliseconds()
+        return state.withLock { $0.intents }.map { $0.current(at: now) }
+    }
 
+    /// The intent `id`, as it stands now.
     public func intent(id: String) -> CardIntent? {
-        state.withLock { state in state.intentsByID[id].map { state.intents[$0] } }
+        let now = Self.nowMilliseconds()
+        return state.withLock { state in state.intentsByID[id].map { state.intents[$0] } }?.current(at: now)
     }
 
     /// Handles `POST /v1/payment_intents`.
@@ -84,7 +103,7 @@ public final class CardSimulator: Sendable {
                 return .answer(error(409, type: "idempotency_error", code: "idempotency_key_in_use",
                     message: "There is currently another in-progress request using this Idempotent Key."))
             case .done(_, let answer)?:
-                return .answer(Answer(status: answer.status, body: answer.body, headers: [("Idempotent-Replayed", "true")], delay: .zero))
+                return .answer(Answer(status: answer.status, body: answer.body, headers: [("Idempotent-Replayed", "true")], delivery: .whole))
             case nil:
                 state.keys[key] = .inFlight(parameters: fingerprint)
                 let call = state.calls[key, default: 0] + 1
@@ -106,11 +125,11 @@ public final class CardSimulator: Sendable {
             return transient
         }
         let intentID = "pi_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
-        let succeeded = behaviour.decline == nil
+        let now = Self.nowMilliseconds()
+        let status = behaviour.decline != nil ? "requires_payment_method" : behaviour.processing != nil ? "processing" : "succeeded"
         let intent = CardIntent(
             id: intentID, idempotencyKey: key, orderID: orderID, amount: amount, currency: currency, paymentMethod: paymentMethod,
-            status: succeeded ? "succeeded" : "requires_payment_method",
-            createdAtMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+            status: status, createdAtMilliseconds: now, completesAtMilliseconds: behaviour.processing.map { now + $0.wholeMilliseconds })
         let answer: SavedAnswer
         if let decline = behaviour.decline {
             answer = SavedAnswer(status: 402, body: errorBody(type: "card_error", code: "card_declined", declineCode: decline, message: "Your card was declined.", intent: intentID))
@@ -122,8 +141,11 @@ public final class CardSimulator: Sendable {
             state.intents.append(intent)
             state.keys[key] = .done(parameters: fingerprint, answer: answer)
         }
-        return Answer(status: answer.status, body: answer.body, headers: [], delay: behaviour.slowAnswer ? configuration.slowAnswer : .zero)
+        let delivery: Delivery = if behaviour.stall { .stalled(configuration.stallHold) } else if behaviour.slowAnswer { .late(configuration.slowAnswer) } else { .whole }
+        return Answer(status: answer.status, body: answer.body, headers: [], delivery: delivery)
     }
+
+    static func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     static func intentJSON(_ intent: CardIntent) -> String {
         var writer = JSONWriter()
@@ -145,7 +167,7 @@ public final class CardSimulator: Sendable {
     }
 
     private func error(_ status: Int, type: String, code: String, message: String, headers: [(String, String)] = []) -> Answer {
-        Answer(status: status, body: errorBody(type: type, code: code, declineCode: nil, message: message, intent: nil), headers: headers, delay: .zero)
+        Answer(status: status, body: errorBody(type: type, code: code, declineCode: nil, message: message, intent: nil), headers: headers, delivery: .whole)
     }
 
     private func errorBody(type: String, code: String, declineCode: String?, message: String, intent: String?) -> String {
@@ -170,12 +192,18 @@ public final class CardSimulator: Sendable {
         var transientError: Answer? = nil
         var decline: String? = nil
         var slowAnswer = false
+        /// Answer `processing`; the intent succeeds this much later.
+        var processing: Duration? = nil
+        var stall = false
 
         init(paymentMethod: String, call: Int, configuration: SandboxConfiguration) {
             switch paymentMethod {
             case "pm_card_chargeDeclined": decline = "generic_decline"
             case "pm_card_chargeDeclinedInsufficientFunds": decline = "insufficient_funds"
             case "pm_sandbox_slow": slowAnswer = true
+            case "pm_sandbox_stall": stall = true
+            case let method where method.hasPrefix("pm_sandbox_processing_"):
+                if let ms = Int(method.dropFirst("pm_sandbox_processing_".count)), ms >= 0 { processing = .milliseconds(ms) }
             case "pm_sandbox_unavailable": transientError = Self.unavailable
             case let method where method.hasPrefix("pm_sandbox_flaky_"):
                 if let failures = Int(method.dropFirst("pm_sandbox_flaky_".count)), call <= failures { transientError = Self.unavailable }
@@ -196,9 +224,9 @@ public final class CardSimulator: Sendable {
 
         static let unavailable = Answer(
             status: 503, body: #"{"error":{"type":"api_error","code":"service_unavailable","message":"The sandbox is temporarily unavailable."}}"#,
-            headers: [("Stripe-Should-Retry", "true")], delay: .zero)
+            headers: [("Stripe-Should-Retry", "true")], delivery: .whole)
         static let rateLimited = Answer(
             status: 429, body: #"{"error":{"type":"invalid_request_error","code":"rate_limit","message":"Too many requests."}}"#,
-            headers: [], delay: .zero)
+            headers: [], delivery: .whole)
     }
 }

@@ -20,9 +20,13 @@ struct SandboxServeCommand: AsyncParsableCommand {
             Prints sandbox=http://HOST:PORT as the first line of stdout. GET /_sandbox/charges lists executed charges.
             Card payment methods: pm_card_chargeDeclined, pm_card_chargeDeclinedInsufficientFunds (declines),
             pm_sandbox_slow (charged, answered after --slow-answer-ms), pm_sandbox_hold_<ms> (held before charging),
-            pm_sandbox_unavailable (always 503), pm_sandbox_flaky_<n> (503 for the first n calls of a key).
+            pm_sandbox_unavailable (always 503), pm_sandbox_flaky_<n> (503 for the first n calls of a key),
+            pm_sandbox_processing_<ms> (answered "processing", succeeds <ms> later; a repeat replays "processing"),
+            pm_sandbox_stall (charged; the answer stops after its headers and half its body, held open up to 120 s;
+            a repeat replays it whole).
             Alipay agreement numbers: AGR_BALANCE (declined), AGR_SYSTEM_ERROR (paid, answered ACQ.SYSTEM_ERROR),
-            AGR_UNAVAILABLE_<n> (20000 for n calls), AGR_FORGED (a forged success answer); others are paid.
+            AGR_UNAVAILABLE_<n> (20000 for n calls), AGR_FORGED (a forged success answer), AGR_INPROCESS_<ms>
+            (10003, WAIT_BUYER_PAY, paid <ms> later); others are paid.
             WeChat Pay contract ids: wx_contract_notenough (403), wx_contract_unavailable_<n> (503 for n calls),
             wx_contract_slow_<ms> (pending that long), wx_contract_nonotify (no notification); others settle after
             --wechat-settle-ms. Alipay and WeChat Pay need --keys-dir (see `cashier sandbox keys`).

@@ -9,9 +9,22 @@ import Logging
 
 let testLogger = Logger(label: "channel-tests")
 
-/// Starts a sandbox on a free loopback port, runs `body` with its URL, then stops it.
-func withSandbox(_ configuration: SandboxConfiguration = .init(), _ body: @Sendable (String, SandboxServer) async throws -> Void) async throws {
-    let server = try SandboxServer(configuration: configuration)
+/// Runs CPU-heavy or blocking work (RSA key generation, waiting for a process) on a Dispatch
+/// thread. This 2-core machine gives the test run two cooperative threads; work that holds
+/// them delays every timer, and the tests that measure deadlines with it.
+func offPool<Value: Sendable>(_ work: @escaping @Sendable () throws -> Value) async throws -> Value {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+    }
+}
+
+/// Starts a sandbox on a free loopback port, runs `body` with its URL, then stops it. The
+/// configuration is read once the test key set exists (`TestKeys.prepare()`).
+func withSandbox(
+    _ configuration: @autoclosure () -> SandboxConfiguration = .init(), _ body: @Sendable (String, SandboxServer) async throws -> Void
+) async throws {
+    await TestKeys.prepare()
+    let server = try SandboxServer(configuration: configuration())
     let (ports, continuation) = AsyncStream<Int>.makeStream()
     let app = server.application(host: "127.0.0.1", port: 0, logger: testLogger) { continuation.yield($0) }
     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -31,6 +44,10 @@ enum TestKeys {
         try! SandboxKeys.generate(into: path)
         return path
     }()
+
+    /// Makes the key set, once, off the cooperative threads (`offPool`). Call it before any
+    /// other member: the first to touch `directory` otherwise generates it on its own thread.
+    static func prepare() async { _ = try? await offPool { directory } }
 
     static func file(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
 
