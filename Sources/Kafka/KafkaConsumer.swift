@@ -19,6 +19,7 @@ public final class KafkaConsumer: Sendable {
         configuration: KafkaConfiguration, groupID: String, topics: [String], logger: Logger,
         onRebalance: @escaping RebalanceHandler = { _ in [] }
     ) throws(KafkaError) {
+        try configuration.validate()
         let defaults: [(key: String, value: String)] = [
             ("bootstrap.servers", configuration.bootstrapServers),
             ("client.id", configuration.clientID),
@@ -51,6 +52,7 @@ public final class KafkaConsumer: Sendable {
     /// A consumer outside any group that reads the given partitions from their beginning and
     /// never commits: for tools that observe a topic (the demo's result counter, tests).
     public init(configuration: KafkaConfiguration, readingFromBeginning partitions: [TopicPartition], logger: Logger) throws(KafkaError) {
+        try configuration.validate()
         let defaults: [(key: String, value: String)] = [
             ("bootstrap.servers", configuration.bootstrapServers),
             ("client.id", configuration.clientID),

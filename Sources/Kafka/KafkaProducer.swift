@@ -11,6 +11,7 @@ public final class KafkaProducer: Sendable {
     private let blocking = BlockingQueue(label: "cashier.kafka.producer")
 
     public init(configuration: KafkaConfiguration, logger: Logger) throws(KafkaError) {
+        try configuration.validate()
         let defaults: [(key: String, value: String)] = [
             ("bootstrap.servers", configuration.bootstrapServers),
             ("client.id", configuration.clientID),
