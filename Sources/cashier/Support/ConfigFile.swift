@@ -1,3 +1,4 @@
+import CashierWorker
 import Foundation
 import Kafka
 
