@@ -9,6 +9,10 @@ final class ClientContext: Sendable {
     let rebalance = Mutex<(@Sendable (RebalanceEvent) -> [(TopicPartition, Int64)])?>(nil)
     /// Set once the consumer has joined its group (received its first assignment, even empty).
     let joinedGroup = Atomic<Bool>(false)
+    /// The consumer's rebalance epoch: advanced by each rebalance callback, read when a record is
+    /// returned. Both happen on the poll thread (callbacks run inside `rd_kafka_consumer_poll`),
+    /// so a record returned after a callback always sees that callback's epoch.
+    let rebalanceEpoch = Atomic<Int>(0)
 
     init(logger: Logger) {
         self.logger = logger

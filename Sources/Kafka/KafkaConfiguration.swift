@@ -2,7 +2,8 @@
 ///
 /// `options` is the escape hatch to every librdkafka property (TLS, SASL, timeouts), passed
 /// through verbatim from `CASHIER_KAFKA_OPTIONS` / `--kafka-option`; it is applied last, so an
-/// operator can override any default chosen here.
+/// operator can override any default chosen here — except the few that Cashier's invariants
+/// rest on (`refusal(ofOption:value:)`), which clients refuse to start with.
 public struct KafkaConfiguration: Sendable {
     public var bootstrapServers: String
     public var options: [(key: String, value: String)]
@@ -14,10 +15,13 @@ public struct KafkaConfiguration: Sendable {
         self.clientID = clientID
     }
 
-    /// Property names whose values are secrets and must never be printed.
-    public static func isSecret(_ key: String) -> Bool {
-        let lowered = key.lowercased()
-        return lowered.contains("password") || lowered.contains("secret") || lowered.hasSuffix(".key.pem")
-            || lowered.contains("sasl.oauthbearer.config")
+    /// The problem with each option Cashier refuses, one line each, in option order.
+    public var refusals: [String] {
+        options.compactMap { Self.refusal(ofOption: $0.key, value: $0.value) }
+    }
+
+    /// Throws the first refusal, for clients built from this configuration.
+    func validate() throws(KafkaError) {
+        if let refusal = refusals.first { throw KafkaError(.configuration, refusal) }
     }
 }

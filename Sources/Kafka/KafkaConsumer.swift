@@ -1,4 +1,5 @@
 import Crdkafka
+import Synchronization
 public import Logging
 
 /// A consumer in a consumer group with manual offsets: nothing is stored or committed
@@ -19,6 +20,7 @@ public final class KafkaConsumer: Sendable {
         configuration: KafkaConfiguration, groupID: String, topics: [String], logger: Logger,
         onRebalance: @escaping RebalanceHandler = { _ in [] }
     ) throws(KafkaError) {
+        try configuration.validate()
         let defaults: [(key: String, value: String)] = [
             ("bootstrap.servers", configuration.bootstrapServers),
             ("client.id", configuration.clientID),
@@ -51,6 +53,7 @@ public final class KafkaConsumer: Sendable {
     /// A consumer outside any group that reads the given partitions from their beginning and
     /// never commits: for tools that observe a topic (the demo's result counter, tests).
     public init(configuration: KafkaConfiguration, readingFromBeginning partitions: [TopicPartition], logger: Logger) throws(KafkaError) {
+        try configuration.validate()
         let defaults: [(key: String, value: String)] = [
             ("bootstrap.servers", configuration.bootstrapServers),
             ("client.id", configuration.clientID),
@@ -70,13 +73,16 @@ public final class KafkaConsumer: Sendable {
     }
 
     /// Waits up to `timeout` for the first record, then takes whatever else is ready, up to
-    /// `maxMessages`. Rebalance callbacks run inside this call.
+    /// `maxMessages`. Rebalance callbacks run inside this call, so the batch may hold records of
+    /// partitions revoked meanwhile: each record carries the rebalance epoch current when it was
+    /// returned (`KafkaMessage.rebalanceEpoch`), for the owner to tell them apart.
     public func poll(maxMessages: Int, timeout: Duration) async throws(KafkaError) -> [KafkaMessage] {
         let handle = self.handle
         let logger = self.logger
         let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         return try await pollQueue.run { () throws(KafkaError) in
             let pointer = handle.pointer
+            let context = handle.clientContext
             var messages: [KafkaMessage] = []
             var wait = milliseconds
             while messages.count < maxMessages, let raw = rd_kafka_consumer_poll(pointer, wait) {
@@ -84,7 +90,8 @@ public final class KafkaConsumer: Sendable {
                 defer { rd_kafka_message_destroy(raw) }
                 let error = raw.pointee.err
                 if error == RD_KAFKA_RESP_ERR_NO_ERROR {
-                    messages.append(KafkaMessage(raw))
+                    // Read after the poll returned: any rebalance that ran inside it has advanced the epoch.
+                    messages.append(KafkaMessage(raw, rebalanceEpoch: context.rebalanceEpoch.load(ordering: .relaxed)))
                 } else if error != RD_KAFKA_RESP_ERR__PARTITION_EOF {
                     // Consumer errors are informational: librdkafka keeps retrying by itself.
                     logger.warning("kafka consumer: \(String(cString: rd_kafka_err2str(error)))")
@@ -145,7 +152,7 @@ public final class KafkaConsumer: Sendable {
 }
 
 extension KafkaMessage {
-    init(_ raw: UnsafeMutablePointer<rd_kafka_message_t>) {
+    init(_ raw: UnsafeMutablePointer<rd_kafka_message_t>, rebalanceEpoch: Int) {
         let message = raw.pointee
         let value = message.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: message.len)) } ?? []
         let key = message.key.map { Array(UnsafeRawBufferPointer(start: $0, count: message.key_len)) }
@@ -166,24 +173,26 @@ extension KafkaMessage {
         self.init(
             topic: String(cString: rd_kafka_topic_name(message.rkt)), partition: message.partition,
             offset: message.offset, key: key, value: value, headers: headers,
-            timestampMilliseconds: timestamp >= 0 ? timestamp : nil)
+            timestampMilliseconds: timestamp >= 0 ? timestamp : nil, rebalanceEpoch: rebalanceEpoch)
     }
 }
 
-/// Runs on the poll thread inside `rd_kafka_consumer_poll`.
+/// Runs on the poll thread inside `rd_kafka_consumer_poll` (or `rd_kafka_consumer_close`).
+/// Each call is one rebalance step and gets the next epoch before the handler hears of it.
 private let rebalanceCallback: @convention(c) (
     OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?
 ) -> Void = { handle, error, partitions, opaque in
     guard let handle, let partitions, let opaque else { return }
     let context = Unmanaged<ClientContext>.fromOpaque(opaque).takeUnretainedValue()
     let handler = context.rebalance.withLock { $0 }
+    let epoch = context.rebalanceEpoch.wrappingAdd(1, ordering: .relaxed).newValue
     let cooperative = String(cString: rd_kafka_rebalance_protocol(handle)) == "COOPERATIVE"
     let list = partitions.pointee.entries.map { TopicPartition(topic: $0.topic, partition: $0.partition) }
     switch error {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-        context.logger.info("kafka: partitions assigned", metadata: ["partitions": "\(list)"])
+        context.logger.info("kafka: partitions assigned", metadata: ["partitions": "\(list)", "epoch": "\(epoch)"])
         context.joinedGroup.store(true, ordering: .relaxed)
-        _ = handler?(.assigned(list))
+        _ = handler?(.assigned(list, epoch: epoch))
         if cooperative {
             if let failure = rd_kafka_incremental_assign(handle, partitions) {
                 context.logger.error("kafka: incremental assign failed: \(String(cString: rd_kafka_error_string(failure)))")
@@ -194,8 +203,8 @@ private let rebalanceCallback: @convention(c) (
         }
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
         let lost = rd_kafka_assignment_lost(handle) != 0
-        context.logger.info("kafka: partitions \(lost ? "lost" : "revoked")", metadata: ["partitions": "\(list)"])
-        let offsets = handler?(lost ? .lost(list) : .revoked(list)) ?? []
+        context.logger.info("kafka: partitions \(lost ? "lost" : "revoked")", metadata: ["partitions": "\(list)", "epoch": "\(epoch)"])
+        let offsets = handler?(lost ? .lost(list, epoch: epoch) : .revoked(list, epoch: epoch)) ?? []
         if !lost && !offsets.isEmpty {
             do {
                 try KafkaConsumer.commitNow(handle, offsets)
@@ -211,7 +220,15 @@ private let rebalanceCallback: @convention(c) (
             rd_kafka_assign(handle, nil)
         }
     default:
-        context.logger.error("kafka: rebalance error \(String(cString: rd_kafka_err2str(error)))")
+        // The whole assignment is dropped below: the owner must stop treating it as its own.
+        var current: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>? = nil
+        var owned: [TopicPartition] = []
+        if rd_kafka_assignment(handle, &current) == RD_KAFKA_RESP_ERR_NO_ERROR, let current {
+            owned = current.pointee.entries.map { TopicPartition(topic: $0.topic, partition: $0.partition) }
+            rd_kafka_topic_partition_list_destroy(current)
+        }
+        context.logger.error("kafka: rebalance error \(String(cString: rd_kafka_err2str(error))); dropping the assignment", metadata: ["epoch": "\(epoch)"])
+        if !owned.isEmpty { _ = handler?(.lost(owned, epoch: epoch)) }
         rd_kafka_assign(handle, nil)
     }
 }

@@ -9,12 +9,18 @@ public struct KafkaMessage: Sendable {
     /// The record's timestamp (producer create time unless the topic says otherwise), in
     /// milliseconds since the epoch; nil when the broker has none.
     public var timestampMilliseconds: Int64?
+    /// The consumer's rebalance epoch when librdkafka returned this record (see
+    /// `RebalanceEvent`): records fetched under an assignment that has since been revoked carry
+    /// an epoch older than the partition's current assignment. 0 before any rebalance, and for
+    /// consumers outside a group.
+    public var rebalanceEpoch: Int
 
     public init(
         topic: String, partition: Int32, offset: Int64, key: [UInt8]?, value: [UInt8], headers: [KafkaHeader] = [],
-        timestampMilliseconds: Int64? = nil
+        timestampMilliseconds: Int64? = nil, rebalanceEpoch: Int = 0
     ) {
         self.timestampMilliseconds = timestampMilliseconds
+        self.rebalanceEpoch = rebalanceEpoch
         self.topic = topic
         self.partition = partition
         self.offset = offset

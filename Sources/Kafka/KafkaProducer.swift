@@ -11,6 +11,7 @@ public final class KafkaProducer: Sendable {
     private let blocking = BlockingQueue(label: "cashier.kafka.producer")
 
     public init(configuration: KafkaConfiguration, logger: Logger) throws(KafkaError) {
+        try configuration.validate()
         let defaults: [(key: String, value: String)] = [
             ("bootstrap.servers", configuration.bootstrapServers),
             ("client.id", configuration.clientID),
@@ -37,11 +38,63 @@ public final class KafkaProducer: Sendable {
     @discardableResult
     public func send(_ message: OutgoingMessage) async throws(KafkaError) -> DeliveryReport {
         let promise = DeliveryPromise()
+        try await enqueueWaitingForRoom(message, promise: promise)
+        return try await promise.value()
+    }
+
+    /// Sends records keeping their order, then waits for every acknowledgement; the results
+    /// are in the order of `messages`.
+    ///
+    /// Each record is handed to librdkafka only after the one before it, so records of one key
+    /// (one partition) are queued in the given order, and the idempotent producer keeps that
+    /// order on the broker, retries included. A record whose topic and key already failed to
+    /// enqueue in this call is not enqueued (its result is a failure): it must not overtake the
+    /// one that failed. A record that could not be delivered does not stop later ones of its key
+    /// already queued; callers that need strict order per key resend from the first failure.
+    public func sendInOrder(_ messages: [OutgoingMessage]) async -> [Result<DeliveryReport, KafkaError>] {
+        struct Stream: Hashable {
+            let topic: String
+            let key: [UInt8]?
+        }
+        var pending: [Result<DeliveryPromise, KafkaError>] = []
+        pending.reserveCapacity(messages.count)
+        var refused: [Stream: KafkaError] = [:]
+        for message in messages {
+            let stream = Stream(topic: message.topic, key: message.key)
+            if let earlier = refused[stream] {
+                pending.append(.failure(KafkaError(.produce, "not enqueued after an earlier record of the same key failed (\(earlier.message))", isRetryable: earlier.isRetryable)))
+                continue
+            }
+            let promise = DeliveryPromise()
+            do throws(KafkaError) {
+                try await enqueueWaitingForRoom(message, promise: promise)
+                pending.append(.success(promise))
+            } catch {
+                refused[stream] = error
+                pending.append(.failure(error))
+            }
+        }
+        var results: [Result<DeliveryReport, KafkaError>] = []
+        results.reserveCapacity(pending.count)
+        for entry in pending {
+            switch entry {
+            case .success(let promise):
+                do throws(KafkaError) { results.append(.success(try await promise.value())) } catch { results.append(.failure(error)) }
+            case .failure(let error):
+                results.append(.failure(error))
+            }
+        }
+        return results
+    }
+
+    /// Hands one record to librdkafka, waiting while its local queue is full; `promise` is
+    /// completed by the delivery report.
+    private func enqueueWaitingForRoom(_ message: OutgoingMessage, promise: DeliveryPromise) async throws(KafkaError) {
         var backoff = 0
         while true {
             let opaque = Unmanaged.passRetained(promise)
             let error = enqueue(message, opaque: opaque.toOpaque())
-            if error == RD_KAFKA_RESP_ERR_NO_ERROR { break }
+            if error == RD_KAFKA_RESP_ERR_NO_ERROR { return }
             opaque.release()
             guard error == RD_KAFKA_RESP_ERR__QUEUE_FULL, backoff < 1_000 else {
                 throw KafkaError(.produce, "cannot enqueue record for \(message.topic)", error: error)
@@ -50,7 +103,6 @@ public final class KafkaProducer: Sendable {
             backoff += 1
             try? await Task.sleep(for: .milliseconds(5))
         }
-        return try await promise.value()
     }
 
     private func enqueue(_ message: OutgoingMessage, opaque: UnsafeMutableRawPointer) -> rd_kafka_resp_err_t {

@@ -96,6 +96,65 @@ import Testing
             ["worker", "--brokers", "k:9092", "--database-url", "postgres://u@h/d", "--http-port", "70000"], environment: Self.card, mentioning: ["--http-port"])
     }
 
+    static let refusedKafkaOptions = [
+        ("enable.auto.commit", "true"), ("enable.auto.commit", "false"), ("enable.auto.offset.store", "true"),
+        ("enable.idempotence", "false"), ("acks", "1"), ("request.required.acks", "0"),
+    ]
+
+    @Test(arguments: refusedKafkaOptions)
+    func kafkaOptionsThatCouldBreakAnInvariantAreRefused(_ key: String, _ value: String) async throws {
+        let base = ["worker", "--brokers", "localhost:9092", "--database-url", "postgres://u@localhost/db"]
+        try await expectOneLineError(base + ["--kafka-option", "\(key)=\(value)"], environment: Self.card, mentioning: [key, "refused", "remove it", "--kafka-option"])
+        try await expectOneLineError(
+            base, environment: Self.card.merging(["CASHIER_KAFKA_OPTIONS": "linger.ms=5,\(key)=\(value)"]) { $1 },
+            mentioning: [key, "refused", "CASHIER_KAFKA_OPTIONS"])
+        try await expectOneLineError(
+            ["publish", "--brokers", "localhost:9092", "--count", "1", "--kafka-option", "\(key)=\(value)"], mentioning: [key, "refused"])
+    }
+
+    @Test func configCheckListsEveryRefusedKafkaOptionOnItsOwnLine() async throws {
+        let path = NSTemporaryDirectory() + "cashier-config-\(UUID().uuidString.prefix(8)).conf"
+        let options = Self.refusedKafkaOptions.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+        try Data("""
+            CASHIER_KAFKA_BROKERS=kafka-1:9092
+            CASHIER_DATABASE_URL=postgres://cashier@db:5432/cashier
+            CASHIER_KAFKA_OPTIONS=security.protocol=SASL_SSL,\(options)
+            CASHIER_CARD_URL=https://api.stripe.com
+            CASHIER_CARD_API_KEY=sk_live_0123456789abcdef
+
+            """.utf8).write(to: URL(fileURLWithPath: path))
+        let environment = ["CASHIER_DATABASE_URL": "", "CASHIER_KAFKA_BROKERS": "", "CASHIER_CARD_URL": "", "CASHIER_CARD_API_KEY": "", "CASHIER_KAFKA_OPTIONS": ""]
+        let (status, _, err) = try await CashierProcess.run(["config", "check", "--config", path], environment: environment)
+        #expect(status != 0)
+        let problems = err.split(separator: "\n").filter { $0.hasPrefix("problem: ") }
+        #expect(problems.count == Self.refusedKafkaOptions.count, "\(err)")
+        for (line, (key, _)) in zip(problems, Self.refusedKafkaOptions) {
+            #expect(line.contains(key) && line.contains("refused") && line.contains(path), "\(line)")
+        }
+        // The same file makes every command refuse to start, in one line.
+        try await expectOneLineError(["worker", "--config", path], mentioning: ["enable.auto.commit", "refused", "more Kafka setting problems"])
+    }
+
+    @Test func configCheckMasksEverySecretKafkaProperty() async throws {
+        let secrets = [
+            "sasl.password", "ssl.key.password", "ssl.keystore.password", "ssl.key.pem", "sasl.oauthbearer.client.secret",
+            "sasl.oauthbearer.config", "sasl.oauthbearer.assertion.private.key.passphrase",
+        ]
+        let options = secrets.enumerated().map { "\($0.element)=hidden\($0.offset)value" }.joined(separator: ",")
+        let environment = [
+            "CASHIER_KAFKA_BROKERS": "kafka-1:9092", "CASHIER_DATABASE_URL": "postgres://cashier@db:5432/cashier",
+            "CASHIER_CARD_URL": "https://api.stripe.com", "CASHIER_CARD_API_KEY": "sk_live_0123456789abcdef",
+            "CASHIER_KAFKA_OPTIONS": "security.protocol=SASL_SSL,\(options),sasl.mechanisms=PLAIN",
+        ]
+        let (status, out, err) = try await CashierProcess.run(["config", "check"], environment: environment)
+        #expect(status == 0, "\(err)")
+        #expect(out.contains("SASL_SSL") && out.contains("sasl.mechanisms=PLAIN"))
+        for (index, name) in secrets.enumerated() {
+            #expect(out.contains("\(name)=***"), "\(name) not shown masked")
+            #expect(!out.contains("hidden\(index)value") && !err.contains("hidden\(index)value"), "\(name)'s value shown")
+        }
+    }
+
     @Test(.enabled(if: Pipeline.isAvailable)) func workerRefusesAnUnmigratedDatabase() async throws {
         let pipeline = try await Pipeline.shared()
         let name = "cashier_unmigrated_\(pipeline.runID)"

@@ -34,15 +34,36 @@ public struct RetryRequest: Sendable, Equatable {
         return writer.text
     }
 
+    /// Why a retry message cannot be read. `code` is `invalid_text` for a string Postgres cannot
+    /// store (U+0000) or that is not Unicode (an unpaired surrogate escape), else
+    /// `invalid_retry_message`; `description` names the field, never its value.
     public struct DecodingError: Error, Equatable, CustomStringConvertible {
+        public static let invalidRetryMessage = "invalid_retry_message"
+
+        public let code: String
         public let description: String
+
+        public init(code: String = DecodingError.invalidRetryMessage, description: String) {
+            self.code = code
+            self.description = description
+        }
+
+        /// The reason to record when the message is dead-lettered.
+        public var reason: Reason { Reason(code: code, message: description) }
     }
 
     public static func decode(_ bytes: some Collection<UInt8>) throws(DecodingError) -> RetryRequest {
         let document: JSONValue
-        do { document = try JSONParser.parse(bytes) } catch { throw DecodingError(description: "retry message is not JSON: \(error)") }
+        do throws(JSONParser.Failure) {
+            document = try JSONParser.parse(bytes)
+        } catch where error.kind == .invalidText {
+            throw DecodingError(code: RejectionCode.invalidText, description: "retry message: " + InvalidText.unpairedSurrogate(error))
+        } catch {
+            throw DecodingError(description: "retry message is not JSON: \(error)")
+        }
         func string(_ value: JSONValue?, _ name: String) throws(DecodingError) -> String {
             guard case .string(let text)? = value else { throw DecodingError(description: "retry message lacks string \(name)") }
+            guard !text.containsNUL else { throw DecodingError(code: RejectionCode.invalidText, description: "retry message: " + InvalidText.nul(field: name)) }
             return text
         }
         func integer(_ value: JSONValue?, _ name: String) throws(DecodingError) -> Int64 {

@@ -2,16 +2,45 @@
 ///
 /// Written for untrusted event payloads: it bounds nesting depth, rejects duplicate keys,
 /// invalid UTF-8 and trailing garbage, and reports the byte offset of the first problem.
+///
+/// A `\u` escape of an unpaired UTF-16 surrogate (`"\ud800"` alone, or a lone `"\udc00"`) is
+/// an `invalidText` failure rather than a syntax one: the grammar allows it, but it names no
+/// Unicode character, so the string cannot be read as text. The failure says which member held
+/// it, so a decoder can name the field.
 public struct JSONParser {
     public struct Failure: Error, Equatable, CustomStringConvertible {
+        public enum Kind: Sendable, Equatable {
+            /// Not JSON at all.
+            case syntax
+            /// Well-formed JSON holding a string that is not valid Unicode text.
+            case invalidText
+        }
+
+        public let kind: Kind
+        /// Never contains document text beyond member names, which are sanitised (`echoed`).
         public let message: String
         public let offset: Int
+        /// Where the problem is: the path of the member (or array element) whose value holds it,
+        /// e.g. `user_id`, `source.topic` or `items[2]`; for a problem inside a member *name*,
+        /// the path of the object holding that name. Nil at the top level. Sanitised.
+        public let field: String?
+        /// Whether the problem is in a member name rather than in a value.
+        public let inMemberName: Bool
+
         public var description: String { "\(message) at byte \(offset)" }
+    }
+
+    private enum PathComponent {
+        case member(String)
+        case element(Int)
     }
 
     private let bytes: [UInt8]
     private var index = 0
     private var depth = 0
+    /// The members and elements entered so far, for naming where a failure is.
+    private var path: [PathComponent] = []
+    private var readingMemberName = false
     private static let maxDepth = 32
 
     public static func parse(_ bytes: some Collection<UInt8>) throws(Failure) -> JSONValue {
@@ -27,7 +56,21 @@ public struct JSONParser {
 
     private init(bytes: [UInt8]) { self.bytes = bytes }
 
-    private func failure(_ message: String) -> Failure { Failure(message: message, offset: index) }
+    private func failure(_ message: String, kind: Failure.Kind = .syntax) -> Failure {
+        Failure(kind: kind, message: message, offset: index, field: fieldPath, inMemberName: readingMemberName)
+    }
+
+    private var fieldPath: String? {
+        guard !path.isEmpty else { return nil }
+        var text = ""
+        for component in path {
+            switch component {
+            case .member(let name): text += (text.isEmpty ? "" : ".") + name.echoed(limit: 64)
+            case .element(let index): text += "[\(index)]"
+            }
+        }
+        return text
+    }
 
     private var current: UInt8? { index < bytes.count ? bytes[index] : nil }
 
@@ -79,13 +122,17 @@ public struct JSONParser {
         while true {
             skipWhitespace()
             guard current == UInt8(ascii: "\"") else { throw failure("expected a member name") }
+            readingMemberName = true
             let key = try parseString()
-            guard seen.insert(key).inserted else { throw failure("duplicate member \"\(key)\"") }
+            readingMemberName = false
+            guard seen.insert(key).inserted else { throw failure("duplicate member \"\(key.echoed(limit: 64))\"") }
             skipWhitespace()
             guard current == UInt8(ascii: ":") else { throw failure("expected ':'") }
             index += 1
             skipWhitespace()
+            path.append(.member(key))
             members.append((key, try parseValue()))
+            path.removeLast()
             skipWhitespace()
             switch current {
             case UInt8(ascii: ","): index += 1
@@ -108,7 +155,9 @@ public struct JSONParser {
         }
         while true {
             skipWhitespace()
+            path.append(.element(elements.count))
             elements.append(try parseValue())
+            path.removeLast()
             skipWhitespace()
             switch current {
             case UInt8(ascii: ","): index += 1
@@ -191,20 +240,23 @@ public struct JSONParser {
             let high = try parseHex4()
             if (0xD800...0xDBFF).contains(high) {
                 guard current == UInt8(ascii: "\\"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "u") else {
-                    throw failure("unpaired surrogate")
+                    throw failure(Self.unpairedSurrogate, kind: .invalidText)
                 }
                 index += 2
                 let low = try parseHex4()
-                guard (0xDC00...0xDFFF).contains(low) else { throw failure("unpaired surrogate") }
+                guard (0xDC00...0xDFFF).contains(low) else { throw failure(Self.unpairedSurrogate, kind: .invalidText) }
                 let value = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
                 return Unicode.Scalar(value)!
             }
-            guard let scalar = Unicode.Scalar(high) else { throw failure("unpaired surrogate") }
+            // A low surrogate without a high one before it.
+            guard let scalar = Unicode.Scalar(high) else { throw failure(Self.unpairedSurrogate, kind: .invalidText) }
             return scalar
         default:
             throw failure("invalid escape")
         }
     }
+
+    private static let unpairedSurrogate = "unpaired UTF-16 surrogate escape in string"
 
     private mutating func parseHex4() throws(Failure) -> UInt32 {
         guard index + 4 <= bytes.count else { throw failure("truncated \\u escape") }

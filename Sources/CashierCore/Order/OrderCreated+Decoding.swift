@@ -12,6 +12,10 @@ extension OrderCreated {
 
     /// Decodes and validates one `order.created` value. Every failure is a rejection with a
     /// reason code and a message that names the field and what a valid value looks like.
+    /// A string Postgres `text` cannot store (U+0000) or that is not Unicode (a `\u` escape of
+    /// an unpaired UTF-16 surrogate) is `invalid_text`, so such an event is rejected here rather
+    /// than failing its insert for ever (DESIGN.md section 6). Messages repeat input values only
+    /// sanitised (`String.echoed(limit:)`).
     public static func decode(_ bytes: some Collection<UInt8>) throws(OrderRejection) -> OrderCreated {
         guard bytes.count <= maxEventBytes else {
             throw OrderRejection(
@@ -21,8 +25,10 @@ extension OrderCreated {
                 eventID: nil, orderID: nil)
         }
         let document: JSONValue
-        do {
+        do throws(JSONParser.Failure) {
             document = try JSONParser.parse(bytes)
+        } catch where error.kind == .invalidText {
+            throw OrderRejection(reason: Reason(code: RejectionCode.invalidText, message: InvalidText.unpairedSurrogate(error)), eventID: nil, orderID: nil)
         } catch {
             throw OrderRejection(
                 reason: Reason(code: RejectionCode.malformedJSON, message: "event is not valid JSON: \(error)"),
@@ -87,7 +93,13 @@ private struct FieldReader {
         guard case .string(let text) = value else {
             throw reject(RejectionCode.invalidType, "field \"\(name)\" must be a string, got \(value.kindName)")
         }
+        try storable(text, name)
         return text
+    }
+
+    /// Refuses text Postgres cannot store, before any other check can repeat it.
+    private func storable(_ text: String, _ name: String) throws(OrderRejection) {
+        guard !text.containsNUL else { throw reject(RejectionCode.invalidText, InvalidText.nul(field: name)) }
     }
 
     private func identifier(_ name: String, code: String) throws(OrderRejection) -> String {
@@ -117,7 +129,8 @@ private struct FieldReader {
             throw reject(RejectionCode.invalidType, "field \"price\" must be an integer number of minor units, got \(value.kindName)")
         }
         guard let price = Int64(text), price >= 1, price <= Pricing.maxPrice else {
-            throw reject(RejectionCode.invalidPrice, "field \"price\" must be an integer from 1 to \(Pricing.maxPrice) minor units, got \(text)")
+            throw reject(
+                RejectionCode.invalidPrice, "field \"price\" must be an integer from 1 to \(Pricing.maxPrice) minor units, got \(text.echoed(limit: 32))")
         }
         return price
     }
@@ -126,7 +139,7 @@ private struct FieldReader {
         let code = try string("currency")
         guard let currency = Currency(code: code) else {
             let known = Currency.supported.map(\.code).joined(separator: ", ")
-            throw reject(RejectionCode.unsupportedCurrency, "currency \"\(code.prefix(16))\" is not supported; use one of \(known)")
+            throw reject(RejectionCode.unsupportedCurrency, "currency \"\(code.echoed(limit: 16))\" is not supported; use one of \(known)")
         }
         return currency
     }
@@ -135,7 +148,9 @@ private struct FieldReader {
         let text: String
         switch document["discount"] {
         case nil, .null?: return .zero
-        case .string(let value)?: text = value
+        case .string(let value)?:
+            try storable(value, "discount")
+            text = value
         case .number(let value)?: text = value
         case let other?:
             throw reject(RejectionCode.invalidType, "field \"discount\" must be a decimal string such as \"0.10\", got \(other.kindName)")
@@ -145,14 +160,14 @@ private struct FieldReader {
         } catch {
             throw reject(
                 RejectionCode.invalidDiscount,
-                "field \"discount\" must be a decimal ratio from 0 up to (not including) 1 with at most \(DiscountRatio.maxScale) decimals, such as \"0.10\"; got \"\(text.prefix(32))\"")
+                "field \"discount\" must be a decimal ratio from 0 up to (not including) 1 with at most \(DiscountRatio.maxScale) decimals, such as \"0.10\"; got \"\(text.echoed(limit: 32))\"")
         }
     }
 
     private func channel() throws(OrderRejection) -> Channel {
         let name = try string("channel")
         guard let channel = Channel(rawValue: name) else {
-            throw reject(RejectionCode.unsupportedChannel, "channel \"\(name.prefix(16))\" is not supported; use card, alipay or wechat")
+            throw reject(RejectionCode.unsupportedChannel, "channel \"\(name.echoed(limit: 16))\" is not supported; use card, alipay or wechat")
         }
         return channel
     }

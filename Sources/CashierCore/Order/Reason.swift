@@ -29,4 +29,7 @@ public enum RejectionCode {
     public static let unsupportedChannel = "unsupported_channel"
     public static let invalidPaymentMethod = "invalid_payment_method"
     public static let invalidField = "invalid_field"
+    /// A string holding text Postgres cannot store or that is not Unicode: U+0000, or a `\u`
+    /// escape of an unpaired UTF-16 surrogate. The message names the field, never the value.
+    public static let invalidText = "invalid_text"
 }

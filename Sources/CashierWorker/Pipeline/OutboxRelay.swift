@@ -56,7 +56,7 @@ public final class OutboxRelay: Service, Sendable {
         var failures = 0
         while true {
             do {
-                let published = try await outbox.publishBatch(limit: batchSize) { records in try await self.send(records) }
+                let published = try await outbox.publishBatch(limit: batchSize) { records in await self.send(records) }
                 if published < batchSize { return }
                 failures = 0
             } catch {
@@ -68,33 +68,52 @@ public final class OutboxRelay: Service, Sendable {
         }
     }
 
-    /// Sends records concurrently; returns the ids the broker acknowledged.
-    private func send(_ records: [OutboxRecord]) async throws -> [Int64] {
-        let producer = self.producer
-        let topics = self.topics
-        let logger = self.logger
-        return await withTaskGroup(of: Int64?.self) { group in
-            for record in records {
-                group.addTask {
-                    var headers: [KafkaHeader] = []
-                    if let traceparent = record.traceparent { headers.append(KafkaHeader(name: "traceparent", text: traceparent)) }
-                    let topic = switch record.kind {
-                    case .result: topics.results
-                    case .retry: topics.retry
-                    case .dlq: topics.dlq
-                    }
-                    do {
-                        try await producer.send(OutgoingMessage(topic: topic, key: Array(record.key.utf8), value: Array(record.payload.utf8), headers: headers))
-                        return record.id
-                    } catch {
-                        logger.warning("outbox record \(record.id) not published yet: \(error)")
-                        return nil
-                    }
-                }
-            }
-            var sent: [Int64] = []
-            for await id in group { if let id { sent.append(id) } }
-            return sent
+    /// Sends a batch in outbox order; returns the ids that may be marked published.
+    ///
+    /// The records come in id order, which per order is the order they were written (a `failed`
+    /// before a later `succeeded`). They are handed to the producer one after another and only
+    /// then awaited, so the idempotent producer keeps that order per partition.
+    ///
+    /// A record whose delivery failed stays unpublished, and so does every later record of the
+    /// same key in the batch, even one that was delivered: the failed one is sent again by a
+    /// later batch, and the later ones must be sent again after it, so that the last event a
+    /// consumer sees for an order is still the last one written. (A consumer may then see a
+    /// later event twice; it carries the same `event_id` and bytes both times.)
+    private func send(_ records: [OutboxRecord]) async -> [Int64] {
+        let messages = records.map { record in
+            var headers: [KafkaHeader] = []
+            if let traceparent = record.traceparent { headers.append(KafkaHeader(name: "traceparent", text: traceparent)) }
+            return OutgoingMessage(topic: topic(of: record.kind), key: Array(record.key.utf8), value: Array(record.payload.utf8), headers: headers)
         }
+        let results = await producer.sendInOrder(messages)
+        var outcomes: [(id: Int64, key: String, delivered: Bool)] = []
+        for (record, result) in zip(records, results) {
+            if case .failure(let error) = result { logger.warning("outbox record \(record.id) not published yet: \(error)") }
+            outcomes.append((record.id, record.key, delivered: (try? result.get()) != nil))
+        }
+        return Self.publishable(outcomes)
+    }
+
+    private func topic(of kind: OutboxRecord.Kind) -> String {
+        switch kind {
+        case .result: topics.results
+        case .retry: topics.retry
+        case .dlq: topics.dlq
+        }
+    }
+
+    /// Of a batch's outcomes in outbox order, the ids delivered with no failed delivery of the
+    /// same key before them.
+    static func publishable(_ outcomes: [(id: Int64, key: String, delivered: Bool)]) -> [Int64] {
+        var blockedKeys = Set<String>()
+        var published: [Int64] = []
+        for outcome in outcomes {
+            if !outcome.delivered {
+                blockedKeys.insert(outcome.key)
+            } else if !blockedKeys.contains(outcome.key) {
+                published.append(outcome.id)
+            }
+        }
+        return published
     }
 }

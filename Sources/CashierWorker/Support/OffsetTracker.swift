@@ -5,17 +5,36 @@ import DequeModule
 /// records (DESIGN.md invariant 5). A record finished out of order waits for those before it.
 ///
 /// A plain struct: the owner keeps it behind one lock and does the commits outside it.
-/// Each assignment of a partition gets a new generation, so work finished for an earlier
+///
+/// Only partitions this consumer owns are tracked, and only records fetched under their current
+/// assignment. Every rebalance has an increasing epoch (`RebalanceEvent.epoch`) and every record
+/// carries the epoch current when librdkafka returned it (`KafkaMessage.rebalanceEpoch`): one
+/// poll can return records fetched before a revocation that ran inside that same poll, and, if
+/// the partition was assigned again in it, records of the old assignment. Such records are
+/// refused, so they are never processed or committed under an assignment they do not belong to
+/// (the owner of the partition reads them again from its committed offset).
+///
+/// Each assignment of a partition also gets a new generation, so work finished for an earlier
 /// assignment (after the partition moved away and came back) can never advance the new one.
 public struct OffsetTracker: Sendable {
     private struct Progress: Sendable {
         let generation: Int
+        /// The rebalance epoch of this assignment: records fetched before it are not ours.
+        let epoch: Int
         var pending = Deque<Int64>()
         var finished = Set<Int64>()
         var lastReceived: Int64 = -1
         /// The next offset to read once everything before it is finished.
         var committable: Int64? = nil
         var committed: Int64? = nil
+
+        mutating func finish(_ offset: Int64) {
+            finished.insert(offset)
+            while let first = pending.first, finished.remove(first) != nil {
+                pending.removeFirst()
+                committable = first + 1
+            }
+        }
     }
 
     private var partitions: [TopicPartition: Progress] = [:]
@@ -23,10 +42,10 @@ public struct OffsetTracker: Sendable {
 
     public init() {}
 
-    /// Starts tracking newly assigned partitions.
-    public mutating func assign(_ assigned: [TopicPartition]) {
+    /// Starts tracking newly assigned partitions, as of the rebalance `epoch` that assigned them.
+    public mutating func assign(_ assigned: [TopicPartition], epoch: Int) {
         for partition in assigned {
-            partitions[partition] = Progress(generation: nextGeneration)
+            partitions[partition] = Progress(generation: nextGeneration, epoch: epoch)
             nextGeneration += 1
         }
     }
@@ -44,28 +63,25 @@ public struct OffsetTracker: Sendable {
         return result
     }
 
-    /// Notes a polled record; returns the generation to hand back on completion, or nil for a
-    /// record that must not be processed (unassigned partition, or already seen).
-    public mutating func received(_ partition: TopicPartition, offset: Int64) -> Int? {
-        if partitions[partition] == nil {
-            // librdkafka may deliver before our assign callback ran (eager protocol): track it.
-            assign([partition])
-        }
-        guard offset > partitions[partition]!.lastReceived else { return nil }
+    /// Notes a polled record, fetched under rebalance `epoch`; returns the generation to hand
+    /// back on completion, or nil for a record that must not be processed: its partition is not
+    /// assigned to this consumer, it was fetched before the partition's current assignment, or
+    /// it was already seen.
+    public mutating func received(_ partition: TopicPartition, offset: Int64, epoch: Int) -> Int? {
+        // Read the scalars only: holding a copy of the progress would make the in-place
+        // mutation below copy its buffers.
+        guard case let (generation, assignedAt, lastReceived)? = partitions[partition].map({ ($0.generation, $0.epoch, $0.lastReceived) }),
+            epoch >= assignedAt, offset > lastReceived
+        else { return nil }
         partitions[partition]!.lastReceived = offset
         partitions[partition]!.pending.append(offset)
-        return partitions[partition]!.generation
+        return generation
     }
 
     /// Marks a record's outcome durable.
     public mutating func finished(_ partition: TopicPartition, offset: Int64, generation: Int) {
-        guard var progress = partitions[partition], progress.generation == generation else { return }
-        progress.finished.insert(offset)
-        while let first = progress.pending.first, progress.finished.remove(first) != nil {
-            progress.pending.removeFirst()
-            progress.committable = first + 1
-        }
-        partitions[partition] = progress
+        guard partitions[partition]?.generation == generation else { return }
+        partitions[partition]!.finish(offset)
     }
 
     /// Offsets that advanced since the last commit.

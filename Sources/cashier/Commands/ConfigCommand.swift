@@ -37,7 +37,7 @@ struct ConfigCheckCommand: AsyncParsableCommand {
         func check(_ body: () throws -> Void) {
             do { try body() } catch { problems.append("\(error)") }
         }
-        check { _ = try KafkaOptions.parse([]).configuration() }
+        check { problems.append(contentsOf: try KafkaOptions.parse([]).problems()) }
         check { _ = try DatabaseOptions.parse([]).resolve() }
         check { _ = try ChannelOptions.parse([]).resolve() }
         check { _ = try RetryOptions.parse([]).policy() }

@@ -20,27 +20,61 @@ struct KafkaOptions: ParsableArguments {
     @Option(name: .customLong("topic-dlq"), help: "Dead-letter topic (env CASHIER_TOPIC_DLQ, default payments.dlq).")
     var topicDLQ: String?
 
+    /// The Kafka configuration from flags and environment; the first problem, if any, as one line.
     func configuration(defaultBrokers: String? = nil) throws -> KafkaConfiguration {
-        guard let servers = brokers ?? Env.value("CASHIER_KAFKA_BROKERS") ?? defaultBrokers else {
-            throw CLIError("no Kafka brokers given: pass --brokers HOST:PORT or set CASHIER_KAFKA_BROKERS")
+        let (configuration, problems) = resolve(defaultBrokers: defaultBrokers)
+        if let first = problems.first {
+            throw CLIError(problems.count == 1 ? first : "\(first) (and \(problems.count - 1) more Kafka setting problem\(problems.count == 2 ? "" : "s"))")
         }
-        for server in servers.split(separator: ",") {
-            let parts = server.split(separator: ":")
-            guard parts.count >= 2, let port = Int(parts.last!), (1...65535).contains(port) else {
-                throw CLIError("broker \"\(server)\" is not HOST:PORT; pass e.g. --brokers kafka-1:9092,kafka-2:9092")
-            }
-        }
-        let fromEnvironment = Env.value("CASHIER_KAFKA_OPTIONS").map { $0.split(separator: ",").map(String.init) } ?? []
-        var options: [(key: String, value: String)] = []
-        for (source, items) in [("CASHIER_KAFKA_OPTIONS", fromEnvironment), ("--kafka-option", kafkaOptions)] {
-            for item in items {
-                guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
-                    throw CLIError("\(source) entry \"\(item.prefix(40))\" is not k=v; write e.g. security.protocol=SASL_SSL")
+        return configuration!
+    }
+
+    /// Every problem with the Kafka configuration, one line each (for `cashier config check`).
+    func problems(defaultBrokers: String? = nil) -> [String] {
+        resolve(defaultBrokers: defaultBrokers).problems
+    }
+
+    private func resolve(defaultBrokers: String?) -> (configuration: KafkaConfiguration?, problems: [String]) {
+        var problems: [String] = []
+        let servers = brokers ?? Env.value("CASHIER_KAFKA_BROKERS") ?? defaultBrokers
+        if let servers {
+            for server in servers.split(separator: ",") {
+                let parts = server.split(separator: ":")
+                guard parts.count >= 2, let port = Int(parts.last!), (1...65535).contains(port) else {
+                    problems.append("broker \"\(server)\" is not HOST:PORT; pass e.g. --brokers kafka-1:9092,kafka-2:9092")
+                    break
                 }
-                options.append((String(item[..<equals]).trimmingCharacters(in: .whitespaces), String(item[item.index(after: equals)...])))
+            }
+        } else {
+            problems.append("no Kafka brokers given: pass --brokers HOST:PORT or set CASHIER_KAFKA_BROKERS")
+        }
+        let fromEnvironment = Env.value("CASHIER_KAFKA_OPTIONS")
+        let environmentSource =
+            if let file = ConfigFile.path, let fromEnvironment, ConfigFile.loaded["CASHIER_KAFKA_OPTIONS"] == fromEnvironment {
+                "CASHIER_KAFKA_OPTIONS in \(file)"
+            } else {
+                "CASHIER_KAFKA_OPTIONS"
+            }
+        var options: [(key: String, value: String)] = []
+        let sources = [(environmentSource, fromEnvironment.map { $0.split(separator: ",").map(String.init) } ?? []), ("--kafka-option", kafkaOptions)]
+        for (source, items) in sources {
+            for (position, item) in items.enumerated() {
+                guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+                    // Never the entry itself: it may be part of a secret (a value holding a comma).
+                    problems.append("\(source) entry \(position + 1) is not k=v; write e.g. security.protocol=SASL_SSL")
+                    continue
+                }
+                let key = String(item[..<equals]).trimmingCharacters(in: .whitespaces)
+                let value = String(item[item.index(after: equals)...])
+                // Cashier's invariants rest on a few properties: refuse overriding them.
+                if let refusal = KafkaConfiguration.refusal(ofOption: key, value: value) {
+                    problems.append("\(source): \(refusal)")
+                }
+                options.append((key, value))
             }
         }
-        return KafkaConfiguration(bootstrapServers: servers, options: options)
+        guard let servers, problems.isEmpty else { return (nil, problems) }
+        return (KafkaConfiguration(bootstrapServers: servers, options: options), [])
     }
 
     func topics() throws -> Topics {

@@ -1,4 +1,6 @@
+import CashierWorker
 import Foundation
+import Kafka
 
 /// `--config FILE` (or `CASHIER_CONFIG`): the same `CASHIER_*` settings as the environment, one
 /// `NAME=value` per line (`#` comments, blank lines allowed; values may be quoted). Precedence:
@@ -114,10 +116,12 @@ enum Settings {
     static func masked(_ setting: Setting, _ value: String) -> String {
         if setting.name == "CASHIER_DATABASE_URL" { return Redaction.mask(value) }
         if setting.name == "CASHIER_KAFKA_OPTIONS" {
-            return value.split(separator: ",").map { item -> String in
-                let parts = item.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2, parts[0].lowercased().contains("password") || parts[0].lowercased().contains("secret") else { return String(item) }
-                return "\(parts[0])=***"
+            // Split as `KafkaOptions` splits it; every secret librdkafka property is masked, and
+            // so is an entry that is not k=v (it may be a secret that lost its name).
+            return value.split(separator: ",", omittingEmptySubsequences: false).map { item -> String in
+                guard let equals = item.firstIndex(of: "="), equals != item.startIndex else { return item.isEmpty ? "" : "***" }
+                let key = item[..<equals]
+                return KafkaConfiguration.isSecret(String(key)) ? "\(key)=***" : String(item)
             }.joined(separator: ",")
         }
         guard setting.secret else { return value }

@@ -1,4 +1,5 @@
 import CashierCore
+import CashierWorker
 import Foundation
 import Logging
 
@@ -18,7 +19,8 @@ enum LogSetup {
     }
 }
 
-/// One line per log record on stderr, as JSON or as text, with secrets masked.
+/// One line per log record on stderr, as JSON or as text, with secrets and saved credentials
+/// masked (`Redaction`) in the message and in every metadata value.
 struct LineLogHandler: LogHandler {
     let label: String
     let json: Bool
@@ -43,33 +45,13 @@ struct LineLogHandler: LogHandler {
             writer.member("level", event.level.rawValue)
             writer.member("logger", label)
             writer.member("msg", message)
-            for (key, value) in fields.sorted(by: { $0.key < $1.key }) { writer.member(key, Redaction.mask("\(value)")) }
+            for (key, value) in fields.sorted(by: { $0.key < $1.key }) { writer.member(key, Redaction.mask(metadataKey: key, "\(value)")) }
             writer.endObject()
             line = writer.text
         } else {
-            let rendered = fields.sorted { $0.key < $1.key }.map { "\($0.key)=\(Redaction.mask("\($0.value)"))" }.joined(separator: " ")
+            let rendered = fields.sorted { $0.key < $1.key }.map { "\($0.key)=\(Redaction.mask(metadataKey: $0.key, "\($0.value)"))" }.joined(separator: " ")
             line = "\(timestamp) \(event.level) \(label): \(message)\(rendered.isEmpty ? "" : " " + rendered)"
         }
         FileHandle.standardError.write(Data((line + "\n").utf8))
-    }
-}
-
-/// Masks what must never reach a log: passwords in URLs, API secret keys, and card payment
-/// tokens beyond a short prefix.
-enum Redaction {
-    private static let rules: [(NSRegularExpression, String)] = [
-        (try! NSRegularExpression(pattern: #"(://[^:/@\s]+):[^@\s]+@"#), "$1:***@"),
-        (try! NSRegularExpression(pattern: #"\b((?:sk|rk)_(?:live|test)_)[A-Za-z0-9_]+"#), "$1***"),
-        (try! NSRegularExpression(pattern: #"\b(pm_[A-Za-z0-9]{0,4})[A-Za-z0-9_]+"#), "$1…"),
-        (try! NSRegularExpression(pattern: #"(?i)(password|passwd|apiv3_key|api_key|secret)=[^\s&,]+"#), "$1=***"),
-    ]
-
-    static func mask(_ text: String) -> String {
-        var result = text
-        for (expression, template) in rules {
-            result = expression.stringByReplacingMatches(
-                in: result, range: NSRange(result.startIndex..., in: result), withTemplate: template)
-        }
-        return result
     }
 }
