@@ -58,23 +58,26 @@ extension PaymentStore {
                     lease_until = now() + make_interval(secs => \(leaseSeconds))
                 FROM due WHERE p.payment_id = due.payment_id
                 RETURNING p.payment_id, p.order_id, p.attempts, p.idempotency_key, p.traceparent, p.lease_token,
-                          p.channel_reference, p.lookups, (extract(epoch FROM p.unknown_since) * 1000)::bigint AS unknown_since_ms
+                          p.channel_reference, p.lookups, (extract(epoch FROM p.unknown_since) * 1000)::bigint AS unknown_since_ms,
+                          (SELECT (extract(epoch FROM max(a.started_at)) * 1000)::bigint FROM payment_attempts a
+                           WHERE a.payment_id = p.payment_id) AS last_call_ms
             ), interrupted AS (
                 UPDATE payment_attempts a SET finished_at = now(), outcome = 'interrupted'
                 FROM claimed c WHERE a.payment_id = c.payment_id AND a.finished_at IS NULL
             )
-            SELECT c.payment_id, c.attempts, c.idempotency_key, c.traceparent, c.lease_token, c.channel_reference, c.lookups, c.unknown_since_ms,
+            SELECT c.payment_id, c.attempts, c.idempotency_key, c.traceparent, c.lease_token, c.channel_reference, c.lookups, c.unknown_since_ms, c.last_call_ms,
                    o.event_id, o.order_id, o.user_id, o.item_id, o.price, o.currency, o.discount, o.channel,
                    o.payment_method, o.created_at
             FROM claimed c JOIN orders o USING (order_id)
             """)
         return try rows.map { row in
-            let (paymentID, attempts, key, traceparent, lease, reference, lookups, unknownSince) =
-                try row.decode((String, Int, String, String?, String, String?, Int, Int64?).self)
-            let order = try Self.order(from: row, startingAt: 8)
+            let (paymentID, attempts, key, traceparent, lease, reference, lookups, unknownSince, lastCall) =
+                try row.decode((String, Int, String, String?, String, String?, Int, Int64?, Int64?).self)
+            let order = try Self.order(from: row, startingAt: 9)
             return PaymentTicket(
                 paymentID: paymentID, order: order, idempotencyKey: key, attempt: attempts, lease: lease, state: transition.to,
-                reference: reference, lookups: lookups, unknownSinceMilliseconds: unknownSince, traceparent: traceparent)
+                reference: reference, lookups: lookups, unknownSinceMilliseconds: unknownSince, lastCallMilliseconds: lastCall,
+                traceparent: traceparent)
         }
     }
 

@@ -18,6 +18,8 @@ public struct PaymentTicket: Sendable, Equatable {
     /// Lookups made since the outcome became unknown, and when it did (milliseconds since the epoch).
     public var lookups: Int
     public var unknownSinceMilliseconds: Int64?
+    /// When the last call was sent (milliseconds since the epoch), if any.
+    public var lastCallMilliseconds: Int64?
     /// Whether an earlier holder's call was interrupted before its outcome was recorded.
     public let resumed: Bool
     /// The order event's W3C `traceparent`, carried into every event about this payment.
@@ -25,9 +27,10 @@ public struct PaymentTicket: Sendable, Equatable {
 
     public init(
         paymentID: String, order: OrderCreated, idempotencyKey: String, attempt: Int, lease: String, state: PaymentState,
-        reference: String? = nil, lookups: Int = 0, unknownSinceMilliseconds: Int64? = nil, resumed: Bool = false,
-        traceparent: String? = nil
+        reference: String? = nil, lookups: Int = 0, unknownSinceMilliseconds: Int64? = nil, lastCallMilliseconds: Int64? = nil,
+        resumed: Bool = false, traceparent: String? = nil
     ) {
+        self.lastCallMilliseconds = lastCallMilliseconds
         self.paymentID = paymentID
         self.order = order
         self.idempotencyKey = idempotencyKey

@@ -5,13 +5,26 @@ public struct LookupPolicy: Sendable, Equatable {
     /// The delays, drawn like retry delays: uniform in [½·d, d], d = min(max, base·factor^(k−1)).
     public var delays: RetryPolicy
     public var horizonMilliseconds: Int64
+    /// How long after a call was sent a lookup's "no charge" is believed. Until then the call
+    /// may still be running at the channel (a timeout ends our wait, not the channel's work; a
+    /// 409 says so outright), and a search that finds nothing only means "not yet".
+    public var settleMilliseconds: Int64
 
     public static let `default` = LookupPolicy(
-        delays: RetryPolicy(baseMilliseconds: 200, factor: 2, maxMilliseconds: 60_000, maxAttempts: .max), horizonMilliseconds: 86_400_000)
+        delays: RetryPolicy(baseMilliseconds: 200, factor: 2, maxMilliseconds: 60_000, maxAttempts: .max), horizonMilliseconds: 86_400_000,
+        settleMilliseconds: 20_000)
 
-    public init(delays: RetryPolicy, horizonMilliseconds: Int64) {
+    public init(delays: RetryPolicy, horizonMilliseconds: Int64, settleMilliseconds: Int64 = 20_000) {
         self.delays = delays
         self.horizonMilliseconds = horizonMilliseconds
+        self.settleMilliseconds = settleMilliseconds
+    }
+
+    /// Whether a lookup made at `now` that found no charge may be believed, the last call
+    /// having been sent at `lastCall`.
+    public func believesNoCharge(lastCall: Int64?, now: Int64) -> Bool {
+        guard let lastCall else { return true }
+        return now - lastCall >= settleMilliseconds
     }
 
     /// The wait before lookup number `k` (k ≥ 1).

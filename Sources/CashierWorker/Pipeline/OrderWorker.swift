@@ -42,12 +42,12 @@ public final class OrderWorker: Service, Sendable {
             // On the poll thread, inside the rebalance: hand back what may be committed.
             tracker.withLock { tracker in
                 switch event {
-                case .assigned(let partitions):
-                    tracker.assign(partitions)
+                case .assigned(let partitions, let epoch):
+                    tracker.assign(partitions, epoch: epoch)
                     return []
-                case .revoked(let partitions):
+                case .revoked(let partitions, _):
                     return tracker.revoke(partitions)
-                case .lost(let partitions):
+                case .lost(let partitions, _):
                     _ = tracker.revoke(partitions)
                     return []
                 }
@@ -111,7 +111,7 @@ public final class OrderWorker: Service, Sendable {
             let items: [WorkItem] = tracker.withLock { tracker in
                 zip(messages, decoded).compactMap { message, decoded in
                     let partition = TopicPartition(topic: message.topic, partition: message.partition)
-                    guard let generation = tracker.received(partition, offset: message.offset) else { return nil }
+                    guard let generation = tracker.received(partition, offset: message.offset, epoch: message.rebalanceEpoch) else { return nil }
                     return WorkItem(message: message, decoded: decoded, generation: generation)
                 }
             }

@@ -25,6 +25,11 @@ struct PaymentResolver: Sendable {
             } else {
                 try await charger.learnedLate(ticket, reference: reference)
             }
+        case .notPaid where !charger.lookupPolicy.believesNoCharge(lastCall: ticket.lastCallMilliseconds, now: PaymentCharger.nowMilliseconds()):
+            // The last call may still be running at the channel: "no charge" means "not yet".
+            let reason = Reason(code: "lookup_not_yet", message: "no charge found yet; the last call may still be running at the channel")
+            try await store.move(ticket, PaymentChange(
+                PaymentLifecycle.lookUpAgain, reason: reason, dueAtMilliseconds: charger.nextLookup(ticket.lookups + 2)))
         case .notPaid:
             let reason = Reason(code: "lookup_not_paid", message: "the channel holds no charge for this payment")
             if charger.retryPolicy.allowsAnotherAttempt(after: ticket.attempt) {

@@ -33,7 +33,8 @@ struct DevCommand: AsyncParsableCommand {
         var sandboxConfiguration = try sandbox.configuration()
         var configuration = WorkerConfiguration()
         configuration.retryPolicy = try retry.policy()
-        configuration.lookupPolicy = try retry.lookupPolicy()
+        // The order worker only writes the first lookup's due time; the retry worker (below) judges lookups.
+        configuration.lookupPolicy = try retry.lookupPolicy(channelTimeout: .seconds(10))
         configuration.lease = try retry.lease()
         configuration.concurrency = concurrency
         configuration.workerName = WorkerAssembly.workerName()

@@ -45,7 +45,7 @@ struct RetryWorkerCommand: AsyncParsableCommand {
         configuration.groupID = groupID ?? Env.value("CASHIER_GROUP_ID") ?? configuration.groupID
         configuration.concurrency = try Env.int(concurrency, "CASHIER_RETRY_CONCURRENCY", default: 64, range: 1...4096, flagName: "--concurrency")
         configuration.retryPolicy = try retry.policy()
-        configuration.lookupPolicy = try retry.lookupPolicy()
+        configuration.lookupPolicy = try retry.lookupPolicy(channelTimeout: channels.timeout)
         configuration.lease = try retry.lease()
         configuration.sweepEvery = .milliseconds(try Env.int(nil, "CASHIER_SWEEP_MS", default: 5000, range: 100...600_000, flagName: ""))
         configuration.workerName = "retry:" + WorkerAssembly.workerName()

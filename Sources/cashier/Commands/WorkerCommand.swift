@@ -33,7 +33,7 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.groupID = groupID ?? Env.value("CASHIER_GROUP_ID") ?? configuration.groupID
         configuration.concurrency = try Env.int(concurrency, "CASHIER_CONCURRENCY", default: 64, range: 1...4096, flagName: "--concurrency")
         configuration.retryPolicy = try retry.policy()
-        configuration.lookupPolicy = try retry.lookupPolicy()
+        configuration.lookupPolicy = try retry.lookupPolicy(channelTimeout: resolvedChannels.timeout)
         configuration.lease = try retry.lease()
         configuration.breakerMaxWait = resolvedChannels.breakerMaxWait
         configuration.workerName = WorkerAssembly.workerName()

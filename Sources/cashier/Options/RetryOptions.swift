@@ -23,17 +23,21 @@ struct RetryOptions: ParsableArguments {
     }
 
     /// When unknown outcomes are looked up (environment only): CASHIER_LOOKUP_BASE_MS (200),
-    /// CASHIER_LOOKUP_MAX_MS (60000), CASHIER_UNKNOWN_HORIZON_MS (86400000, 24 h).
-    func lookupPolicy() throws -> LookupPolicy {
+    /// CASHIER_LOOKUP_MAX_MS (60000), CASHIER_UNKNOWN_HORIZON_MS (86400000, 24 h), and
+    /// CASHIER_LOOKUP_SETTLE_MS (twice the channel timeout): how long after a call a lookup's
+    /// "no charge" is believed.
+    func lookupPolicy(channelTimeout: Duration) throws -> LookupPolicy {
         let base = try Env.int(nil, "CASHIER_LOOKUP_BASE_MS", default: 200, range: 1...3_600_000, flagName: "")
         let max = try Env.int(nil, "CASHIER_LOOKUP_MAX_MS", default: 60_000, range: 1...86_400_000, flagName: "")
         let horizon = try Env.int(nil, "CASHIER_UNKNOWN_HORIZON_MS", default: 86_400_000, range: 1...(30 * 86_400_000), flagName: "")
         guard max >= base else {
             throw CLIError("lookup max (\(max) ms) is below lookup base (\(base) ms); raise CASHIER_LOOKUP_MAX_MS or lower CASHIER_LOOKUP_BASE_MS")
         }
+        let settle = try Env.int(
+            nil, "CASHIER_LOOKUP_SETTLE_MS", default: Int(channelTimeout.wholeMilliseconds) * 2, range: 0...86_400_000, flagName: "")
         return LookupPolicy(
             delays: RetryPolicy(baseMilliseconds: Int64(base), factor: 2, maxMilliseconds: Int64(max), maxAttempts: .max),
-            horizonMilliseconds: Int64(horizon))
+            horizonMilliseconds: Int64(horizon), settleMilliseconds: Int64(settle))
     }
 
     /// How long a process's hold on a payment lasts unless renewed: CASHIER_LEASE_MS (30000).
