@@ -27,6 +27,13 @@ public final class OutboxRelay: Service, Sendable {
         self.idlePoll = idlePoll
     }
 
+    /// When a batch last went through (or the outbox was found empty).
+    private let progress = Progress()
+
+    /// Whether the relay has failed to publish for half a minute (readiness): results are
+    /// being recorded but not announced.
+    public var isStalled: Bool { progress.idle > .seconds(30) }
+
     /// Asks the relay to look at the outbox now.
     public func wake() { doorbell.ring() }
 
@@ -57,6 +64,7 @@ public final class OutboxRelay: Service, Sendable {
         while true {
             do {
                 let published = try await outbox.publishBatch(limit: batchSize) { records in await self.send(records) }
+                progress.advanced()
                 if published < batchSize { return }
                 failures = 0
             } catch {

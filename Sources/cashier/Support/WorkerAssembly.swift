@@ -50,6 +50,7 @@ enum WorkerAssembly {
                     try await Migrator(client: client, logger: logger).requireCurrent()
                     return true
                 }))
+                readiness.checks.append(("outbox relay publishing", { !relay.isStalled }))
                 for role in roles {
                     switch role {
                     case .orders(let configuration):
