@@ -121,6 +121,15 @@ extension DeadLetterStore {
                     WHERE payment_id = \(claim.paymentID) AND lease_token = \(claim.lease)
                     """, logger: logger)
             case .failedAgain(_, let outcome):
+                if case .unknown = outcome {
+                    let transition = PaymentLifecycle.replayUnknown
+                    try await connection.query(
+                        """
+                        UPDATE payments SET state = \(transition.toName), retry_due_at = now(), unknown_since = now(), lookups = 0,
+                                            updated_at = now()
+                        WHERE payment_id = \(claim.paymentID) AND state = ANY(\(transition.fromNames)::text[]) AND lease_token = \(claim.lease)
+                        """, logger: logger)
+                }
                 try await connection.query(
                     """
                     UPDATE dead_letters SET attempts = \(claim.attempts + 1),

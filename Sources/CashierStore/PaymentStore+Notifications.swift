@@ -15,6 +15,7 @@ extension PaymentStore {
         learnedBy: String
     ) async throws -> LearnedSuccess {
         let logger = self.logger
+        let reference = StorableText.of(reference)
         return try await database.transaction { connection -> LearnedSuccess in
             let rows = try await connection.query(
                 """

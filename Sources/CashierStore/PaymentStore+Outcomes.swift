@@ -33,6 +33,16 @@ public struct PaymentChange: Sendable {
         self.deadLetter = deadLetter
     }
 
+    /// The same change with every text Postgres could refuse (a NUL from a channel's answer) escaped.
+    var storable: PaymentChange {
+        var copy = self
+        copy.reason = reason.map(StorableText.of)
+        copy.reference = reference.map(StorableText.of)
+        copy.deadLetter = deadLetter.map(StorableText.of)
+        copy.outcome = outcome.map(StorableText.of)
+        return copy
+    }
+
     /// Whether the change carries exactly what its transition emits (a bug otherwise).
     var matchesTransition: Bool {
         let emits = transition.emits
@@ -77,8 +87,11 @@ extension PaymentStore {
     /// attempt is no longer current or the payment is not in a state the transition starts
     /// from: a stale writer is refused.
     @discardableResult
-    public func move(_ ticket: PaymentTicket, _ change: PaymentChange) async throws -> Bool {
-        precondition(change.matchesTransition, "\(change.transition) emits \(change.transition.emits)")
+    public func move(_ ticket: PaymentTicket, _ proposed: PaymentChange) async throws -> Bool {
+        precondition(proposed.matchesTransition, "\(proposed.transition) emits \(proposed.transition.emits)")
+        // Channel answers are echoed into reasons and references: make them storable first, so
+        // a NUL in a channel's message can never wedge the payment.
+        let change = proposed.storable
         let transition = change.transition
         let order = ticket.order
         let terminal = transition.to.isTerminal

@@ -261,6 +261,15 @@ public struct PaymentStore: Sendable {
 /// Text Postgres can store in a `text` column: valid UTF-8 without U+0000 (escaped as `\u0000`).
 enum StorableText {
     static func of(_ bytes: some Collection<UInt8>) -> String { of(String(decoding: bytes, as: UTF8.self)) }
+    static func of(_ reason: Reason) -> Reason { Reason(code: of(reason.code), message: of(reason.message)) }
+    static func of(_ outcome: ChannelOutcome) -> ChannelOutcome {
+        switch outcome {
+        case .succeeded(let reference): .succeeded(reference: of(reference))
+        case .declined(let reason): .declined(of(reason))
+        case .retryable(let reason): .retryable(of(reason))
+        case .unknown(let reason, let reference): .unknown(of(reason), reference: reference.map { of($0) })
+        }
+    }
     static func of(_ text: String) -> String {
         text.contains("\u{0}") ? text.split(separator: "\u{0}", omittingEmptySubsequences: false).joined(separator: "\\u0000") : text
     }

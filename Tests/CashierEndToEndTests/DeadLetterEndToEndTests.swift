@@ -62,20 +62,47 @@ struct DeadLetterEndToEndTests {
         #expect(try await pipeline.charges(order.orderID).count == 1)
     }
 
-    @Test func replayFindsAChargeTheChannelMadeAfterAllAndDoesNotChargeAgain() async throws {
+    @Test func aChargeTheChannelCompletesLateIsFoundByLookupAndNeverReportedFailed() async throws {
         let pipeline = try await Pipeline.shared()
-        // The channel holds the call 8 s: every attempt times out or finds it in flight, the order
-        // is dead-lettered as exhausted, and then the channel completes the charge.
+        // The channel holds the call 8 s: every call times out or finds the key in flight, and
+        // every lookup finds nothing yet. Once the calls are spent it is still never `failed`:
+        // "no charge" is believed only after the last call had time to finish.
         let order = pipeline.order("latecharge", paymentMethod: "pm_sandbox_hold_8000")
         try await pipeline.publish(order)
-        try await eventually("the order to be dead-lettered") { try await letterID(pipeline, order.orderID) > 0 }
-        try await eventually("the channel to complete the held charge", timeout: .seconds(20)) {
-            try await pipeline.charges(order.orderID).count == 1
-        }
-        let replay = try await dlq(pipeline, ["replay", "--order-id", order.orderID, "--reason", "check the channel"])
-        #expect(replay.status == 0 && replay.out.contains("found_paid"), "\(replay.out)\(replay.err)")
+        try await pipeline.waitForTerminal([order.orderID], timeout: .seconds(60))
         #expect(try await pipeline.payment(order.orderID)?.state == "succeeded")
         #expect(try await pipeline.charges(order.orderID).count == 1)
+        #expect(try await letterID(pipeline, order.orderID) == 0, "never dead-lettered")
+        let results = try await pipeline.results(for: [order.orderID], atLeast: 1)[order.orderID] ?? []
+        #expect(results.allSatisfy { $0["status"] == .string("succeeded") }, "no failed result, ever")
+    }
+
+    @Test func anOutcomeUnknownPastTheHorizonIsParkedAndAReplayResolvesItByLookup() async throws {
+        let pipeline = try await Pipeline.shared()
+        // Unknown for longer than a 1 s horizon: the card intent stays `processing` for 8 s.
+        let stage = try await Stage(environment: ["CASHIER_UNKNOWN_HORIZON_MS": "1000"])
+        let worker = try await stage.worker()
+        let retry = try await stage.retryWorker()
+        let order = pipeline.order("parked", paymentMethod: "pm_sandbox_processing_8000")
+        try await stage.publish(order)
+        try await eventually("the payment to be parked as outcome_unknown", timeout: .seconds(30)) {
+            try await pipeline.count(
+                "SELECT count(*)::integer FROM dead_letters WHERE order_id = '\(order.orderID)' AND reason_code = 'outcome_unknown' AND status = 'open'",
+                on: stage) == 1
+        }
+        #expect(try await pipeline.paymentState(order.orderID, on: stage) == "resolving", "parked, not failed")
+        #expect(try await pipeline.results(for: [order.orderID], atLeast: 1, timeout: .seconds(2), on: stage).isEmpty, "no result yet")
+        try await eventually("the channel to complete the charge", timeout: .seconds(20)) {
+            try await pipeline.charges(order.orderID, sandbox: stage.sandboxURL).first?.status == "succeeded"
+        }
+        let id = try await pipeline.count(
+            "SELECT id::integer FROM dead_letters WHERE order_id = '\(order.orderID)' AND reason_code = 'outcome_unknown'", on: stage)
+        let replay = try await CashierProcess.run(["dlq", "replay", "--id", String(id), "--reason", "look it up"], environment: stage.environment)
+        #expect(replay.0 == 0 && replay.1.contains("found_paid"), "\(replay.1)\(replay.2)")
+        #expect(try await pipeline.paymentState(order.orderID, on: stage) == "succeeded")
+        #expect(try await pipeline.charges(order.orderID, sandbox: stage.sandboxURL).count == 1)
+        worker.signal(SIGTERM)
+        retry.signal(SIGTERM)
     }
 
     @Test func replayingManyNeedsConfirmationAndDiscardIsAudited() async throws {

@@ -24,6 +24,13 @@ final class ScriptedChannel: ChannelAdapter, Sendable {
     func lookup(_ request: ChargeRequest, reference: String?) async -> PaymentLookup { .notPaid }
 }
 
+/// A channel that accepts every deduction as pending (as WeChat Pay does).
+struct PendingChannel: ChannelAdapter {
+    let channel = Channel.wechat
+    func charge(_ request: ChargeRequest) async -> ChannelOutcome { .unknown(Reason(code: "pending", message: "accepted")) }
+    func lookup(_ request: ChargeRequest, reference: String?) async -> PaymentLookup { .notPaid }
+}
+
 @Suite struct ChannelProtectionTests {
     let request = ChargeRequest(paymentID: "p", orderID: "o", itemID: "i", amount: 1, currency: .cny, paymentMethod: "m", idempotencyKey: "k")
 
@@ -82,8 +89,16 @@ final class ScriptedChannel: ChannelAdapter, Sendable {
         #expect(ContinuousClock.now - started >= .milliseconds(400), "two at a time")
     }
 
-    @Test func withoutASettingTheLimitIsTheWorkersConcurrency() {
+    @Test func withoutASettingTheLimitIsThreeQuartersOfTheWorkersConcurrency() {
         let channel = ChannelProtection(ScriptedChannel(), settings: .init(), defaultLimit: 256, logger: Logger(label: "test"))
-        #expect(channel.limit == 256)
+        #expect(channel.limit == 192, "one channel can never hold every slot")
+    }
+
+    @Test func answersInProgressNeverOpenTheBreaker() async throws {
+        var settings = ChannelProtection.Settings()
+        settings.minimumCalls = 3
+        let wechat = ChannelProtection(PendingChannel(), settings: settings, defaultLimit: 8, logger: Logger(label: "test"))
+        for _ in 0..<10 { _ = await wechat.charge(request, maxWait: .zero) }
+        #expect(!wechat.isOpen, "accepted deductions are a healthy channel")
     }
 }

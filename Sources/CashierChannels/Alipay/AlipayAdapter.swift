@@ -67,8 +67,10 @@ public struct AlipayAdapter: ChannelAdapter {
         case .queryFirst(let reason):
             switch await lookup(request, reference: nil) {
             case .paid(let tradeNo): return .succeeded(reference: tradeNo)
-            // Confirmed unpaid: retrying with identical parameters is safe.
-            case .notPaid: return .retryable(reason)
+            // Not paid *yet*: the call "may or may not have succeeded" (20000, SYSTEM_ERROR),
+            // so it is unknown — looked up again once it had time to finish, then retried with
+            // identical parameters — never a "nothing charged" that could end in `failed`.
+            case .notPaid: return .unknown(reason)
             case .unknown: return .unknown(reason)
             }
         case .awaitQuery(let reason):

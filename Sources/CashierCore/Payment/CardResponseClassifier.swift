@@ -11,16 +11,15 @@ public enum CardResponseClassifier {
         let message = error?["message"].flatMap(Self.string) ?? "HTTP \(status)"
         let reason = Reason(code: code, message: "card channel HTTP \(status) \(type): \(message)")
 
-        // An explicit header from the channel wins over our reading of the status code.
+        // Another request with this key is in flight (another pod, or our own call that timed
+        // out): its outcome is not known yet, whatever a retry header says, so this is
+        // "unknown", never "nothing happened" (checked before the header for that reason).
+        if status == 409 { return .unknown(reason) }
+        // Otherwise an explicit header from the channel wins over our reading of the status code.
         if shouldRetry == true { return .retryable(reason) }
         switch status {
         case 402:
             return .declined(reason)
-        case 409:
-            // Another request with this key is in flight (another pod, or our own call that
-            // timed out): its outcome is not known yet. Asking again with the same key later
-            // returns it, so this is "unknown", not "nothing happened".
-            return .unknown(reason)
         case 429:
             return .retryable(reason)
         case 401, 403:

@@ -32,6 +32,16 @@ public enum ChannelOutcome: Sendable, Equatable {
         }
     }
 
+    /// Whether the answer says the channel accepted the charge and is still working on it (a
+    /// pending deduction, a `processing` intent, Alipay's `10003`/`WAIT_BUYER_PAY`): unknown
+    /// for the payment, but a sign of a healthy channel, so it never counts against a breaker.
+    public var isInProgress: Bool {
+        guard case .unknown(let reason, _) = self else { return false }
+        return Self.inProgressCodes.contains(reason.code) || reason.code.hasPrefix("intent_")
+    }
+
+    static let inProgressCodes: Set<String> = ["pending", "processing", "alipay_10003", "alipay_WAIT_BUYER_PAY", "ACQ.TRADE_HAS_SUCCESS"]
+
     public var reason: Reason? {
         switch self {
         case .succeeded: nil

@@ -9,6 +9,9 @@ public struct LookupPolicy: Sendable, Equatable {
     /// may still be running at the channel (a timeout ends our wait, not the channel's work; a
     /// 409 says so outright), and a search that finds nothing only means "not yet".
     public var settleMilliseconds: Int64
+    /// How far a channel's *search* may lag its writes (Stripe's search index: up to a minute):
+    /// a "no charge" found by searching, not by the charge's own id, is believed only after it.
+    public var searchLagMilliseconds: Int64 = 60_000
 
     public static let `default` = LookupPolicy(
         delays: RetryPolicy(baseMilliseconds: 200, factor: 2, maxMilliseconds: 60_000, maxAttempts: .max), horizonMilliseconds: 86_400_000,
@@ -22,9 +25,9 @@ public struct LookupPolicy: Sendable, Equatable {
 
     /// Whether a lookup made at `now` that found no charge may be believed, the last call
     /// having been sent at `lastCall`.
-    public func believesNoCharge(lastCall: Int64?, now: Int64) -> Bool {
+    public func believesNoCharge(lastCall: Int64?, now: Int64, bySearch: Bool = false) -> Bool {
         guard let lastCall else { return true }
-        return now - lastCall >= settleMilliseconds
+        return now - lastCall >= (bySearch ? max(settleMilliseconds, searchLagMilliseconds) : settleMilliseconds)
     }
 
     /// The wait before lookup number `k` (k ≥ 1).

@@ -128,6 +128,9 @@ public enum PaymentLifecycle {
     /// A replay found or made the charge: the one way out of a terminal state, with a new
     /// result event (a new event id) and an audit row.
     public static let replaySucceed = T(name: "replay succeed", from: [.failed, .resolving], to: .succeeded, emits: [.result], guardedBy: .operator_)
+    /// A replay's one call of a `failed` payment answered "unknown": the money may have moved
+    /// after all, so it is looked up like any unknown outcome (and settled by a notification).
+    public static let replayUnknown = T(name: "replay unknown", from: [.failed], to: .resolving, emits: [], guardedBy: .operator_)
     /// A replay of a parked payment found no charge: back on the retry schedule.
     public static let replayUnpaid = T(name: "replay unpaid", from: [.resolving], to: .retryScheduled, emits: [], guardedBy: .operator_)
 
@@ -135,7 +138,7 @@ public enum PaymentLifecycle {
     public static let all: [T] = [
         accept, resume, sendFromProcessing, sendFromRetry, succeed, decline, handOver, deferUnsent, lookUp, arm, claimRetry, reschedule,
         exhaust, claimLookup, resolvePaid, resolveUnpaid, lookUpAgain, park, learnSuccess, contradict, sweepSent, sweepUnsent,
-        claimReplayFailed, claimReplayParked, sendFromReplay, replaySucceed, replayUnpaid,
+        claimReplayFailed, claimReplayParked, sendFromReplay, replaySucceed, replayUnknown, replayUnpaid,
     ]
 
     /// The transition a success learned out of band takes from `state`: nothing when the

@@ -64,16 +64,26 @@ public struct DeadLetterReplayer: Sendable {
             break
         }
 
-        guard let ticket = try await store.replayAttempt(claim) else {
+        // The channel's place and breaker first: only a call really sent is an attempt.
+        if let refusal = await channel.admit(maxWait: .seconds(30)) {
+            let detail = "the \(claim.order.channel.rawValue) channel cannot be called now (\(refusal)); not charged, try again later"
+            try await store.finishReplay(claim, .unconfirmed(Reason(code: "not_called", message: detail)), detail: detail)
+            return report(letter, .notConfirmed, detail)
+        }
+        let opened: PaymentTicket?
+        do {
+            opened = try await store.replayAttempt(claim)
+        } catch {
+            channel.abandon()
+            throw error
+        }
+        guard let ticket = opened else {
+            channel.abandon()
             let detail = "another process took the payment over; not charged"
             try await store.finishReplay(claim, .unconfirmed(Reason(code: "lease_lost", message: detail)), detail: detail)
             return report(letter, .skipped, detail)
         }
-        guard let outcome = await channel.charge(PaymentCharger.request(for: ticket)) else {
-            let detail = "the \(claim.order.channel.rawValue) channel's breaker is open; not charged, try again later"
-            try await store.finishReplay(claim, .unconfirmed(Reason(code: "circuit_open", message: detail)), detail: detail)
-            return report(letter, .notConfirmed, detail)
-        }
+        let outcome = await channel.call(PaymentCharger.request(for: ticket))
         switch outcome {
         case .succeeded(let reference):
             let result = PaymentCharger.result(ticket, status: .succeeded, reference: reference, reason: nil)
@@ -85,7 +95,8 @@ public struct DeadLetterReplayer: Sendable {
             try await store.finishReplay(claim, .settled(ticket, outcome, result: nil), detail: detail)
             return report(letter, .declined, detail)
         case .retryable(let reason), .unknown(let reason, _):
-            let detail = "failed again (\(outcome.kind), \(reason.code): \(reason.message)); the dead letter stays open"
+            let next = if case .unknown = outcome { "the payment is looked up until the channel tells" } else { "the dead letter stays open" }
+            let detail = "failed again (\(outcome.kind), \(reason.code): \(reason.message)); \(next)"
             try await store.finishReplay(claim, .failedAgain(ticket, outcome), detail: detail)
             return report(letter, .failedAgain, detail)
         }

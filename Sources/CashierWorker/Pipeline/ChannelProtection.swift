@@ -37,6 +37,8 @@ public struct ChannelProtection: Sendable {
     public enum Refusal: Sendable, Equatable {
         /// The breaker stayed open for the whole wait.
         case circuitOpen
+        /// This process has no credentials for the channel: nothing can be sent.
+        case notConfigured
         /// The caller was cancelled (shutdown).
         case cancelled
     }
@@ -53,7 +55,9 @@ public struct ChannelProtection: Sendable {
     public init(_ adapter: any ChannelAdapter, settings: Settings, defaultLimit: Int, logger: Logger) {
         self.adapter = adapter
         self.settings = settings
-        self.limit = max(1, settings.concurrency ?? defaultLimit)
+        // Unset: three quarters of the worker's slots, so one channel waiting on its breaker
+        // can never hold every slot while the others have orders to run.
+        self.limit = max(1, settings.concurrency ?? (defaultLimit * 3 / 4))
         self.places = Places(limit)
         self.breaker = Breaker(
             minimumCalls: settings.minimumCallsByChannel[adapter.channel] ?? settings.minimumCalls, failureRatio: settings.failureRatio,
@@ -66,6 +70,7 @@ public struct ChannelProtection: Sendable {
     /// up after `maxWait` of an open breaker (never because places are busy: that only slows).
     /// Returns nil when admitted: then exactly one of `call` or `abandon` must follow.
     public func admit(maxWait: Duration) async -> Refusal? {
+        if adapter is UnconfiguredChannel { return .notConfigured }
         let giveUp = ContinuousClock.now + maxWait
         if settings.breakerEnabled {
             while !breaker.allows() {
@@ -97,9 +102,11 @@ public struct ChannelProtection: Sendable {
         Telemetry.channelLatency(channel).recordNanoseconds((ContinuousClock.now - started).wholeNanoseconds)
         Telemetry.channelCalls(channel, outcome: outcome.kind).increment()
         guard settings.breakerEnabled else { return outcome }
+        // An answer in progress (pending, processing) is the channel working normally.
         let failed = switch outcome {
         case .succeeded, .declined: false
-        case .retryable, .unknown: true
+        case .retryable: true
+        case .unknown: !outcome.isInProgress
         }
         switch breaker.record(failed: failed) {
         case .opened:

@@ -123,12 +123,16 @@ public final class OrderWorker: Service, Sendable {
                     break
                 }
                 let key = item.serializationKey
-                guard serializer.submit(item, key: key) else { continue }  // runs after its order's earlier record
-                if let channel = item.channel, !gates.enter(item, channel: channel) {
-                    // Its channel is saturated: the record waits without a slot, and once the
-                    // waiting room is full the dispatcher stops here, which stops polling.
+                guard serializer.submit(item, key: key) else {
+                    // Queued behind its order's earlier record: it runs in that record's task.
                     slots.release()
-                    while !waitingRoom.tryAcquire() && !shouldStop { try? await Task.sleep(for: .milliseconds(2)) }
+                    await waitForRoom()
+                    continue
+                }
+                if let channel = item.channel, !gates.enter(item, channel: channel) {
+                    // Its channel is saturated: the record waits for its turn without a slot.
+                    slots.release()
+                    await waitForRoom()
                     continue
                 }
                 start(item, key: key, in: &workers)
@@ -136,14 +140,22 @@ public final class OrderWorker: Service, Sendable {
         }
     }
 
+    /// Takes a place in the waiting room for a polled record that cannot start yet; while the
+    /// room is full the dispatcher stays here, so polling pauses (backpressure).
+    private func waitForRoom() async {
+        while !waitingRoom.tryAcquire() && !shouldStop { try? await Task.sleep(for: .milliseconds(2)) }
+    }
+
+    /// Runs a record's task: the record, the records of its order queued behind it, then — when
+    /// its channel has records waiting for a turn — the next of those, on a new slot.
     private func start(_ item: WorkItem, key: String, in workers: inout DiscardingTaskGroup) {
         running.started()
         workers.addTask {
             var next: (item: WorkItem, key: String)? = (item, key)
             while let (current, currentKey) = next {
                 await self.runSerially(first: current, key: currentKey)
+                self.slots.release()
                 next = nil
-                // This channel's turn passes to its next waiting record, if any.
                 if let channel = current.channel, let waiting = self.gates.leave(channel) {
                     self.waitingRoom.release()
                     await self.slots.acquire()
@@ -163,8 +175,8 @@ public final class OrderWorker: Service, Sendable {
                 tracker.withLock { $0.finished(partition, offset: current.message.offset, generation: current.generation) }
                 progress.advanced()
             }
-            slots.release()
             item = serializer.next(after: key)
+            if item != nil { waitingRoom.release() }
         }
     }
 

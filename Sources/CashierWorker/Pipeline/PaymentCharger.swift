@@ -44,7 +44,15 @@ struct PaymentCharger: Sendable {
         case .cancelled:
             return .cancelled
         case .circuitOpen:
-            try await deferUnsent(held, source: source)
+            try await deferUnsent(held, source: source, reason: Reason(
+                code: "circuit_open", message: "\(held.order.channel.rawValue) channel breaker stayed open; not called"))
+            return .recorded
+        case .notConfigured:
+            logger.error(
+                "channel not configured in this process; the payment waits on the retry schedule, uncalled",
+                metadata: ["order_id": "\(held.order.orderID)", "channel": "\(held.order.channel.rawValue)"])
+            try await deferUnsent(held, source: source, reason: Reason(
+                code: "channel_not_configured", message: "channel \(held.order.channel.rawValue) has no credentials configured; not called"))
             return .recorded
         case nil:
             break
@@ -132,11 +140,10 @@ struct PaymentCharger: Sendable {
         }
     }
 
-    /// The breaker stayed open for the whole wait: no call was made, so no attempt is counted;
-    /// the payment waits on the retry schedule (its dead letters come by time, after the
-    /// retries the policy allows once calls are made again).
-    private func deferUnsent(_ held: PaymentTicket, source: ResultEvent.Source?) async throws {
-        let reason = Reason(code: "circuit_open", message: "\(held.order.channel.rawValue) channel breaker stayed open; not called")
+    /// No call could be made (the breaker stayed open for the whole wait, or the channel has no
+    /// credentials here), so no attempt is counted; the payment waits on the retry schedule
+    /// (its dead letters come by time, after the retries the policy allows once calls are made).
+    private func deferUnsent(_ held: PaymentTicket, source: ResultEvent.Source?, reason: Reason) async throws {
         let due = Self.nowMilliseconds() + breakerMaxWait.wholeMilliseconds
         if held.state == .processing {
             let request = RetryRequest(
@@ -146,7 +153,7 @@ struct PaymentCharger: Sendable {
         } else {
             try await store.move(held, PaymentChange(PaymentLifecycle.reschedule, reason: reason, dueAtMilliseconds: due))
         }
-        logger.notice("channel circuit open; payment deferred without a call", metadata: ["order_id": "\(held.order.orderID)"])
+        logger.notice("payment deferred without a call", metadata: ["order_id": "\(held.order.orderID)", "reason": "\(reason.code)"])
     }
 
     /// The last allowed call said "not charged": `failed`, a dead letter.

@@ -25,7 +25,10 @@ struct PaymentResolver: Sendable {
             } else {
                 try await charger.learnedLate(ticket, reference: reference)
             }
-        case .notPaid where !charger.lookupPolicy.believesNoCharge(lastCall: ticket.lastCallMilliseconds, now: PaymentCharger.nowMilliseconds()):
+        // A card charge without an intent id is found by Stripe's search, which lags writes.
+        case .notPaid where !charger.lookupPolicy.believesNoCharge(
+            lastCall: ticket.lastCallMilliseconds, now: PaymentCharger.nowMilliseconds(),
+            bySearch: ticket.order.channel == .card && !(ticket.reference?.hasPrefix("pi_") ?? false)):
             // The last call may still be running at the channel: "no charge" means "not yet".
             let reason = Reason(code: "lookup_not_yet", message: "no charge found yet; the last call may still be running at the channel")
             try await store.move(ticket, PaymentChange(

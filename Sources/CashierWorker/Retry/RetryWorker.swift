@@ -109,7 +109,7 @@ public final class RetryWorker: Service, Sendable {
                 request = try RetryRequest.decode(message.value)
             } catch {
                 let origin = EventOrigin(topic: message.topic, partition: message.partition, offset: message.offset, value: message.value)
-                try await store.deadLetterUnreadable(message.value, origin: origin, reason: Reason(code: "invalid_retry_message", message: error.description))
+                try await store.deadLetterUnreadable(message.value, origin: origin, reason: error.reason)
                 logger.error("unreadable retry message dead-lettered: \(error)", metadata: ["offset": "\(message.partition)/\(message.offset)"])
                 continue
             }

@@ -25,7 +25,8 @@ struct RetryOptions: ParsableArguments {
     /// When unknown outcomes are looked up (environment only): CASHIER_LOOKUP_BASE_MS (200),
     /// CASHIER_LOOKUP_MAX_MS (60000), CASHIER_UNKNOWN_HORIZON_MS (86400000, 24 h), and
     /// CASHIER_LOOKUP_SETTLE_MS (twice the channel timeout): how long after a call a lookup's
-    /// "no charge" is believed.
+    /// "no charge" is believed, and CASHIER_LOOKUP_SEARCH_LAG_MS (60000) when it was found by a
+    /// search that lags (card without an intent id).
     func lookupPolicy(channelTimeout: Duration) throws -> LookupPolicy {
         let base = try Env.int(nil, "CASHIER_LOOKUP_BASE_MS", default: 200, range: 1...3_600_000, flagName: "")
         let max = try Env.int(nil, "CASHIER_LOOKUP_MAX_MS", default: 60_000, range: 1...86_400_000, flagName: "")
@@ -35,9 +36,11 @@ struct RetryOptions: ParsableArguments {
         }
         let settle = try Env.int(
             nil, "CASHIER_LOOKUP_SETTLE_MS", default: Int(channelTimeout.wholeMilliseconds) * 2, range: 0...86_400_000, flagName: "")
-        return LookupPolicy(
+        var policy = LookupPolicy(
             delays: RetryPolicy(baseMilliseconds: Int64(base), factor: 2, maxMilliseconds: Int64(max), maxAttempts: .max),
             horizonMilliseconds: Int64(horizon), settleMilliseconds: Int64(settle))
+        policy.searchLagMilliseconds = Int64(try Env.int(nil, "CASHIER_LOOKUP_SEARCH_LAG_MS", default: 60_000, range: 0...3_600_000, flagName: ""))
+        return policy
     }
 
     /// How long a process's hold on a payment lasts unless renewed: CASHIER_LEASE_MS (30000).

@@ -63,6 +63,8 @@ final class Pipeline: Sendable {
         channels["CASHIER_BREAKER_MIN_CALLS_ALIPAY"] = "8"
         channels["CASHIER_BREAKER_OPEN_MS"] = "3000"
         channels["CASHIER_BREAKER_MAX_WAIT_MS"] = "2000"
+        // The sandbox's search does not lag: believe its "no charge" 5 s after a call, not 60.
+        channels["CASHIER_LOOKUP_SEARCH_LAG_MS"] = "5000"
         Self.channelSettings.withLock { $0 = channels }
 
         let (status, _, stderr) = try await CashierProcess.run(["migrate", "--database-url", url])
@@ -207,8 +209,8 @@ final class Pipeline: Sendable {
         }
     }
 
-    func inboxDisposition(_ origin: EventOrigin) async throws -> (String, String?)? {
-        let rows = try await db.query(
+    func inboxDisposition(_ origin: EventOrigin, on stage: Stage? = nil) async throws -> (String, String?)? {
+        let rows = try await (stage?.db ?? db).query(
             """
             SELECT disposition, reason_code FROM inbox
             WHERE source_topic = \(origin.topic) AND source_partition = \(origin.partition) AND source_offset = \(origin.offset)
