@@ -89,11 +89,15 @@ extension DeadLetterStore {
     /// Records how the replay ended, releases the payment and closes the audit row.
     public func finishReplay(_ claim: ReplayClaim, _ finish: ReplayFinish, detail: String) async throws {
         let logger = self.logger
-        try await client.withTransaction(logger: logger) { connection in
+        let lostSuccess: String? = try await client.withTransaction(logger: logger) { connection -> String? in
+            // Whether the replay's change of the payment went through (a replay whose lease was
+            // taken over meanwhile changes nothing, and must not close the letter either).
+            var applied = true
+            var lostSuccess: String? = nil
             switch finish {
             case .foundPaid(let reference, let result), .settled(_, .succeeded(let reference), let result?):
                 let transition = PaymentLifecycle.replaySucceed
-                try await connection.query(
+                let rows = try await connection.query(
                     """
                     WITH paid AS (
                         UPDATE payments SET state = \(transition.toName), channel_reference = \(reference), reason_code = NULL,
@@ -101,18 +105,24 @@ extension DeadLetterStore {
                                             unknown_since = NULL
                         WHERE payment_id = \(claim.paymentID) AND state = ANY(\(transition.fromNames)::text[]) AND lease_token = \(claim.lease)
                         RETURNING payment_id
+                    ), published AS (
+                        INSERT INTO outbox (event_id, kind, message_key, payload)
+                        SELECT \(result.eventID), 'result', \(claim.order.orderID), \(result.json()) FROM paid
+                        ON CONFLICT (event_id) DO NOTHING
                     )
-                    INSERT INTO outbox (event_id, kind, message_key, payload)
-                    SELECT \(result.eventID), 'result', \(claim.order.orderID), \(result.json()) FROM paid
-                    ON CONFLICT (event_id) DO NOTHING
+                    SELECT count(*)::integer FROM paid
                     """, logger: logger)
+                applied = try await rows.collect().first?.decode(Int.self) == 1
+                if !applied { lostSuccess = reference }
             case .requeued:
                 let transition = PaymentLifecycle.replayUnpaid
-                try await connection.query(
+                let rows = try await connection.query(
                     """
                     UPDATE payments SET state = \(transition.toName), retry_due_at = now(), unknown_since = NULL, lookups = 0, updated_at = now()
                     WHERE payment_id = \(claim.paymentID) AND state = ANY(\(transition.fromNames)::text[]) AND lease_token = \(claim.lease)
+                    RETURNING payment_id
                     """, logger: logger)
+                applied = try await !rows.collect().isEmpty
             case .settled(_, let outcome, _):
                 // A decline after all: the order's `failed` result stands; the reason is updated.
                 try await connection.query(
@@ -152,10 +162,12 @@ extension DeadLetterStore {
             case .foundPaid, .unconfirmed, .requeued:
                 break
             }
-            let closesLetter = switch finish {
-            case .foundPaid, .settled, .requeued: true
-            case .failedAgain, .unconfirmed: false
-            }
+            let closesLetter = applied && {
+                switch finish {
+                case .foundPaid, .settled, .requeued: true
+                case .failedAgain, .unconfirmed: false
+                }
+            }()
             try await connection.query(
                 """
                 WITH released AS (
@@ -164,9 +176,18 @@ extension DeadLetterStore {
                 ), letter AS (
                     UPDATE dead_letters SET status = 'replayed', updated_at = now() WHERE id = \(claim.letterID) AND \(closesLetter)
                 )
-                UPDATE dead_letter_actions SET outcome = \(finish.word), detail = \(detail), finished_at = now()
+                UPDATE dead_letter_actions SET outcome = \(applied ? finish.word : "lease_lost"), detail = \(detail), finished_at = now()
                 WHERE id = \(claim.actionID)
                 """, logger: logger)
+            return lostSuccess
+        }
+        // The replay learned a success but another process holds the payment now: recorded all
+        // the same, as any late success is (never dropped).
+        if let reference = lostSuccess {
+            _ = try await PaymentStore(client: client, logger: logger, worker: "replay:" + claim.actor).learnSuccess(
+                idempotencyKey: claim.idempotencyKey, channel: claim.order.channel, reference: reference,
+                occurredAt: Timestamp.rfc3339(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000)),
+                learnedBy: "a replay whose lease was taken over")
         }
     }
 }

@@ -81,6 +81,17 @@ extension PaymentStore {
         return sent
     }
 
+    /// Whether any call of this payment ended without an answer (unknown, or interrupted by a
+    /// crash or a take-over): then a later "nothing charged" does not prove no money moved.
+    public func hadAmbiguousCall(before ticket: PaymentTicket) async throws -> Bool {
+        let rows = try await database.rows(
+            """
+            SELECT EXISTS (SELECT 1 FROM payment_attempts WHERE payment_id = \(ticket.paymentID) AND attempt_no < \(ticket.attempt)
+                           AND (outcome = ANY(\(["unknown", "interrupted"])::text[]) OR finished_at IS NULL))
+            """)
+        return try rows.first?.decode(Bool.self) ?? true
+    }
+
     /// Makes `change` to the payment `ticket` holds, in one statement: the payment's new state,
     /// the attempt's answer, and what the transition emits (result, retry message, dead letter).
     /// Returns false — and changes nothing but the attempt row — when the ticket's lease or

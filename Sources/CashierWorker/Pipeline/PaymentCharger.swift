@@ -116,6 +116,13 @@ struct PaymentCharger: Sendable {
             }
         case .retryable(let reason):
             guard retryPolicy.allowsAnotherAttempt(after: ticket.attempt) else {
+                // "Not charged" now proves nothing if an earlier call of the same key went
+                // unanswered: it may have charged. Look it up before anything is failed.
+                if try await store.hadAmbiguousCall(before: ticket) {
+                    try await store.move(ticket, PaymentChange(
+                        PaymentLifecycle.lookUp, outcome: outcome, reason: reason, dueAtMilliseconds: nextLookup(1)))
+                    return
+                }
                 try await exhaust(ticket, outcome: outcome, lastError: reason)
                 return
             }
