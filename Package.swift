@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         .systemLibrary(
@@ -113,7 +114,14 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
-        .testTarget(name: "CashierCoreTests", dependencies: ["CashierCore"], swiftSettings: settings),
+        .testTarget(
+            name: "CashierCoreTests",
+            dependencies: [
+                "CashierCore",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: settings
+        ),
         .testTarget(name: "CashierWorkerTests", dependencies: ["CashierWorker", "Kafka"], swiftSettings: settings),
         .testTarget(
             name: "CashierChannelsTests",

@@ -1,0 +1,160 @@
+import CashierCore
+
+/// The order worker (OrderProcessor, PaymentStore.accept), the charger (PaymentCharger), the
+/// retry worker's claims and resolver (PaymentStore+Retry, PaymentResolver), the sweeper, the
+/// notifications (PaymentStore.learnSuccess) and the retry intake (PaymentStore.arm).
+extension LifecycleModel {
+    private func writer(_ actor: Int, _ ticket: Ticket) -> Writer {
+        Writer(name: Self.actorNames[actor], lease: ticket.lease, attempt: ticket.attempt)
+    }
+
+    /// The order worker: a new order is accepted, a known one taken over when its lease lapsed.
+    mutating func deliverOrder(to actor: Int) {
+        guard actors[actor].isIdle else { return }
+        let name = Self.actorNames[actor]
+        guard let existing = row else {
+            apply(PaymentLifecycle.accept, by: Writer(name: name), lease: .take, due: false)
+            actors[actor] = .holding(Ticket(lease: row!.lease!.token, attempt: 0, state: row!.state))
+            return
+        }
+        let resume = PaymentLifecycle.resume
+        guard resume.allows(existing.state), existing.isFree else {
+            note("\(name): duplicate order event (\(existing.state.rawValue)), nothing to do")
+            return
+        }
+        apply(resume, by: Writer(name: name), lease: .take, due: nil, condition: existing.isFree, interrupts: true)
+        actors[actor] = .holding(Ticket(lease: row!.lease!.token, attempt: row!.attempts, state: resume.to))
+    }
+
+    /// PaymentCharger.charge: the next call of a held payment.
+    mutating func charge(_ actor: Int, _ held: Ticket, dice: Int) {
+        actors[actor] = .idle
+        let who = writer(actor, held)
+        guard policy.allowsAnotherAttempt(after: held.attempt) else {
+            apply(PaymentLifecycle.lookUp, by: who, lease: .clear, due: true)
+            return
+        }
+        if !channel.recovered, dice / 10 % 10 == 9 {
+            note("\(who.name): breaker open, not called")
+            let t = held.state == .processing ? PaymentLifecycle.deferUnsent : PaymentLifecycle.reschedule
+            apply(t, by: who, lease: .clear, due: true)
+            return
+        }
+        let send = switch held.state {
+        case .retryScheduled: PaymentLifecycle.sendFromRetry
+        case .failed: PaymentLifecycle.sendFromReplay
+        default: PaymentLifecycle.sendFromProcessing
+        }
+        guard apply(send, by: who, lease: .refresh, due: nil, sends: true) else { return }
+        var sent = held
+        sent.attempt = row!.attempts
+        let charged = channel.holdsCharge(key)
+        let outcome = channel.call(key, dice: dice)
+        if charged, case .retryable = outcome { retryableWhileCharged = true }
+        let nowCharged = channel.holdsCharge(key)
+        note("\(who.name): channel answered \(outcome.kind) (charged: \(nowCharged))")
+        actors[actor] = .answered(sent, outcome)
+    }
+
+    /// PaymentCharger.record: the answer of the call `ticket` made.
+    mutating func record(_ actor: Int, _ ticket: Ticket, _ outcome: ChannelOutcome) {
+        let who = writer(actor, ticket)
+        row?.openAttempts.remove(ticket.attempt)  // the attempt row is closed even when the move is refused
+        switch outcome {
+        case .succeeded(let reference):
+            successLearned = true
+            if !apply(PaymentLifecycle.succeed, by: who, lease: .clear, due: false, reference: reference) {
+                learnSuccess(reference, attempt: ticket.attempt, by: who.name + " (late answer)")
+            }
+        case .declined:
+            apply(PaymentLifecycle.decline, by: who, lease: .clear, due: false)
+        case .retryable:
+            if !policy.allowsAnotherAttempt(after: ticket.attempt) {
+                apply(PaymentLifecycle.exhaust, by: who, lease: .clear, due: false, deadLetter: "retries_exhausted")
+            } else {
+                let t = ticket.state == .processing ? PaymentLifecycle.handOver : PaymentLifecycle.reschedule
+                apply(t, by: who, lease: .clear, due: true)
+            }
+        case .unknown(_, let reference):
+            apply(PaymentLifecycle.lookUp, by: who, lease: .clear, due: true, reference: reference)
+        }
+    }
+
+    /// PaymentStore.claimDueLookups, then claimDueRetries.
+    mutating func claim(_ actor: Int) {
+        guard actors[actor].isIdle, let existing = row else { return }
+        for t in [PaymentLifecycle.claimLookup, PaymentLifecycle.claimRetry] where t.allows(existing.state) {
+            let due = existing.due && existing.isFree
+            let claimer = Writer(name: Self.actorNames[actor])
+            guard apply(t, by: claimer, lease: .take, due: nil, condition: due, interrupts: true) else { return }
+            let ticket = Ticket(lease: row!.lease!.token, attempt: row!.attempts, state: t.to)
+            actors[actor] = t == PaymentLifecycle.claimLookup ? .lookingUp(ticket) : .holding(ticket)
+            return
+        }
+    }
+
+    /// PaymentResolver.resolve: what a lookup leads to.
+    mutating func resolve(_ actor: Int, _ ticket: Ticket, _ lookup: PaymentLookup, dice: Int) {
+        let who = writer(actor, ticket)
+        switch lookup {
+        case .paid(let reference):
+            successLearned = true
+            if !apply(PaymentLifecycle.resolvePaid, by: who, lease: .clear, due: false, reference: reference) {
+                learnSuccess(reference, attempt: ticket.attempt, by: who.name + " (late lookup)")
+            }
+        case .notPaid:
+            if policy.allowsAnotherAttempt(after: ticket.attempt) {
+                apply(PaymentLifecycle.resolveUnpaid, by: who, lease: .clear, due: true)
+            } else {
+                apply(PaymentLifecycle.exhaust, by: who, lease: .clear, due: false, deadLetter: "retries_exhausted")
+            }
+        case .unknown:
+            if dice / 10 % 10 >= 7 {
+                apply(PaymentLifecycle.park, by: who, lease: .clear, due: false, deadLetter: "outcome_unknown")
+            } else {
+                apply(PaymentLifecycle.lookUpAgain, by: who, lease: .clear, due: true)
+            }
+        }
+    }
+
+    /// PaymentStore.sweep: a `processing` payment whose lease lapsed.
+    mutating func sweep() {
+        guard let existing = row, PaymentLifecycle.sweepSent.allows(existing.state), existing.isFree else { return }
+        let t = existing.openAttempts.isEmpty ? PaymentLifecycle.sweepUnsent : PaymentLifecycle.sweepSent
+        apply(t, by: Writer(name: "sweeper"), lease: .clear, due: true, condition: existing.isFree, interrupts: true)
+    }
+
+    /// PaymentStore.learnSuccess, along `PaymentLifecycle.onLearnedSuccess`.
+    mutating func learnSuccess(_ reference: String, attempt: Int?, by name: String) {
+        guard let existing = row else { return }
+        if let attempt { row?.openAttempts.remove(attempt) }
+        guard let t = PaymentLifecycle.onLearnedSuccess(from: existing.state) else {
+            note("\(name): success learned, already succeeded")
+            return
+        }
+        if t == PaymentLifecycle.contradict {
+            apply(t, by: Writer(name: name), lease: .keep, due: nil, deadLetter: "channel_contradiction")
+        } else if apply(t, by: Writer(name: name), lease: .clear, due: false, reference: reference) {
+            for code in openLetters { letters[code] = false }
+        }
+    }
+
+    /// A payment notification of a real charge (NotificationReceiver → PaymentStore.learnSuccess).
+    mutating func notify(dice: Int) {
+        guard config.notifies, !channel.notifications.isEmpty else { return }
+        let index = dice % channel.notifications.count
+        let reference = channel.notifications[index]
+        if dice % 2 == 0 { channel.notifications.remove(at: index) }  // acknowledged; otherwise delivered again later
+        successLearned = true
+        learnSuccess(reference, attempt: nil, by: "notification")
+    }
+
+    /// PaymentStore.arm: the retry intake confirms a hand-over message.
+    mutating func arm(dice: Int) {
+        guard !retryMessages.isEmpty, let existing = row else { return }
+        let attempts = retryMessages[0]
+        if dice % 2 == 0 { retryMessages.removeFirst() }  // committed; otherwise read again after a rebalance
+        let condition = existing.attempts == attempts && !existing.due
+        apply(PaymentLifecycle.arm, by: Writer(name: "retry intake"), lease: .keep, due: true, condition: condition)
+    }
+}
