@@ -35,7 +35,11 @@ public struct PaymentStore: Sendable {
 
     /// Records a valid event. A new order gets its payment, held by this process, in one
     /// statement (the hot path); anything else takes the careful path below.
-    public func accept(_ order: OrderCreated, origin: EventOrigin, traceparent: String? = nil) async throws -> Acceptance {
+    ///
+    /// - Parameter openAttempt: the caller holds the channel's place for the call, so a new
+    ///   payment's first attempt row is opened in the same statement (one round trip fewer per
+    ///   order). Without it the payment starts with no attempt, and `send` opens one later.
+    public func accept(_ order: OrderCreated, origin: EventOrigin, traceparent: String? = nil, openAttempt: Bool = false) async throws -> Acceptance {
         let paymentID = PaymentIdentity.paymentID(orderID: order.orderID)
         let key = PaymentIdentity.idempotencyKey(orderID: order.orderID)
         let lease = newLease()
@@ -56,10 +60,13 @@ public struct PaymentStore: Sendable {
                 INSERT INTO payments (payment_id, order_id, state, amount, currency, channel, idempotency_key, attempts, traceparent,
                                       lease_token, leased_by, lease_until)
                 SELECT \(paymentID), order_id, \(transition.toName), \(order.amount), \(order.currency.code),
-                       \(order.channel.rawValue), \(key), 0, \(traceparent), \(lease), \(worker),
+                       \(order.channel.rawValue), \(key), \(openAttempt ? 1 : 0), \(traceparent), \(lease), \(worker),
                        now() + make_interval(secs => \(leaseSeconds))
                 FROM new_order
                 RETURNING payment_id
+            ), first_attempt AS (
+                INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker)
+                SELECT payment_id, 1, \(key), \(worker) FROM new_payment WHERE \(openAttempt)
             ), inbox_row AS (
                 INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition)
                 SELECT \(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(order.eventID), order_id, 'accepted'
@@ -69,9 +76,11 @@ public struct PaymentStore: Sendable {
             SELECT count(*)::integer FROM new_payment
             """)
         if try rows.first?.decode(Int.self) == 1 {
-            return .charge(PaymentTicket(
-                paymentID: paymentID, order: order, idempotencyKey: key, attempt: 0, lease: lease, state: transition.to,
-                traceparent: traceparent))
+            var ticket = PaymentTicket(
+                paymentID: paymentID, order: order, idempotencyKey: key, attempt: openAttempt ? 1 : 0, lease: lease, state: transition.to,
+                traceparent: traceparent)
+            ticket.attemptOpen = openAttempt
+            return .charge(ticket)
         }
         return try await acceptExisting(order, origin: origin, traceparent: traceparent)
     }

@@ -22,6 +22,9 @@ public struct PaymentTicket: Sendable, Equatable {
     public var lastCallMilliseconds: Int64?
     /// Whether an earlier holder's call was interrupted before its outcome was recorded.
     public let resumed: Bool
+    /// Whether the attempt row of the next call is already open (a new order accepted with its
+    /// channel's place in hand): the call is to be sent now, without another `send`.
+    public var attemptOpen = false
     /// The order event's W3C `traceparent`, carried into every event about this payment.
     public var traceparent: String?
 

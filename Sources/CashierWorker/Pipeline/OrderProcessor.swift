@@ -28,24 +28,43 @@ struct OrderProcessor: Sendable {
             try await reject(rejection, payload: message.value, origin: origin)
             return true
         case .success(let order):
-            switch try await store.accept(order, origin: origin, traceparent: traceparent) {
-            case .duplicate(let state):
-                logger.debug("duplicate order event ignored", metadata: ["order_id": "\(order.orderID)", "state": "\(state.rawValue)"])
-                return true
-            case .conflict:
-                relay.wake()
-                return true
-            case .charge(let ticket):
-                leases.hold(ticket)
-                defer { leases.release(ticket) }
-                let ending = try await charger.charge(ticket, source: origin.source)
-                relay.wake()
-                guard ending == .recorded else { return false }
-                if let produced = message.timestampMilliseconds {
-                    Telemetry.orderToResult.recordMilliseconds(max(0, PaymentCharger.nowMilliseconds() - produced))
+            // The channel's place (and its breaker's leave) first: then a new order's payment and
+            // its first attempt are recorded in one statement, and the call follows at once.
+            let protection = charger.channels.protection(for: order.channel)
+            let refusal = await protection.admit(maxWait: charger.breakerMaxWait)
+            if refusal == .cancelled { return false }
+            let acceptance: Acceptance
+            do {
+                acceptance = try await store.accept(order, origin: origin, traceparent: traceparent, openAttempt: refusal == nil)
+            } catch {
+                if refusal == nil { protection.abandon() }
+                throw error
+            }
+            guard case .charge(let ticket) = acceptance else {
+                if refusal == nil { protection.abandon() }
+                if case .duplicate(let state) = acceptance {
+                    logger.debug("duplicate order event ignored", metadata: ["order_id": "\(order.orderID)", "state": "\(state.rawValue)"])
+                } else {
+                    relay.wake()
                 }
                 return true
             }
+            leases.hold(ticket)
+            defer { leases.release(ticket) }
+            let ending: PaymentCharger.Ending
+            if let refusal {
+                ending = try await charger.refused(ticket, refusal, source: origin.source)
+            } else {
+                // A taken-over payment has no open attempt: the charger admits and sends anew.
+                if !ticket.attemptOpen { protection.abandon() }
+                ending = try await charger.charge(ticket, source: origin.source)
+            }
+            relay.wake()
+            guard ending == .recorded else { return false }
+            if let produced = message.timestampMilliseconds {
+                Telemetry.orderToResult.recordMilliseconds(max(0, PaymentCharger.nowMilliseconds() - produced))
+            }
+            return true
         }
     }
 

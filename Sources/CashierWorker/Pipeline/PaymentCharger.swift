@@ -33,6 +33,10 @@ struct PaymentCharger: Sendable {
     /// was read, carried in a hand-over message.
     func charge(_ held: PaymentTicket, source: ResultEvent.Source? = nil) async throws -> Ending {
         let protection = channels.protection(for: held.order.channel)
+        if held.attemptOpen {
+            // Accepted with the channel's place in hand and its attempt open: call now.
+            return try await call(held, through: protection, source: source)
+        }
         // A resumed payment whose attempts are spent (its last call was interrupted): the
         // channel may have charged, so it is looked up, never called again or failed.
         guard retryPolicy.allowsAnotherAttempt(after: held.attempt) else {
@@ -41,19 +45,8 @@ struct PaymentCharger: Sendable {
             return .recorded
         }
         switch await protection.admit(maxWait: breakerMaxWait) {
-        case .cancelled:
-            return .cancelled
-        case .circuitOpen:
-            try await deferUnsent(held, source: source, reason: Reason(
-                code: "circuit_open", message: "\(held.order.channel.rawValue) channel breaker stayed open; not called"))
-            return .recorded
-        case .notConfigured:
-            logger.error(
-                "channel not configured in this process; the payment waits on the retry schedule, uncalled",
-                metadata: ["order_id": "\(held.order.orderID)", "channel": "\(held.order.channel.rawValue)"])
-            try await deferUnsent(held, source: source, reason: Reason(
-                code: "channel_not_configured", message: "channel \(held.order.channel.rawValue) has no credentials configured; not called"))
-            return .recorded
+        case let refusal?:
+            return try await refused(held, refusal, source: source)
         case nil:
             break
         }
@@ -69,12 +62,37 @@ struct PaymentCharger: Sendable {
             logger.notice("payment no longer held; not called", metadata: ["payment_id": "\(held.paymentID)"])
             return .recorded
         }
+        return try await call(ticket, through: protection, source: source)
+    }
+
+    /// Sends the admitted call of `ticket` (its attempt open) and records the answer.
+    private func call(_ ticket: PaymentTicket, through protection: ChannelProtection, source: ResultEvent.Source?) async throws -> Ending {
         let outcome = await protection.call(Self.request(for: ticket))
         logger.debug(
             "channel answered",
             metadata: ["order_id": "\(ticket.order.orderID)", "attempt": "\(ticket.attempt)", "outcome": "\(outcome.kind)"])
         try await recordDurably(ticket, outcome, source: source)
         return .recorded
+    }
+
+    /// No call could be made for `held`: shutdown (left for the next holder), or the channel
+    /// cannot be called (deferred to the retry schedule without an attempt).
+    func refused(_ held: PaymentTicket, _ refusal: ChannelProtection.Refusal, source: ResultEvent.Source?) async throws -> Ending {
+        switch refusal {
+        case .cancelled:
+            return .cancelled
+        case .circuitOpen:
+            try await deferUnsent(held, source: source, reason: Reason(
+                code: "circuit_open", message: "\(held.order.channel.rawValue) channel breaker stayed open; not called"))
+            return .recorded
+        case .notConfigured:
+            logger.error(
+                "channel not configured in this process; the payment waits on the retry schedule, uncalled",
+                metadata: ["order_id": "\(held.order.orderID)", "channel": "\(held.order.channel.rawValue)"])
+            try await deferUnsent(held, source: source, reason: Reason(
+                code: "channel_not_configured", message: "channel \(held.order.channel.rawValue) has no credentials configured; not called"))
+            return .recorded
+        }
     }
 
     /// Records an answer, retrying transient storage failures with backoff: the answer of a
