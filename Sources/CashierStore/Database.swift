@@ -1,5 +1,6 @@
 public import Logging
 public import PostgresNIO
+import CashierCore
 import Synchronization
 
 /// Every statement of the store goes through here: each call has a deadline, so none can
@@ -40,8 +41,7 @@ public struct Database: Sendable {
             let work = Task {
                 do { race.finish(.success(try await operation())) } catch { race.finish(.failure(StoreError.classify(error))) }
             }
-            race.arm(Task {
-                guard (try? await Task.sleep(for: deadline)) != nil else { return }
+            race.arm(Deadlines.shared.schedule(after: deadline) {
                 if race.finish(.failure(StoreError(.timeout, "database statement did not finish within \(deadline)"))) { work.cancel() }
             })
         }
@@ -54,19 +54,19 @@ public struct Database: Sendable {
 private final class Race<T: Sendable>: Sendable {
     private struct State {
         var continuation: CheckedContinuation<Result<T, StoreError>, Never>?
-        var timer: Task<Void, Never>?
+        var timer: Deadlines.Token?
     }
     private let state: Mutex<State>
 
     init(_ continuation: CheckedContinuation<Result<T, StoreError>, Never>) { state = Mutex(State(continuation: continuation)) }
 
-    func arm(_ timer: Task<Void, Never>) {
+    func arm(_ timer: Deadlines.Token) {
         let finished = state.withLock { state -> Bool in
             guard state.continuation != nil else { return true }
             state.timer = timer
             return false
         }
-        if finished { timer.cancel() }
+        if finished { Deadlines.shared.cancel(timer) }
     }
 
     @discardableResult
@@ -76,7 +76,7 @@ private final class Race<T: Sendable>: Sendable {
             return (state.continuation, state.timer)
         }
         guard let continuation else { return false }
-        timer?.cancel()
+        if let timer { Deadlines.shared.cancel(timer) }
         continuation.resume(returning: value)
         return true
     }

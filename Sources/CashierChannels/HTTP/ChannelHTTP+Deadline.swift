@@ -1,3 +1,4 @@
+import CashierCore
 import Synchronization
 
 extension ChannelHTTP {
@@ -27,13 +28,14 @@ extension ChannelHTTP {
                         race.finish(.failure(error))
                     }
                 }
-                let timer = Task {
-                    guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                // One shared sweeper keeps the deadline (a timer per call costs more than the call).
+                race.timer.set(Deadlines.shared.schedule(after: timeout) {
                     work.cancel()
-                    guard (try? await Task.sleep(for: grace)) != nil else { return }
-                    race.finish(.failure(ChannelHTTPError.deadlineExceeded(after: timeout)))
-                }
-                race.start(continuation, tasks: [work, timer])
+                    race.timer.set(Deadlines.shared.schedule(after: grace) {
+                        race.finish(.failure(ChannelHTTPError.deadlineExceeded(after: timeout)))
+                    })
+                })
+                race.start(continuation, tasks: [work])
             }
         } onCancel: {
             race.finish(.failure(CancellationError()))
@@ -88,6 +90,8 @@ private final class DeadlineRace<Value: Sendable>: Sendable {
     }
 
     private let state = Mutex(State())
+    /// The deadline's scheduled expiry, cancelled when the race ends.
+    let timer = DeadlineTimer()
 
     func start(_ continuation: CheckedContinuation<Value, any Error>, tasks: [Task<Void, Never>]) {
         run(state.withLock { $0.start(continuation, tasks: tasks) })
@@ -99,7 +103,31 @@ private final class DeadlineRace<Value: Sendable>: Sendable {
 
     private func run(_ action: State.Action) {
         guard case .resume(let continuation, let result, let tasks) = action else { return }
+        timer.cancel()
         for task in tasks { task.cancel() }
         continuation.resume(with: result)
+    }
+}
+
+/// The current expiry of a deadline that may be rescheduled (the grace after the deadline).
+final class DeadlineTimer: Sendable {
+    private let token = Mutex<(token: Deadlines.Token?, cancelled: Bool)>((nil, false))
+
+    func set(_ next: Deadlines.Token) {
+        let cancelNow = token.withLock { state -> Bool in
+            if state.cancelled { return true }
+            state.token = next
+            return false
+        }
+        if cancelNow { Deadlines.shared.cancel(next) }
+    }
+
+    func cancel() {
+        let current = token.withLock { state -> Deadlines.Token? in
+            state.cancelled = true
+            defer { state.token = nil }
+            return state.token
+        }
+        if let current { Deadlines.shared.cancel(current) }
     }
 }
