@@ -116,8 +116,7 @@ extension PaymentStore {
         let letter = change.deadLetter
         let lastError = outcome?.reason ?? change.reason ?? letter
         let dlqEventID = "dlq_\(ticket.paymentID)_\(ticket.attempt)_\(letter?.code ?? "")"
-        let rows = try await database.rows(
-            """
+        let moveQuery: PostgresQuery = """
             WITH moved AS (
                 UPDATE payments
                 SET state = \(transition.toName),
@@ -142,34 +141,48 @@ extension PaymentStore {
                 SELECT \(message?.id), \(message?.kind), \(order.orderID), \(message?.payload), \(ticket.traceparent)
                 FROM moved WHERE \(message != nil)
                 ON CONFLICT (event_id) DO NOTHING
-            ), letter AS (
-                INSERT INTO dead_letters (order_id, payment_id, channel, reason_code, reason_message, attempts, payload,
-                                          source_topic, source_partition, source_offset, source_digest)
-                SELECT o.order_id, \(ticket.paymentID), o.channel, \(letter?.code), \(letter?.message), \(ticket.attempt),
-                       \(order.json()), o.source_topic, o.source_partition, o.source_offset, o.source_digest
-                FROM moved JOIN orders o ON o.order_id = \(order.orderID)
-                WHERE \(letter != nil)
-                ON CONFLICT (source_topic, source_partition, source_offset, source_digest, reason_code)
-                DO UPDATE SET status = 'open', attempts = EXCLUDED.attempts, reason_message = EXCLUDED.reason_message,
-                              updated_at = now()
-                RETURNING id, source_topic, source_partition, source_offset
-            ), announced AS (
+            )
+            SELECT count(*)::integer FROM moved
+            """
+        let moved: Bool
+        if let letter {
+            // The rare case (exhaustion, parking): the dead letter and its announcement follow
+            // in the same transaction, only if the move was made.
+            let letterQuery: PostgresQuery = """
+                WITH letter AS (
+                    INSERT INTO dead_letters (order_id, payment_id, channel, reason_code, reason_message, attempts, payload,
+                                              source_topic, source_partition, source_offset, source_digest)
+                    SELECT o.order_id, \(ticket.paymentID), o.channel, \(letter.code), \(letter.message), \(ticket.attempt),
+                           \(order.json()), o.source_topic, o.source_partition, o.source_offset, o.source_digest
+                    FROM orders o WHERE o.order_id = \(order.orderID)
+                    ON CONFLICT (source_topic, source_partition, source_offset, source_digest, reason_code)
+                    DO UPDATE SET status = 'open', attempts = EXCLUDED.attempts, reason_message = EXCLUDED.reason_message,
+                                  updated_at = now()
+                    RETURNING id, source_topic, source_partition, source_offset
+                )
                 INSERT INTO outbox (event_id, kind, message_key, payload, traceparent)
                 SELECT \(dlqEventID), 'dlq', \(order.orderID),
                        json_build_object('dead_letter_id', id, 'order_id', \(order.orderID)::text,
                            'payment_id', \(ticket.paymentID)::text, 'channel', \(order.channel.rawValue)::text,
                            'attempts', \(ticket.attempt)::integer,
-                           'reason', json_build_object('code', \(letter?.code)::text, 'message', \(letter?.message)::text),
+                           'reason', json_build_object('code', \(letter.code)::text, 'message', \(letter.message)::text),
                            'last_error', json_build_object('code', \(lastError?.code)::text, 'message', \(lastError?.message)::text),
                            'source', json_build_object('topic', source_topic, 'partition', source_partition, 'offset', source_offset),
                            'event', \(order.json())::json)::text,
                        \(ticket.traceparent)
                 FROM letter
                 ON CONFLICT (event_id) DO NOTHING
-            )
-            SELECT count(*)::integer FROM moved
-            """)
-        let moved = try rows.first?.decode(Int.self) == 1
+                """
+            let logger = self.logger
+            moved = try await database.transaction { connection in
+                let rows = try await connection.query(moveQuery, logger: logger).collect()
+                guard try rows.first?.decode(Int.self) == 1 else { return false }
+                try await connection.query(letterQuery, logger: logger)
+                return true
+            }
+        } else {
+            moved = try await database.rows(moveQuery).first?.decode(Int.self) == 1
+        }
         if !moved {
             logger.warning("stale write refused", metadata: [
                 "payment_id": "\(ticket.paymentID)", "transition": "\(transition)", "attempt": "\(ticket.attempt)",

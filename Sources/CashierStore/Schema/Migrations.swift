@@ -182,7 +182,6 @@ enum Migrations {
                 ALTER COLUMN attempts SET DEFAULT 0
             """,
             "CREATE INDEX payments_lookup_due ON payments (retry_due_at) WHERE state = 'resolving' AND retry_due_at IS NOT NULL",
-            "CREATE INDEX payments_processing_lease ON payments (lease_until) WHERE state = 'processing'",
             // Payments left `processing` by an earlier version have no lease: the sweeper finds them.
             "UPDATE payments SET lease_until = now() WHERE state = 'processing' AND lease_until IS NULL",
         ]),
