@@ -36,65 +36,76 @@ extension LifecycleModel {
         switch lookup {
         case .paid(let reference):
             successLearned = true
-            apply(PaymentLifecycle.replaySucceed, by: replayWriter(actor, claim), lease: .keep, due: false, reference: reference)
-            release(claim, closing: true)
+            settleReplay(actor, claim, reference)
         case .unknown:
             note("\(name): not confirmed, nothing charged")
             release(claim, closing: false)
         case .notPaid where claim.state == .resolving:
-            apply(PaymentLifecycle.replayUnpaid, by: replayWriter(actor, claim), lease: .keep, due: true)
-            release(claim, closing: true)
+            let applied = apply(PaymentLifecycle.replayUnpaid, by: replayWriter(actor, claim), lease: .keep, due: true)
+            if !applied { staleReplayAnswers.insert("not paid") }
+            release(claim, closing: applied)
         case .notPaid:
+            // DeadLetterReplayer: the channel's place and breaker first; only a call really sent
+            // opens an attempt.
+            if breakerRefuses(dice: dice) {
+                note("\(name): breaker open, not called, no attempt")
+                replaysRefusedByTheBreaker += 1
+                release(claim, closing: false)
+                return
+            }
             let who = replayWriter(actor, claim, attempt: claim.attempts)
             guard apply(PaymentLifecycle.sendFromReplay, by: who, lease: .refresh, due: nil, sends: true) else {
                 release(claim, closing: false)
                 return
             }
             let ticket = Ticket(lease: claim.lease, attempt: row!.attempts, state: .failed)
-            // DeadLetterReplayer: `replayAttempt` opened the attempt; `channel.charge` admits the
-            // call only now, and answers nil when the breaker refuses it.
-            if !channel.recovered, dice / 10 % 10 == 9 {
-                note("\(name): breaker open, not called (attempt \(ticket.attempt) stays counted)")
-                unsentReplayAttempts += 1
-                release(claim, closing: false)
-                return
-            }
             let charged = channel.holdsCharge(key)
             let outcome = channel.call(key, dice: dice)
-            var called = claim
-            called.charged = !charged && channel.holdsCharge(key)
-            if called.charged {
-                chargedByReplay = true
-                if case .unknown = outcome { replayCallUnresolved = true }
-            }
-            let nowCharged = channel.holdsCharge(key)
-            note("\(name): channel answered \(outcome.kind) (charged: \(nowCharged))")
-            actors[actor] = .replayAnswered(called, ticket, outcome)
+            if !charged && channel.holdsCharge(key) { chargedByReplay = true }
+            let (nowCharged, running) = (channel.holdsCharge(key), channel.running)
+            note("\(name): channel answered \(outcome.kind) (charged: \(nowCharged))" + (running ? " (still running at the channel)" : ""))
+            actors[actor] = .replayAnswered(claim, ticket, outcome)
         }
     }
 
+    /// DeadLetterStore.finishReplay of the replay's one call.
     mutating func finishReplay(_ actor: Int, _ claim: ReplayClaim, _ ticket: Ticket, _ outcome: ChannelOutcome) {
         let name = Self.actorNames[actor]
-        row?.openAttempts.remove(ticket.attempt)
+        if case .unknown = outcome { row?.close(ticket.attempt, ambiguous: true) } else { row?.close(ticket.attempt, ambiguous: false) }
         switch outcome {
         case .succeeded(let reference):
             successLearned = true
-            apply(PaymentLifecycle.replaySucceed, by: replayWriter(actor, claim), lease: .keep, due: false, reference: reference)
-            release(claim, closing: true)
+            settleReplay(actor, claim, reference)
         case .declined:
+            // The order's `failed` stands; the letter is closed whoever holds the payment now.
             note("\(name): declined again, the order stays failed")
             release(claim, closing: true)
-        case .retryable, .unknown:
-            note("\(name): failed again (\(outcome.kind)), the dead letter stays open")
+        case .retryable:
+            note("\(name): failed again (retryable), the dead letter stays open")
+            release(claim, closing: false)
+        case .unknown:
+            // The money may have moved after all: looked up like any unknown outcome.
+            if !apply(PaymentLifecycle.replayUnknown, by: replayWriter(actor, claim), lease: .keep, due: true) {
+                staleReplayAnswers.insert("unknown")
+            }
             release(claim, closing: false)
         }
     }
 
+    /// `replaySucceed` under the replay's lease; refused (another replay took the payment over),
+    /// the success is recorded all the same through `learnSuccess` and the letter stays open.
+    private mutating func settleReplay(_ actor: Int, _ claim: ReplayClaim, _ reference: String) {
+        let applied = apply(PaymentLifecycle.replaySucceed, by: replayWriter(actor, claim), lease: .keep, due: false, reference: reference)
+        release(claim, closing: applied)
+        if !applied {
+            staleReplayAnswers.insert("succeeded")
+            learnSuccess(reference, attempt: nil, by: Self.actorNames[actor] + " (lease taken over)")
+        }
+    }
+
     private mutating func release(_ claim: ReplayClaim, closing: Bool) {
-        let held = row?.lease?.token == claim.lease
-        if held { row?.lease = nil }
+        if row?.lease?.token == claim.lease { row?.lease = nil }
         guard closing else { return }
-        if !held, letters[claim.letter] == true { staleReplayClosedLetter = true }
         if letters[claim.letter] == true { note("dead letter \(claim.letter) closed") }
         letters[claim.letter] = false
     }

@@ -8,13 +8,27 @@ extension LifecycleModel {
         Writer(name: Self.actorNames[actor], lease: ticket.lease, attempt: ticket.attempt)
     }
 
-    /// The order worker: a new order is accepted, a known one taken over when its lease lapsed.
-    mutating func deliverOrder(to actor: Int) {
+    /// Whether the channel's breaker refuses a call (`ChannelProtection.admit`): only before the
+    /// drain, on a roll of the dice.
+    func breakerRefuses(dice: Int) -> Bool { !channel.recovered && dice / 10 % 10 == 9 }
+
+    /// The order worker (OrderProcessor.process): the channel's place and breaker first; then a
+    /// new order is accepted with its first attempt open and called at once (PaymentStore.accept
+    /// `openAttempt`), or accepted without one and deferred when the breaker refused; a known
+    /// order is taken over when its lease lapsed.
+    mutating func deliverOrder(to actor: Int, dice: Int) {
         guard actors[actor].isIdle else { return }
         let name = Self.actorNames[actor]
+        let refused = breakerRefuses(dice: dice)
+        if refused { note("\(name): breaker open") }
         guard let existing = row else {
-            apply(PaymentLifecycle.accept, by: Writer(name: name), lease: .take, due: false)
-            actors[actor] = .holding(Ticket(lease: row!.lease!.token, attempt: 0, state: row!.state))
+            apply(PaymentLifecycle.accept, by: Writer(name: name), lease: .take, due: false, sends: !refused)
+            let ticket = Ticket(lease: row!.lease!.token, attempt: row!.attempts, state: row!.state, refused: refused)
+            if refused {
+                actors[actor] = .holding(ticket)
+            } else {
+                call(actor, ticket, dice: dice)
+            }
             return
         }
         let resume = PaymentLifecycle.resume
@@ -23,21 +37,25 @@ extension LifecycleModel {
             return
         }
         apply(resume, by: Writer(name: name), lease: .take, due: nil, condition: existing.isFree, interrupts: true)
-        actors[actor] = .holding(Ticket(lease: row!.lease!.token, attempt: row!.attempts, state: resume.to))
+        actors[actor] = .holding(Ticket(lease: row!.lease!.token, attempt: row!.attempts, state: resume.to, refused: refused))
     }
 
-    /// PaymentCharger.charge: the next call of a held payment.
+    /// PaymentCharger.charge: the next call of a held payment (its attempt not open yet), or
+    /// PaymentCharger.refused when the order worker's breaker refused it.
     mutating func charge(_ actor: Int, _ held: Ticket, dice: Int) {
         actors[actor] = .idle
         let who = writer(actor, held)
+        if held.refused {
+            deferUnsent(who, held)
+            return
+        }
         guard policy.allowsAnotherAttempt(after: held.attempt) else {
             apply(PaymentLifecycle.lookUp, by: who, lease: .clear, due: true)
             return
         }
-        if !channel.recovered, dice / 10 % 10 == 9 {
-            note("\(who.name): breaker open, not called")
-            let t = held.state == .processing ? PaymentLifecycle.deferUnsent : PaymentLifecycle.reschedule
-            apply(t, by: who, lease: .clear, due: true)
+        if breakerRefuses(dice: dice) {
+            note("\(who.name): breaker open")
+            deferUnsent(who, held)
             return
         }
         let send = switch held.state {
@@ -48,6 +66,19 @@ extension LifecycleModel {
         guard apply(send, by: who, lease: .refresh, due: nil, sends: true) else { return }
         var sent = held
         sent.attempt = row!.attempts
+        call(actor, sent, dice: dice)
+    }
+
+    /// PaymentCharger.deferUnsent: no call, no attempt; the payment waits on the retry schedule.
+    private mutating func deferUnsent(_ who: Writer, _ held: Ticket) {
+        note("\(who.name): not called")
+        let t = held.state == .processing ? PaymentLifecycle.deferUnsent : PaymentLifecycle.reschedule
+        apply(t, by: who, lease: .clear, due: true)
+    }
+
+    /// PaymentCharger.call: the call of `sent`, whose attempt is open.
+    mutating func call(_ actor: Int, _ sent: Ticket, dice: Int) {
+        let who = writer(actor, sent)
         let charged = channel.holdsCharge(key)
         let outcome = channel.call(key, dice: dice)
         if charged, case .retryable = outcome { retryableWhileCharged = true }
@@ -59,7 +90,8 @@ extension LifecycleModel {
     /// PaymentCharger.record: the answer of the call `ticket` made.
     mutating func record(_ actor: Int, _ ticket: Ticket, _ outcome: ChannelOutcome) {
         let who = writer(actor, ticket)
-        row?.openAttempts.remove(ticket.attempt)  // the attempt row is closed even when the move is refused
+        // The attempt row is closed even when the move is refused.
+        if case .unknown = outcome { row?.close(ticket.attempt, ambiguous: true) } else { row?.close(ticket.attempt, ambiguous: false) }
         switch outcome {
         case .succeeded(let reference):
             successLearned = true
@@ -70,7 +102,12 @@ extension LifecycleModel {
             apply(PaymentLifecycle.decline, by: who, lease: .clear, due: false)
         case .retryable:
             if !policy.allowsAnotherAttempt(after: ticket.attempt) {
-                apply(PaymentLifecycle.exhaust, by: who, lease: .clear, due: false, deadLetter: "retries_exhausted")
+                // An earlier call that went unanswered may have charged: looked up, never failed.
+                if row?.hadAmbiguousCall(before: ticket.attempt) ?? true {
+                    apply(PaymentLifecycle.lookUp, by: who, lease: .clear, due: true)
+                } else {
+                    apply(PaymentLifecycle.exhaust, by: who, lease: .clear, due: false, deadLetter: "retries_exhausted")
+                }
             } else {
                 let t = ticket.state == .processing ? PaymentLifecycle.handOver : PaymentLifecycle.reschedule
                 apply(t, by: who, lease: .clear, due: true)
@@ -94,7 +131,7 @@ extension LifecycleModel {
     }
 
     /// PaymentResolver.resolve: what a lookup leads to.
-    mutating func resolve(_ actor: Int, _ ticket: Ticket, _ lookup: PaymentLookup, dice: Int) {
+    mutating func resolve(_ actor: Int, _ ticket: Ticket, _ lookup: PaymentLookup, lookedWhileRunning: Bool = false, dice: Int) {
         let who = writer(actor, ticket)
         switch lookup {
         case .paid(let reference):
@@ -102,7 +139,14 @@ extension LifecycleModel {
             if !apply(PaymentLifecycle.resolvePaid, by: who, lease: .clear, due: false, reference: reference) {
                 learnSuccess(reference, attempt: ticket.attempt, by: who.name + " (late lookup)")
             }
+        case .notPaid where channel.running:
+            // The settle window (LookupPolicy.believesNoCharge, with `now` taken once the lookup
+            // answered): the last call may still be running at the channel, so "no charge" means
+            // "not yet".
+            apply(PaymentLifecycle.lookUpAgain, by: who, lease: .clear, due: true)
         case .notPaid:
+            // Believed only because the call finished between the lookup and this decision.
+            if lookedWhileRunning, !channel.running { believedNoChargeOfARunningCall = true }
             if policy.allowsAnotherAttempt(after: ticket.attempt) {
                 apply(PaymentLifecycle.resolveUnpaid, by: who, lease: .clear, due: true)
             } else {
@@ -127,7 +171,7 @@ extension LifecycleModel {
     /// PaymentStore.learnSuccess, along `PaymentLifecycle.onLearnedSuccess`.
     mutating func learnSuccess(_ reference: String, attempt: Int?, by name: String) {
         guard let existing = row else { return }
-        if let attempt { row?.openAttempts.remove(attempt) }
+        if let attempt { row?.close(attempt, ambiguous: false) }
         guard let t = PaymentLifecycle.onLearnedSuccess(from: existing.state) else {
             note("\(name): success learned, already succeeded")
             return

@@ -10,10 +10,11 @@ import CashierCore
 // attempt row for the sweeper) follow PaymentStore.
 //
 // Not modelled: time (a due time is due whenever someone looks; the lookup horizon is a roll of
-// the dice), lease renewals (a lapse is for good unless the holder's next call refreshes it), a
-// crash between the attempt row's commit and the request leaving the process, a request that
-// reaches the channel only after a lookup said "not paid", several orders, storage errors, and
-// the outbox relay and Kafka offsets (a result in the outbox counts as published).
+// the dice; the settle window of a lookup's "no charge" is "no call of the key is still running
+// at the channel", see `ModelChannel.running`), lease renewals (a lapse is for good unless the
+// holder's next call refreshes it), a crash between the attempt row's commit and the request
+// leaving the process (the call follows its attempt in the same step), several orders, storage
+// errors, and the outbox relay and Kafka offsets (a result in the outbox counts as published).
 
 // MARK: The payment row and what was published
 
@@ -32,8 +33,29 @@ struct PaymentRow: Sendable {
     var due = false
     /// Attempt rows whose `finished_at` is null.
     var openAttempts: Set<Int> = []
+    /// Attempt rows closed without an answer that says whether money moved: outcome `unknown`,
+    /// or `interrupted` (a take-over, a claim or the sweeper closed them).
+    var ambiguousAttempts: Set<Int> = []
 
     var isFree: Bool { lease == nil || lease?.lapsed == true }
+
+    /// PaymentStore.hadAmbiguousCall(before:): an earlier attempt ended unknown or interrupted, or is still open.
+    func hadAmbiguousCall(before attempt: Int) -> Bool {
+        openAttempts.union(ambiguousAttempts).contains { $0 < attempt }
+    }
+
+    /// Closes attempt row `attempt` with an answer (the statements' `finished_at IS NULL OR
+    /// outcome = 'interrupted'`: a late answer replaces `interrupted`).
+    mutating func close(_ attempt: Int, ambiguous: Bool) {
+        openAttempts.remove(attempt)
+        if ambiguous { ambiguousAttempts.insert(attempt) } else { ambiguousAttempts.remove(attempt) }
+    }
+
+    /// The open attempt rows closed as `interrupted`.
+    mutating func interrupt() {
+        ambiguousAttempts.formUnion(openAttempts)
+        openAttempts.removeAll()
+    }
 }
 
 struct PublishedResult: Sendable, Equatable {
@@ -41,9 +63,13 @@ struct PublishedResult: Sendable, Equatable {
     var status: PaymentState
     var reference: String?
     var transition: String
-    var byOperator: Bool
+    /// Whether an operator's replay had taken the payment out of `failed` before this was
+    /// published (`replay succeed`, or `replay unknown` and then a lookup or a notification).
+    var afterReplay: Bool
     /// Whether the model channel held a charge for the payment when this was published.
     var channelHeldCharge: Bool
+    /// Whether a call of the key was still running at the channel (it may yet charge).
+    var callRunning: Bool
 }
 
 /// A payment held by an actor: what its next write names.
@@ -51,6 +77,9 @@ struct Ticket: Sendable {
     var lease: Int
     var attempt: Int
     var state: PaymentState
+    /// The order worker's breaker refused the call before the payment was accepted or resumed
+    /// (OrderProcessor: `charger.refused`): it is deferred without a call.
+    var refused = false
 }
 
 struct ReplayClaim: Sendable {
@@ -58,19 +87,19 @@ struct ReplayClaim: Sendable {
     var lease: Int
     var attempts: Int
     var state: PaymentState
-    /// Whether the replay's own call made the channel's charge.
-    var charged = false
 }
 
 /// What an actor is in the middle of; `idle` is also what a crash leaves.
 enum Program: Sendable {
     case idle
-    /// Holds a payment and is about to call (PaymentCharger.charge).
+    /// Holds a payment and is about to call (PaymentCharger.charge), or to defer it unsent.
     case holding(Ticket)
     /// Called; the channel's answer is not recorded yet (a late answer, if the actor waits).
     case answered(Ticket, ChannelOutcome)
     case lookingUp(Ticket)
-    case lookedUp(Ticket, PaymentLookup)
+    /// The resolver's lookup answered; `whileRunning`: a call was still running at the channel
+    /// when it looked.
+    case lookedUp(Ticket, PaymentLookup, whileRunning: Bool)
     case replaying(ReplayClaim)
     case replayLookedUp(ReplayClaim, PaymentLookup)
     case replayAnswered(ReplayClaim, Ticket, ChannelOutcome)
@@ -115,20 +144,26 @@ struct LifecycleModel: Sendable {
     /// Dead letters by reason code: open or not.
     var letters: [String: Bool] = [:]
     var nextLease = 1
-    /// Replays whose attempt was opened but whose call the breaker refused (DeadLetterReplayer).
-    var unsentReplayAttempts = 0
+    /// Replays the breaker refused before they opened an attempt (DeadLetterReplayer: `admit` first).
+    var replaysRefusedByTheBreaker = 0
     /// Whether the channel's charge was made by an operator's replay call.
     var chargedByReplay = false
-    /// Whether a replay's call charged and the replay did not come to record it: its answer was
-    /// unknown, or the replay crashed holding the answer.
-    var replayCallUnresolved = false
-    /// Whether a replay whose lease another replay had taken over closed the dead letter all the
-    /// same (DeadLetterStore.finishReplay closes it whether or not its payment write was made).
-    var staleReplayClosedLetter = false
+    /// Replay writes refused because another replay had taken the payment over, by what the
+    /// stale replay had learned: `succeeded`, `unknown`, ... (DeadLetterStore.finishReplay's `applied`).
+    var staleReplayAnswers: Set<String> = []
     /// Whether the channel answered a call `retryable` while it held a charge for the key.
     var retryableWhileCharged = false
+    /// Whether a lookup found no charge while a call of the key was still running at the channel.
+    var notPaidWhileRunning = false
+    /// Whether the resolver believed such a "no charge" because the call had finished by the time
+    /// it decided (PaymentResolver checks the settle window after the lookup's answer, not at its start).
+    var believedNoChargeOfARunningCall = false
+    /// Whether an operator's replay died (or was killed) holding the answer of its call.
+    var replayDiedAfterItsCall = false
     /// Every transition the run made.
     var applied: Set<PaymentTransition> = []
+    /// Whether an operator's replay took the payment out of `failed`.
+    var leftFailedByReplay = false
     /// Whether anyone was told of a charge: a success answer, a paid lookup, a notification.
     var successLearned = false
     var scenario = Scenario(config: ModelConfig(maxAttempts: 1, notifies: false, channel: .honest), steps: [])
@@ -144,8 +179,9 @@ struct LifecycleModel: Sendable {
         self.channel = ModelChannel(behaviour: config.channel)
     }
 
-    /// Runs the scenario's steps, then drains: every actor finishes, leases lapse, the sweeper,
-    /// the retry worker and the resolver run (and notifications arrive) until nothing moves.
+    /// Runs the scenario's steps, then drains: a call still running at the channel finishes,
+    /// every actor finishes, leases lapse, the sweeper, the retry worker and the resolver run (and
+    /// notifications arrive) until nothing moves.
     ///
     /// Without `tracing` the run keeps no trace (it is what takes the time); `narrative` runs the
     /// scenario again with one.
@@ -222,7 +258,7 @@ struct LifecycleModel: Sendable {
         changed.state = t.to
         if let reference { changed.reference = reference }
         if let due { changed.due = due }
-        if interrupts { changed.openAttempts.removeAll() }
+        if interrupts { changed.interrupt() }
         if sends {
             changed.attempts += 1
             changed.openAttempts.insert(changed.attempts)
@@ -235,6 +271,7 @@ struct LifecycleModel: Sendable {
             changed.lease = Lease(token: nextLease)
             nextLease += 1
         }
+        if t.guardedBy == .operator_, t.allows(.failed), row!.state == .failed, t.to != .failed { leftFailedByReplay = true }
         row = changed
         applied.insert(t)
         if t.emits.contains(.result) { publish(t, changed) }
@@ -258,8 +295,8 @@ struct LifecycleModel: Sendable {
         }
         let result = PublishedResult(
             eventID: PaymentIdentity.resultEventID(paymentID: paymentID, status: row.state.rawValue), status: row.state,
-            reference: row.state == .succeeded ? row.reference : nil, transition: t.name, byOperator: t.guardedBy == .operator_,
-            channelHeldCharge: channel.holdsCharge(key))
+            reference: row.state == .succeeded ? row.reference : nil, transition: t.name, afterReplay: leftFailedByReplay,
+            channelHeldCharge: channel.holdsCharge(key), callRunning: channel.running)
         // The outbox keeps the first row of an event id (`ON CONFLICT (event_id) DO NOTHING`).
         if let existing = results.first(where: { $0.eventID == result.eventID }) {
             if existing.status != result.status || existing.reference != result.reference { conflictingResults.append(result) }
@@ -274,7 +311,7 @@ struct LifecycleModel: Sendable {
         switch step.kind {
         case .advance:
             if let actor = busyActor(step.actor) { advance(actor, dice: step.dice) }
-        case .deliverOrder: deliverOrder(to: Self.orderWorkers.lowerBound + step.actor % Self.orderWorkers.count)
+        case .deliverOrder: deliverOrder(to: Self.orderWorkers.lowerBound + step.actor % Self.orderWorkers.count, dice: step.dice)
         case .claim: claim(Self.retryWorkers.lowerBound + step.actor % Self.retryWorkers.count)
         case .sweep: sweep()
         case .lapse:
@@ -285,14 +322,23 @@ struct LifecycleModel: Sendable {
             }
         case .crash:
             if let actor = busyActor(step.actor) {
-                if case .replayAnswered(let claim, _, _) = actors[actor], claim.charged { replayCallUnresolved = true }
+                if case .replayAnswered = actors[actor] { replayDiedAfterItsCall = true }
                 actors[actor] = .idle
                 note("\(Self.actorNames[actor]) crashed and forgot what it was doing")
             }
         case .notify: notify(dice: step.dice)
         case .arm: arm(dice: step.dice)
         case .replay: beginReplay(Self.operators.lowerBound + step.actor % Self.operators.count, dice: step.dice)
+        case .land: land(dice: step.dice)
         }
+    }
+
+    /// The call still running at the channel finishes there (the model's settle window passes).
+    mutating func land(dice: Int) {
+        guard channel.running else { return }
+        channel.land(key, dice: dice)
+        let charged = channel.holdsCharge(key)
+        note("the call still running at the channel finished (charged: \(charged))")
     }
 
     /// The `index`-th actor (cyclically) among those in the middle of something.
@@ -309,15 +355,14 @@ struct LifecycleModel: Sendable {
             actors[actor] = .idle
             record(actor, ticket, outcome)
         case .lookingUp(let ticket):
-            let lookup = channel.lookup(key, dice: dice)
-            note("\(Self.actorNames[actor]) looked up: \(lookup)")
-            actors[actor] = .lookedUp(ticket, lookup)
-        case .lookedUp(let ticket, let lookup):
+            let running = channel.running
+            let lookup = lookUp(actor, dice: dice)
+            actors[actor] = .lookedUp(ticket, lookup, whileRunning: running)
+        case .lookedUp(let ticket, let lookup, let whileRunning):
             actors[actor] = .idle
-            resolve(actor, ticket, lookup, dice: dice)
+            resolve(actor, ticket, lookup, lookedWhileRunning: whileRunning, dice: dice)
         case .replaying(let claim):
-            let lookup = channel.lookup(key, dice: dice)
-            note("\(Self.actorNames[actor]) looked up: \(lookup)")
+            let lookup = lookUp(actor, dice: dice)
             actors[actor] = .replayLookedUp(claim, lookup)
         case .replayLookedUp(let claim, let lookup):
             actors[actor] = .idle
@@ -328,11 +373,19 @@ struct LifecycleModel: Sendable {
         }
     }
 
+    mutating func lookUp(_ actor: Int, dice: Int) -> PaymentLookup {
+        let lookup = channel.lookup(key, dice: dice)
+        let running = channel.running
+        if case .notPaid = lookup, running { notPaidWhileRunning = true }
+        note("\(Self.actorNames[actor]) looked up: \(lookup)" + (running ? " (a call is still running at the channel)" : ""))
+        return lookup
+    }
+
     // MARK: Draining
 
     /// Whether nothing can move any more: every actor idle, nothing to sweep, claim, deliver or arm.
     var isQuiescent: Bool {
-        guard actors.allSatisfy(\.isIdle), let row else { return false }
+        guard actors.allSatisfy(\.isIdle), !channel.running, let row else { return false }
         if PaymentLifecycle.sweepSent.allows(row.state) { return false }
         if PaymentLifecycle.claimLookup.allows(row.state) || PaymentLifecycle.claimRetry.allows(row.state), row.due { return false }
         if config.notifies, !channel.notifications.isEmpty { return false }
@@ -353,11 +406,13 @@ struct LifecycleModel: Sendable {
                 drainSettled = true
                 return
             }
+            // Time passes: a call still running at the channel finishes.
+            if channel.running { land(dice: roll()) }
             for actor in actors.indices where !actors[actor].isIdle { advance(actor, dice: roll()) }
             guard actors.allSatisfy(\.isIdle) else { continue }
             // The order event is on the topic until its offset is committed: it is delivered.
             if row == nil {
-                deliverOrder(to: Self.orderWorkers.lowerBound)
+                deliverOrder(to: Self.orderWorkers.lowerBound, dice: roll())
                 continue
             }
             // Nobody is left to renew a lease: every one lapses.

@@ -46,6 +46,8 @@ struct Step: Sendable, CustomStringConvertible {
         case arm
         /// The operator replays an open dead letter.
         case replay
+        /// A call still running at the channel after our wait ended finishes there.
+        case land
     }
 
     var kind: Kind
@@ -65,24 +67,26 @@ struct Step: Sendable, CustomStringConvertible {
         if mix == .takeOvers {
             switch roll {
             case ..<30: return .advance
-            case ..<45: return .deliverOrder
-            case ..<60: return .claim
-            case ..<62: return .sweep
-            case ..<77: return .lapse
-            case ..<92: return .crash
-            case ..<95: return .notify
+            case ..<44: return .deliverOrder
+            case ..<58: return .claim
+            case ..<60: return .sweep
+            case ..<74: return .lapse
+            case ..<88: return .crash
+            case ..<91: return .notify
+            case ..<94: return .land
             default: return .replay
             }
         }
         return switch roll {
         case ..<34: .advance
-        case ..<42: .deliverOrder
-        case ..<54: .claim
-        case ..<59: .sweep
-        case ..<66: .lapse
-        case ..<72: .crash
-        case ..<78: .notify
-        case ..<80: .arm
+        case ..<41: .deliverOrder
+        case ..<52: .claim
+        case ..<57: .sweep
+        case ..<63: .lapse
+        case ..<69: .crash
+        case ..<75: .notify
+        case ..<77: .arm
+        case ..<80: .land
         default: .replay
         }
     }

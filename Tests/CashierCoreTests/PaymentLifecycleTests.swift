@@ -106,12 +106,13 @@ import Testing
     }
 
     /// Invariant 2: one terminal result per order (a replay may publish `succeeded` after
-    /// `failed`, nothing else), and a result published again has the same content.
+    /// `failed`, or have it looked up and published, nothing else), and a result published again
+    /// has the same content.
     @Test func neverTwoDifferentResultsForOneOrder() async {
         await propertyCheck(count: Self.runs, input: Self.scenarios()) { scenario in
             let run = LifecycleModel.run(scenario)
             let statuses = run.results.map(\.status)
-            let replayedSuccess = statuses == [.failed, .succeeded] && run.results[1].byOperator
+            let replayedSuccess = statuses == [.failed, .succeeded] && run.results[1].afterReplay
             #expect(statuses.count <= 1 || replayedSuccess, "results \(statuses)\n\(run.narrative)")
             #expect(run.conflictingResults.isEmpty, "\(run.conflictingResults)\n\(run.narrative)")
             #expect(run.modelErrors.isEmpty, "\(run.modelErrors)")
@@ -119,21 +120,24 @@ import Testing
     }
 
     /// Invariant 6: `failed` is published only when the channel said nothing was charged — never
-    /// while it holds a charge (an unknown answer is looked up first).
+    /// while it holds a charge (an unknown answer is looked up first), nor while a call that
+    /// will charge is still running at the channel.
     @Test func failedIsNeverPublishedWhileTheChannelHoldsACharge() async {
+        var known = KnownRuns(Finding.all)
         await propertyCheck(count: Self.runs, input: Self.scenarios()) { scenario in
             let run = LifecycleModel.run(scenario)
-            for result in run.results where result.status == .failed {
-                #expect(!result.channelHeldCharge, "failed published by \(result.transition) while charged\n\(run.narrative)")
-            }
+            let holds = run.failedNeverPublishedWhileCharged
+            if !holds, known.absorbs(run) { return }
+            #expect(holds, "\(run.narrative)")
         }
+        known.report()
     }
 
     /// Invariant 6: a success learned by anyone is never dropped, and an outcome the channel
     /// could not tell is looked up until it can — so when the honest channel charged, the payment
     /// ends `succeeded` once drained, or parked for a person if nobody was ever told of the charge.
     @Test func aChargeAlwaysEndsSucceeded() async {
-        var known = KnownRuns([.replayLeavesItsChargeBehindAFailure, .staleReplayClosesTheDeadLetter])
+        var known = KnownRuns(Finding.all)
         await propertyCheck(count: Self.runs, input: Self.scenarios()) { scenario in
             let run = LifecycleModel.run(scenario)
             let holds = run.chargeEndsSucceeded
@@ -147,50 +151,38 @@ import Testing
     /// lookup), a success anyone learned ends `succeeded` or, when the payment had already failed
     /// on the channel's word, as a `channel_contradiction` dead letter for a person.
     @Test func aLearnedSuccessEndsSucceededOrAsAContradiction() async {
-        var known = KnownRuns([.staleReplayClosesTheDeadLetter])
         await propertyCheck(count: Self.runs, input: Self.scenarios(.contradicting)) { scenario in
             let run = LifecycleModel.run(scenario)
             let contradiction = run.row?.state == .failed && run.letters["channel_contradiction"] == true
-            let holds = !run.successLearned || run.row?.state == .succeeded || contradiction
-            if !holds, known.absorbs(run) { return }
-            #expect(holds, "\(run.narrative)")
+            #expect(!run.successLearned || run.row?.state == .succeeded || contradiction, "\(run.narrative)")
         }
-        known.report()
     }
 
     /// Every run ends, once drained, in a terminal state or parked in `resolving` (a dead letter
     /// `outcome_unknown` for a person, no more lookups) — never stuck where nobody moves it.
     @Test func everyRunEndsSettledOrParked() async {
-        var known = KnownRuns([.staleReplayClosesTheDeadLetter])
         await propertyCheck(count: Self.runs, input: Self.scenarios()) { scenario in
             let run = LifecycleModel.run(scenario)
             #expect(run.drainSettled, "the drain did not settle\n\(run.narrative)")
-            let holds = run.row.map { $0.state.isTerminal || run.isParked } ?? false
-            if !holds, known.absorbs(run) { return }
-            #expect(holds, "ends \(run.row?.state.rawValue ?? "without a payment")\n\(run.narrative)")
+            #expect(run.row.map { $0.state.isTerminal || run.isParked } ?? false, "ends \(run.row?.state.rawValue ?? "without a payment")\n\(run.narrative)")
         }
-        known.report()
     }
 
     /// Invariant 7: the attempts counter is the number of calls the channel received.
     @Test func attemptsCountOnlyCallsSent() async {
-        var known = KnownRuns([.replayCountsACallItDidNotSend])
         await propertyCheck(count: Self.runs, input: Self.scenarios()) { scenario in
             let run = LifecycleModel.run(scenario)
-            let holds = (run.row?.attempts ?? 0) == run.callsReceived
-            if !holds, known.absorbs(run) { return }
-            #expect(holds, "attempts \(run.row?.attempts ?? 0), calls \(run.callsReceived)\n\(run.narrative)")
+            #expect((run.row?.attempts ?? 0) == run.callsReceived, "attempts \(run.row?.attempts ?? 0), calls \(run.callsReceived)\n\(run.narrative)")
         }
-        known.report()
     }
 
     /// Invariant 6 again, with a channel whose connection-level failures (refused, a 429 in front
     /// of the idempotency layer, a proxy's 503) may answer any call, charged key or not.
     @Test func failedIsNeverPublishedWhileChargedWhenAnyCallMayFailToConnect() async {
-        var known = KnownRuns([.retryableAnswersExhaustAChargedPayment])
+        var known = KnownRuns(Finding.all)
         await propertyCheck(count: 2 * Self.runs, input: Self.scenarios(.retryableAnyCall, mix: .takeOvers)) { scenario in
             let run = LifecycleModel.run(scenario)
-            let holds = run.results.allSatisfy { $0.status != .failed || !$0.channelHeldCharge }
+            let holds = run.failedNeverPublishedWhileCharged
             if !holds, known.absorbs(run) { return }
             #expect(holds, "\(run.narrative)")
         }
@@ -198,9 +190,7 @@ import Testing
     }
 
     @Test func aChargeAlwaysEndsSucceededWhenAnyCallMayFailToConnect() async {
-        var known = KnownRuns([
-            .retryableAnswersExhaustAChargedPayment, .replayLeavesItsChargeBehindAFailure, .staleReplayClosesTheDeadLetter,
-        ])
+        var known = KnownRuns(Finding.all)
         await propertyCheck(count: 2 * Self.runs, input: Self.scenarios(.retryableAnyCall, mix: .takeOvers)) { scenario in
             let run = LifecycleModel.run(scenario)
             let holds = run.chargeEndsSucceeded
@@ -210,93 +200,57 @@ import Testing
         known.report()
     }
 
-    // MARK: The findings, each as its shortest sequence
+    // MARK: The fixed findings, each as its shortest sequence
 
     /// A replay of a `failed` payment (retries exhausted) finds no charge and makes its one call;
-    /// the call charges but times out. DeadLetterReplayer records "failed again": the payment
-    /// stays `failed`, nothing looks it up, and the buyer was charged for an order reported failed.
-    @Test func findingAReplayCallThatTimesOutLeavesItsChargeBehindAFailure() {
+    /// the call charges but times out. `replay unknown` puts the payment in `resolving`, the
+    /// resolver's lookup finds the charge, and the order's `succeeded` follows its `failed`.
+    @Test func aReplayCallThatTimesOutIsLookedUp() {
         let run = LifecycleModel.run(Scenario(
             config: ModelConfig(maxAttempts: 1, notifies: false, channel: .honest),
             steps: [
-                Step(kind: .deliverOrder),  // worker A accepts the order
-                Step(kind: .advance, dice: 2),  // A's call 1: retryable (nothing charged)
-                Step(kind: .advance),  // no attempt left: exhaust → failed, dead letter retries_exhausted
+                Step(kind: .deliverOrder, dice: 2),  // worker A accepts the order with attempt 1 open; its call: retryable
+                Step(kind: .advance),  // no attempt left, no earlier call unanswered: exhaust → failed, dead letter retries_exhausted
                 Step(kind: .replay),  // operator E claims the dead letter's payment
                 Step(kind: .advance),  // E's lookup: not paid
                 Step(kind: .advance, dice: 3),  // E's call 2 (same key): charged, answer unknown (timeout)
             ]))
-        #expect(run.chargedByReplay && run.results.map(\.status) == [.failed])
-        withKnownIssue("a replay's unknown answer is not looked up: the payment stays failed while charged") {
-            #expect(run.row?.state == .succeeded, "\(run.narrative)")
-        }
+        #expect(run.chargedByReplay && run.applied.contains(PaymentLifecycle.replayUnknown), "\(run.narrative)")
+        #expect(run.row?.state == .succeeded && run.results.map(\.status) == [.failed, .succeeded], "\(run.narrative)")
     }
 
-    /// The same with notifications: the genuine notification of the replay's charge is taken
-    /// for a contradiction of the channel (`channel_contradiction`), and the order stays failed.
-    @Test func findingANotifiedReplayChargeIsTakenForAContradiction() {
-        var steps = [Step(kind: .deliverOrder), Step(kind: .advance, dice: 2), Step(kind: .advance), Step(kind: .replay)]
+    /// The same with notifications: the notification of the replay's own charge settles the
+    /// payment (`learn success` from `resolving`), not a contradiction.
+    @Test func aNotifiedReplayChargeSettlesThePayment() {
+        var steps = [Step(kind: .deliverOrder, dice: 2), Step(kind: .advance), Step(kind: .replay)]
         steps += [Step(kind: .advance), Step(kind: .advance, dice: 3), Step(kind: .advance), Step(kind: .notify)]
         let run = LifecycleModel.run(Scenario(config: ModelConfig(maxAttempts: 1, notifies: true, channel: .honest), steps: steps))
-        #expect(run.applied.contains(PaymentLifecycle.contradict))
-        withKnownIssue("the honest channel's notification of the replay's own charge ends as a channel_contradiction") {
-            #expect(run.row?.state == .succeeded, "\(run.narrative)")
-        }
+        #expect(run.applied.contains(PaymentLifecycle.learnSuccess) && !run.applied.contains(PaymentLifecycle.contradict), "\(run.narrative)")
+        #expect(run.row?.state == .succeeded, "\(run.narrative)")
     }
 
-    /// A replay opens its attempt (`replayAttempt`: attempts + 1) before it asks the breaker; an
-    /// open breaker then refuses the call and the attempt stays counted, with no call sent.
-    @Test func findingAReplayRefusedByTheBreakerCountsAnAttempt() {
+    /// A replay asks the breaker before it opens its attempt: an open breaker refuses the call
+    /// and no attempt is counted.
+    @Test func aReplayRefusedByTheBreakerCountsNoAttempt() {
         let run = LifecycleModel.run(Scenario(
             config: ModelConfig(maxAttempts: 1, notifies: false, channel: .honest),
             steps: [
-                Step(kind: .deliverOrder), Step(kind: .advance, dice: 2), Step(kind: .advance), Step(kind: .replay),
+                Step(kind: .deliverOrder, dice: 2), Step(kind: .advance), Step(kind: .replay),
                 Step(kind: .advance),  // E's lookup: not paid
-                Step(kind: .advance, dice: 90),  // E opens attempt 2, then the breaker refuses the call
+                Step(kind: .advance, dice: 90),  // the breaker refuses E's call: no attempt opened
             ]))
-        #expect(run.unsentReplayAttempts == 1)
-        withKnownIssue("a replay refused by the breaker counts an attempt it never sent") {
-            #expect(run.row?.attempts == run.callsReceived, "\(run.narrative)")
-        }
+        #expect(run.replaysRefusedByTheBreaker == 1, "\(run.narrative)")
+        #expect(run.row?.attempts == 1 && run.row?.attempts == run.callsReceived && run.openLetters == ["retries_exhausted"], "\(run.narrative)")
     }
 
-    /// Two operators replay the same dead letter. F's replay finds no charge and makes its call,
-    /// which charges; F is slow (the breaker's wait, a slow answer) and its lease lapses; E's
-    /// replay of the still-open dead letter takes the payment over, and its lookup cannot tell.
-    /// F's success is then refused (`replaySucceed` names F's lease) and dropped — no
-    /// `learnSuccess`, no contradiction — and `finishReplay` closes the dead letter all the same.
-    /// E's unconfirmed replay leaves it closed: the payment is `failed` while charged, and no open
-    /// dead letter shows it.
-    @Test func findingAStaleReplayDropsTheSuccessItLearnedAndClosesTheDeadLetter() {
+    /// Two operators replay the same parked payment. E's lease lapses and F's replay takes the
+    /// payment over (its lookup cannot tell); E's "not paid" is then refused `replay unpaid`,
+    /// and the `outcome_unknown` dead letter stays open: the payment stays parked for a person.
+    @Test func aStaleReplayLeavesAParkedPaymentParked() {
         let run = LifecycleModel.run(Scenario(
             config: ModelConfig(maxAttempts: 1, notifies: false, channel: .honest),
             steps: [
-                Step(kind: .deliverOrder), Step(kind: .advance, dice: 2), Step(kind: .advance),  // exhausted → failed
-                Step(kind: .replay, actor: 1),  // operator F claims the payment
-                Step(kind: .advance),  // F's lookup: not paid
-                Step(kind: .advance),  // F's call 2: charged, succeeded — not recorded yet
-                Step(kind: .lapse),  // F's lease lapses
-                Step(kind: .replay, actor: 0),  // operator E replays the same open dead letter: takes the payment over
-                Step(kind: .advance, actor: 0, dice: 2),  // E's lookup: unknown
-                Step(kind: .advance, actor: 1),  // F records its success: refused; the dead letter is closed
-                Step(kind: .advance, actor: 0),  // E: not confirmed, lease released
-            ]))
-        #expect(run.staleReplayClosedLetter && run.openLetters.isEmpty)
-        withKnownIssue("a replay whose lease was taken over drops its success and closes the dead letter") {
-            #expect(run.row?.state == .succeeded, "\(run.narrative)")
-        }
-    }
-
-    /// The same race on a parked payment: E's replay finds it not paid but is refused
-    /// `replayUnpaid` (F took the payment over, and F's lookup could not tell); E's
-    /// `finishReplay(.requeued)` closes the `outcome_unknown` dead letter anyway. The payment stays
-    /// `resolving` with no lookup due and no open dead letter: no result is ever published.
-    @Test func findingAStaleReplayStrandsAParkedPayment() {
-        let run = LifecycleModel.run(Scenario(
-            config: ModelConfig(maxAttempts: 1, notifies: false, channel: .honest),
-            steps: [
-                Step(kind: .deliverOrder),  // worker A accepts
-                Step(kind: .advance, dice: 4),  // A's call 1: unknown (nothing charged)
+                Step(kind: .deliverOrder, dice: 4),  // worker A accepts; its call 1: unknown (nothing charged)
                 Step(kind: .advance),  // look up → resolving
                 Step(kind: .claim),  // retry worker C claims the lookup
                 Step(kind: .advance, dice: 2),  // C's lookup: unknown
@@ -307,36 +261,142 @@ import Testing
                 Step(kind: .advance, actor: 1, dice: 2),  // F's lookup: unknown
                 Step(kind: .advance, actor: 1),  // F: not confirmed, lease released, dead letter open
                 Step(kind: .advance),  // E's lookup: not paid
-                Step(kind: .advance),  // E: replay unpaid refused; the dead letter is closed
+                Step(kind: .advance),  // E: replay unpaid refused; the dead letter stays open
             ]))
-        #expect(run.staleReplayClosedLetter && run.row?.state == .resolving && run.openLetters.isEmpty)
-        withKnownIssue("a stale replay closes the dead letter of a parked payment nobody will look up again") {
-            #expect(run.row.map { $0.state.isTerminal || run.isParked } == true, "\(run.narrative)")
-        }
+        #expect(run.staleReplayAnswers == ["not paid"] && run.openLetters == ["outcome_unknown"], "\(run.narrative)")
+        #expect(run.row.map { $0.state.isTerminal || run.isParked } == true, "\(run.narrative)")
     }
 
     /// Worker A's call 1 charges, and A crashes before recording the answer. The redelivered
-    /// order is resumed by worker B, which takes the interrupted call for one that did nothing:
-    /// its call 2 (the last allowed) cannot connect, and a retryable answer on the last attempt
-    /// exhausts the payment — `failed` published while the channel holds the charge. The same
-    /// happens through a retry worker's claim after a lapsed lease: only the sweeper looks up an
-    /// interrupted call; a take-over by redelivery or by a claim calls again and believes a
-    /// retryable answer.
-    @Test func findingRetryableAnswersAfterAnInterruptedChargeExhaustIt() {
+    /// order is resumed by worker B (attempt 1 closed as interrupted); B's call 2, the last
+    /// allowed, cannot connect. The retryable last answer follows an interrupted call, so the
+    /// payment is looked up (`look up`), not exhausted, and the lookup finds the charge.
+    @Test func aRetryableLastAnswerAfterAnInterruptedChargeIsLookedUp() {
         let run = LifecycleModel.run(Scenario(
             config: ModelConfig(maxAttempts: 2, notifies: false, channel: .retryableAnyCall),
             steps: [
-                Step(kind: .deliverOrder),  // worker A accepts
-                Step(kind: .advance),  // A's call 1: charged, succeeded — not recorded yet
+                Step(kind: .deliverOrder),  // worker A accepts; its call 1: charged, succeeded — not recorded yet
                 Step(kind: .crash),  // A dies before recording it
                 Step(kind: .lapse),  // its lease lapses
                 Step(kind: .deliverOrder, actor: 1),  // the order is redelivered to worker B: resume
                 Step(kind: .advance, dice: 50),  // B's call 2 (same key): connection refused
-                Step(kind: .advance),  // no attempt left: exhaust → failed
+                Step(kind: .advance),  // the last attempt, after an interrupted one: look up → resolving
             ]))
-        #expect(run.retryableWhileCharged)
-        withKnownIssue("an interrupted call is not looked up before retryable answers exhaust the payment") {
-            #expect(run.results.allSatisfy { $0.status != .failed || !$0.channelHeldCharge }, "\(run.narrative)")
+        #expect(run.retryableWhileCharged && run.applied.contains(PaymentLifecycle.lookUp), "\(run.narrative)")
+        #expect(!run.applied.contains(PaymentLifecycle.exhaust) && run.row?.state == .succeeded, "\(run.narrative)")
+    }
+
+    /// A call times out while it is still running at the channel. The resolver's lookup finds no
+    /// charge yet; with no attempt left it would exhaust the payment, but the last call has not
+    /// finished there (the settle window), so it looks again; the call then charges, and the
+    /// next lookup finds it.
+    @Test func aLookupsNoChargeWhileTheCallIsStillRunningIsNotBelieved() {
+        let run = LifecycleModel.run(Scenario(
+            config: ModelConfig(maxAttempts: 1, notifies: false, channel: .honest),
+            steps: [
+                Step(kind: .deliverOrder, dice: 10),  // worker A's call 1: timeout, still running at the channel
+                Step(kind: .advance),  // look up → resolving
+                Step(kind: .claim),  // retry worker C claims the lookup
+                Step(kind: .advance),  // C's lookup: not paid (not yet)
+                Step(kind: .advance),  // not settled: look up again
+                Step(kind: .land),  // the call finishes at the channel: charged
+            ]))
+        #expect(run.notPaidWhileRunning && run.applied.contains(PaymentLifecycle.lookUpAgain), "\(run.narrative)")
+        #expect(!run.applied.contains(PaymentLifecycle.exhaust) && run.row?.state == .succeeded, "\(run.narrative)")
+    }
+
+    // MARK: What the model still finds, each as its shortest sequence
+
+    /// A call times out while it is still running at the channel; the resolver's lookup is made
+    /// inside the settle window and finds no charge yet; the call then charges; the resolver
+    /// decides only now, after the window (PaymentResolver takes `now` once the lookup answered),
+    /// believes the stale "no charge" and, with no attempt left, exhausts: `failed` while charged.
+    @Test func findingALookupMadeInsideTheSettleWindowIsBelievedOnceItHasPassed() {
+        let run = LifecycleModel.run(Scenario(
+            config: ModelConfig(maxAttempts: 1, notifies: false, channel: .honest),
+            steps: [
+                Step(kind: .deliverOrder, dice: 10),  // worker A's call 1: timeout, still running at the channel
+                Step(kind: .advance),  // look up → resolving
+                Step(kind: .claim),  // retry worker C claims the lookup
+                Step(kind: .advance),  // C's lookup: not paid (the call is still running)
+                Step(kind: .land),  // the call finishes at the channel: charged
+                Step(kind: .advance),  // C decides after the window: believed, no attempt left → exhaust → failed
+            ]))
+        #expect(run.believedNoChargeOfARunningCall && run.applied.contains(PaymentLifecycle.exhaust), "\(run.narrative)")
+        withKnownIssue("the settle window is measured when the lookup answered, not when it was made") {
+            #expect(run.failedNeverPublishedWhileCharged && run.row?.state == .succeeded, "\(run.narrative)")
+        }
+    }
+
+    /// A replay of a `failed` payment finds no charge and makes its one call, which charges; the
+    /// replay (the operator's `cashier dlq replay` process) dies before `finishReplay`. The
+    /// payment stays `failed` with attempt 2 open: the sweeper takes only `processing` payments,
+    /// the resolver only `resolving` ones, so nothing looks it up; only the dead letter, still
+    /// open, shows it (a notification of the charge would be taken for a contradiction).
+    @Test func findingAReplayThatDiesAfterItsCallLeavesTheChargeBehindAFailure() {
+        let run = LifecycleModel.run(Scenario(
+            config: ModelConfig(maxAttempts: 1, notifies: false, channel: .honest),
+            steps: [
+                Step(kind: .deliverOrder, dice: 2),  // worker A's call 1: retryable
+                Step(kind: .advance),  // exhaust → failed, dead letter retries_exhausted
+                Step(kind: .replay),  // operator E claims the payment
+                Step(kind: .advance),  // E's lookup: not paid
+                Step(kind: .advance),  // E's call 2: charged, succeeded — not recorded yet
+                Step(kind: .crash),  // E dies
+            ]))
+        #expect(run.replayDiedAfterItsCall && run.row?.openAttempts == [2] && run.openLetters == ["retries_exhausted"], "\(run.narrative)")
+        withKnownIssue("a replay's call whose answer was never recorded is not looked up") {
+            #expect(run.row?.state == .succeeded, "\(run.narrative)")
+        }
+    }
+
+    /// Two operators replay the same dead letter. F's replay finds no charge and makes its call,
+    /// which charges; F is slow and its lease lapses; E's replay of the still-open dead letter
+    /// takes the payment over, and its lookup cannot tell. F's `replay succeed` is refused; its
+    /// success goes through `learn success` (the letter stays open), which finds the payment
+    /// `failed` and records the honest channel's charge — made by the replay itself — as a
+    /// `channel_contradiction`: the order stays `failed` while charged.
+    @Test func findingAStaleReplaysOwnChargeIsTakenForAContradiction() {
+        let run = LifecycleModel.run(Scenario(
+            config: ModelConfig(maxAttempts: 1, notifies: false, channel: .honest),
+            steps: [
+                Step(kind: .deliverOrder, dice: 2), Step(kind: .advance),  // exhausted → failed
+                Step(kind: .replay, actor: 1),  // operator F claims the payment
+                Step(kind: .advance),  // F's lookup: not paid
+                Step(kind: .advance),  // F's call 2: charged, succeeded — not recorded yet
+                Step(kind: .lapse),  // F's lease lapses
+                Step(kind: .replay, actor: 0),  // operator E replays the same open dead letter: takes the payment over
+                Step(kind: .advance, actor: 0, dice: 2),  // E's lookup: unknown
+                Step(kind: .advance, actor: 1),  // F: replay succeed refused → learn success → contradict
+                Step(kind: .advance, actor: 0),  // E: not confirmed, lease released
+            ]))
+        #expect(run.staleReplayAnswers == ["succeeded"] && run.applied.contains(PaymentLifecycle.contradict), "\(run.narrative)")
+        #expect(run.openLetters == ["channel_contradiction", "retries_exhausted"], "\(run.narrative)")
+        withKnownIssue("a stale replay's own charge ends as a channel_contradiction, the order failed") {
+            #expect(run.row?.state == .succeeded, "\(run.narrative)")
+        }
+    }
+
+    /// The same race with a call that times out: F's call charges but answers unknown, F's
+    /// `replay unknown` is refused (E holds the payment, or held it and released it), and nothing
+    /// else follows F's answer up: the payment stays `failed`, never looked up.
+    @Test func findingAStaleReplaysUnknownAnswerIsNotLookedUp() {
+        let run = LifecycleModel.run(Scenario(
+            config: ModelConfig(maxAttempts: 1, notifies: false, channel: .honest),
+            steps: [
+                Step(kind: .deliverOrder, dice: 2), Step(kind: .advance),  // exhausted → failed
+                Step(kind: .replay, actor: 1),  // operator F claims the payment
+                Step(kind: .advance),  // F's lookup: not paid
+                Step(kind: .advance, dice: 3),  // F's call 2: charged, answer unknown
+                Step(kind: .lapse),  // F's lease lapses
+                Step(kind: .replay, actor: 0),  // operator E takes the payment over
+                Step(kind: .advance, actor: 0, dice: 2),  // E's lookup: unknown
+                Step(kind: .advance, actor: 1),  // F: replay unknown refused
+                Step(kind: .advance, actor: 0),  // E: not confirmed, lease released
+            ]))
+        #expect(run.staleReplayAnswers == ["unknown"] && !run.applied.contains(PaymentLifecycle.replayUnknown), "\(run.narrative)")
+        withKnownIssue("a stale replay's unknown answer is dropped: the charged payment stays failed") {
+            #expect(run.row?.state == .succeeded, "\(run.narrative)")
         }
     }
 }
@@ -345,6 +405,12 @@ extension LifecycleModel {
     /// No charge, or the payment succeeded, or it is parked and nobody was ever told of the charge.
     var chargeEndsSucceeded: Bool {
         !channel.holdsCharge(key) || row?.state == .succeeded || (isParked && !successLearned)
+    }
+
+    /// No `failed` result was published while the channel held a charge or a call of the key
+    /// was still running there.
+    var failedNeverPublishedWhileCharged: Bool {
+        results.allSatisfy { $0.status != .failed || !($0.channelHeldCharge || $0.callRunning) }
     }
 }
 
@@ -356,29 +422,35 @@ struct Finding: Sendable {
     /// Whether a run that breaks the property shows this finding.
     let explains: @Sendable (LifecycleModel) -> Bool
 
-    /// A replay's own call charged, its answer was unknown (or the replay crashed holding it),
-    /// and the payment ended `failed`: nothing follows a replay's call up.
-    static let replayLeavesItsChargeBehindAFailure = Finding(
-        title: "a replay's call that charged without a recorded success leaves the payment failed"
-    ) { run in run.replayCallUnresolved && run.row?.state == .failed }
+    static let all = [settleWindowCheckedAfterTheLookup, replayDiedAfterItsCall, staleReplaySuccessIsAContradiction, staleReplayUnknownIsDropped]
 
-    /// A replay whose lease lapsed and was taken over by a second replay of the same dead letter
-    /// is refused its write (a success it learned is dropped) and closes the dead letter all the
-    /// same: the payment ends `failed` while charged, or `resolving` with no lookup due and no
-    /// open dead letter — where nobody moves it again.
-    static let staleReplayClosesTheDeadLetter = Finding(
-        title: "a replay whose lease was taken over closes the dead letter anyway (and drops what it learned)"
-    ) { run in run.staleReplayClosedLetter && run.row?.state != .succeeded }
+    /// PaymentResolver measures the settle window at the lookup's answer (`now` after
+    /// `lookup`), not at the lookup: a lookup made while the last call was still running at the
+    /// channel, answered "no charge" once the window had passed, is believed.
+    static let settleWindowCheckedAfterTheLookup = Finding(
+        title: "a lookup made inside the settle window is believed when its answer comes after it"
+    ) { run in run.believedNoChargeOfARunningCall }
 
-    /// The attempts counter exceeds the calls received by exactly the replays the breaker refused.
-    static let replayCountsACallItDidNotSend = Finding(title: "a replay refused by the breaker counts an attempt") { run in
-        run.unsentReplayAttempts > 0 && run.row?.attempts == run.callsReceived + run.unsentReplayAttempts
-    }
+    /// A replay's call charged (or may have), and the replay died before `finishReplay`: the
+    /// payment stays `failed` with the attempt open; nothing sweeps or looks up a `failed`
+    /// payment, only the dead letter still open shows it (and a notification is a contradiction).
+    static let replayDiedAfterItsCall = Finding(
+        title: "a replay that dies after its call leaves a charged payment failed"
+    ) { run in run.replayDiedAfterItsCall && run.row?.state == .failed }
 
-    /// The channel answered `retryable` to a call for a key it had charged.
-    static let retryableAnswersExhaustAChargedPayment = Finding(
-        title: "retryable answers after an interrupted charge exhaust the payment while charged"
-    ) { run in run.retryableWhileCharged }
+    /// A replay whose lease another replay took over learns `succeeded` from its own call: its
+    /// `replay succeed` is refused and `learn success` finds the payment `failed`, so the honest
+    /// channel's charge is recorded as a `channel_contradiction` and the order stays `failed`.
+    static let staleReplaySuccessIsAContradiction = Finding(
+        title: "a stale replay's own charge is recorded as a channel contradiction; the order stays failed"
+    ) { run in run.staleReplayAnswers.contains("succeeded") && run.row?.state == .failed }
+
+    /// A replay whose lease another replay took over gets "unknown" from its call: its
+    /// `replay unknown` is refused and nothing else follows the answer up: the payment stays
+    /// `failed`, not looked up.
+    static let staleReplayUnknownIsDropped = Finding(
+        title: "a stale replay's unknown answer is not looked up; the payment stays failed"
+    ) { run in run.staleReplayAnswers.contains("unknown") && run.row?.state == .failed }
 }
 
 /// The runs of one property that a known finding explains: counted, and reported once as a
@@ -402,7 +474,7 @@ struct KnownRuns {
         for finding in findings {
             guard let count = counts[finding.title], let run = shortest[finding.title] else { continue }
             withKnownIssue(Comment(rawValue: finding.title), isIntermittent: true) {
-                Issue.record("\(count) runs show it; the shortest:\n\(run.narrative)", sourceLocation: sourceLocation)
+                Issue.record("\(finding.title): \(count) runs show it; the shortest:\n\(run.narrative)", sourceLocation: sourceLocation)
             }
         }
     }
