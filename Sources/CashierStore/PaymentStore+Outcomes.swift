@@ -103,19 +103,32 @@ extension PaymentStore {
         // Channel answers are echoed into reasons and references: make them storable first, so
         // a NUL in a channel's message can never wedge the payment.
         let change = proposed.storable
+        let moved: Bool
+        if let letter = change.deadLetter {
+            moved = try await moveWithLetter(ticket, change, letter: letter)
+        } else {
+            // The hot path (a result, a hand-over, a lookup): one statement shared with the
+            // other outcomes recorded at the same moment.
+            moved = try await groups.moves.submit(MoveWrite(ticket: ticket, change: change))
+        }
+        if !moved {
+            logger.warning("stale write refused", metadata: [
+                "payment_id": "\(ticket.paymentID)", "transition": "\(change.transition)", "attempt": "\(ticket.attempt)",
+            ])
+        }
+        return moved
+    }
+
+    /// The rare case (exhaustion, parking): the move, then the dead letter and its
+    /// announcement in the same transaction, only if the move was made.
+    private func moveWithLetter(_ ticket: PaymentTicket, _ change: PaymentChange, letter: Reason) async throws -> Bool {
+        let write = MoveWrite(ticket: ticket, change: change)
         let transition = change.transition
         let order = ticket.order
-        let terminal = transition.to.isTerminal
-        let toResolving = transition.to == .resolving
-        let bumpLookups = transition == PaymentLifecycle.lookUpAgain
         let outcome = change.outcome
-        let message: (id: String, kind: String, payload: String)? =
-            if let result = change.result { (result.eventID, "result", result.json()) }
-            else if let retry = change.retry { ("retry_\(ticket.paymentID)_\(ticket.attempt)", "retry", retry.json()) }
-            else { nil }
-        let letter = change.deadLetter
+        let message = write.message
         let lastError = outcome?.reason ?? change.reason ?? letter
-        let dlqEventID = "dlq_\(ticket.paymentID)_\(ticket.attempt)_\(letter?.code ?? "")"
+        let dlqEventID = "dlq_\(ticket.paymentID)_\(ticket.attempt)_\(letter.code)"
         let moveQuery: PostgresQuery = """
             WITH moved AS (
                 UPDATE payments
@@ -123,9 +136,9 @@ extension PaymentStore {
                     retry_due_at = to_timestamp(\(change.dueAtMilliseconds)::bigint / 1000.0),
                     reason_code = \(change.reason?.code), reason_message = \(change.reason?.message),
                     channel_reference = coalesce(\(change.reference)::text, channel_reference),
-                    settled_at = CASE WHEN \(terminal) THEN now() ELSE settled_at END,
-                    unknown_since = CASE WHEN \(toResolving) THEN coalesce(unknown_since, now()) END,
-                    lookups = CASE WHEN \(bumpLookups) THEN lookups + 1 WHEN \(toResolving) THEN lookups ELSE 0 END,
+                    settled_at = CASE WHEN \(transition.to.isTerminal) THEN now() ELSE settled_at END,
+                    unknown_since = CASE WHEN \(transition.to == .resolving) THEN coalesce(unknown_since, now()) END,
+                    lookups = CASE WHEN \(transition.to == .resolving) THEN lookups ELSE 0 END,
                     lease_token = NULL, lease_until = NULL, leased_by = NULL, updated_at = now()
                 WHERE payment_id = \(ticket.paymentID) AND state = ANY(\(transition.fromNames)::text[])
                   AND lease_token = \(ticket.lease) AND attempts = \(ticket.attempt)
@@ -144,50 +157,37 @@ extension PaymentStore {
             )
             SELECT count(*)::integer FROM moved
             """
-        let moved: Bool
-        if let letter {
-            // The rare case (exhaustion, parking): the dead letter and its announcement follow
-            // in the same transaction, only if the move was made.
-            let letterQuery: PostgresQuery = """
-                WITH letter AS (
-                    INSERT INTO dead_letters (order_id, payment_id, channel, reason_code, reason_message, attempts, payload,
-                                              source_topic, source_partition, source_offset, source_digest)
-                    SELECT o.order_id, \(ticket.paymentID), o.channel, \(letter.code), \(letter.message), \(ticket.attempt),
-                           \(order.json()), o.source_topic, o.source_partition, o.source_offset, o.source_digest
-                    FROM orders o WHERE o.order_id = \(order.orderID)
-                    ON CONFLICT (source_topic, source_partition, source_offset, source_digest, reason_code)
-                    DO UPDATE SET status = 'open', attempts = EXCLUDED.attempts, reason_message = EXCLUDED.reason_message,
-                                  updated_at = now()
-                    RETURNING id, source_topic, source_partition, source_offset
-                )
-                INSERT INTO outbox (event_id, kind, message_key, payload, traceparent)
-                SELECT \(dlqEventID), 'dlq', \(order.orderID),
-                       json_build_object('dead_letter_id', id, 'order_id', \(order.orderID)::text,
-                           'payment_id', \(ticket.paymentID)::text, 'channel', \(order.channel.rawValue)::text,
-                           'attempts', \(ticket.attempt)::integer,
-                           'reason', json_build_object('code', \(letter.code)::text, 'message', \(letter.message)::text),
-                           'last_error', json_build_object('code', \(lastError?.code)::text, 'message', \(lastError?.message)::text),
-                           'source', json_build_object('topic', source_topic, 'partition', source_partition, 'offset', source_offset),
-                           'event', \(order.json())::json)::text,
-                       \(ticket.traceparent)
-                FROM letter
-                ON CONFLICT (event_id) DO NOTHING
-                """
-            let logger = self.logger
-            moved = try await database.transaction { connection in
-                let rows = try await connection.query(moveQuery, logger: logger).collect()
-                guard try rows.first?.decode(Int.self) == 1 else { return false }
-                try await connection.query(letterQuery, logger: logger)
-                return true
-            }
-        } else {
-            moved = try await database.rows(moveQuery).first?.decode(Int.self) == 1
+        let letterQuery: PostgresQuery = """
+            WITH letter AS (
+                INSERT INTO dead_letters (order_id, payment_id, channel, reason_code, reason_message, attempts, payload,
+                                          source_topic, source_partition, source_offset, source_digest)
+                SELECT o.order_id, \(ticket.paymentID), o.channel, \(letter.code), \(letter.message), \(ticket.attempt),
+                       \(order.json()), o.source_topic, o.source_partition, o.source_offset, o.source_digest
+                FROM orders o WHERE o.order_id = \(order.orderID)
+                ON CONFLICT (source_topic, source_partition, source_offset, source_digest, reason_code)
+                DO UPDATE SET status = 'open', attempts = EXCLUDED.attempts, reason_message = EXCLUDED.reason_message,
+                              updated_at = now()
+                RETURNING id, source_topic, source_partition, source_offset
+            )
+            INSERT INTO outbox (event_id, kind, message_key, payload, traceparent)
+            SELECT \(dlqEventID), 'dlq', \(order.orderID),
+                   json_build_object('dead_letter_id', id, 'order_id', \(order.orderID)::text,
+                       'payment_id', \(ticket.paymentID)::text, 'channel', \(order.channel.rawValue)::text,
+                       'attempts', \(ticket.attempt)::integer,
+                       'reason', json_build_object('code', \(letter.code)::text, 'message', \(letter.message)::text),
+                       'last_error', json_build_object('code', \(lastError.code)::text, 'message', \(lastError.message)::text),
+                       'source', json_build_object('topic', source_topic, 'partition', source_partition, 'offset', source_offset),
+                       'event', \(order.json())::json)::text,
+                   \(ticket.traceparent)
+            FROM letter
+            ON CONFLICT (event_id) DO NOTHING
+            """
+        let logger = self.logger
+        return try await database.transaction { connection in
+            let rows = try await connection.query(moveQuery, logger: logger).collect()
+            guard try rows.first?.decode(Int.self) == 1 else { return false }
+            try await connection.query(letterQuery, logger: logger)
+            return true
         }
-        if !moved {
-            logger.warning("stale write refused", metadata: [
-                "payment_id": "\(ticket.paymentID)", "transition": "\(transition)", "attempt": "\(ticket.attempt)",
-            ])
-        }
-        return moved
     }
 }

@@ -17,11 +17,15 @@ public struct PaymentStore: Sendable {
     let worker: String
     /// How long a lease lasts unless renewed (`LeaseKeeper` renews held leases well before).
     public let leaseDuration: Duration
+    /// The hot writes, each shared by the orders that make it at the same moment.
+    let groups: GroupCommits
 
     public init(client: PostgresClient, logger: Logger, worker: String, lease: Duration = .seconds(30), deadline: Duration = .seconds(15)) {
-        self.database = Database(client: client, logger: logger, deadline: deadline)
+        let database = Database(client: client, logger: logger, deadline: deadline)
+        self.database = database
         self.worker = worker
         self.leaseDuration = lease
+        self.groups = GroupCommits(database: database, worker: worker, leaseSeconds: Double(lease.wholeMilliseconds) / 1000)
     }
 
     /// A fresh lease token: this process's name and 64 random bits.
@@ -34,51 +38,21 @@ public struct PaymentStore: Sendable {
     // MARK: Accepting events
 
     /// Records a valid event. A new order gets its payment, held by this process, in one
-    /// statement (the hot path); anything else takes the careful path below.
+    /// statement shared with the other new orders accepted at the same moment (the hot path,
+    /// `GroupCommit`); anything else takes the careful path below.
     ///
     /// - Parameter openAttempt: the caller holds the channel's place for the call, so a new
     ///   payment's first attempt row is opened in the same statement (one round trip fewer per
     ///   order). Without it the payment starts with no attempt, and `send` opens one later.
     public func accept(_ order: OrderCreated, origin: EventOrigin, traceparent: String? = nil, openAttempt: Bool = false) async throws -> Acceptance {
-        let paymentID = PaymentIdentity.paymentID(orderID: order.orderID)
-        let key = PaymentIdentity.idempotencyKey(orderID: order.orderID)
-        let lease = newLease()
-        let transition = PaymentLifecycle.accept
-        let rows = try await database.rows(
-            """
-            WITH new_order AS (
-                INSERT INTO orders (order_id, event_id, user_id, item_id, price, currency, discount, amount,
-                                    channel, payment_method, fingerprint, created_at,
-                                    source_topic, source_partition, source_offset, source_digest)
-                VALUES (\(order.orderID), \(order.eventID), \(order.userID), \(order.itemID), \(order.price),
-                        \(order.currency.code), \(order.discount.description), \(order.amount),
-                        \(order.channel.rawValue), \(order.paymentMethod), \(order.fingerprint), \(order.createdAt),
-                        \(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest))
-                ON CONFLICT (order_id) DO NOTHING
-                RETURNING order_id
-            ), new_payment AS (
-                INSERT INTO payments (payment_id, order_id, state, amount, currency, channel, idempotency_key, attempts, traceparent,
-                                      lease_token, leased_by, lease_until)
-                SELECT \(paymentID), order_id, \(transition.toName), \(order.amount), \(order.currency.code),
-                       \(order.channel.rawValue), \(key), \(openAttempt ? 1 : 0), \(traceparent), \(lease), \(worker),
-                       now() + make_interval(secs => \(leaseSeconds))
-                FROM new_order
-                RETURNING payment_id
-            ), first_attempt AS (
-                INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker)
-                SELECT payment_id, 1, \(key), \(worker) FROM new_payment WHERE \(openAttempt)
-            ), inbox_row AS (
-                INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition)
-                SELECT \(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(order.eventID), order_id, 'accepted'
-                FROM new_order
-                ON CONFLICT DO NOTHING
-            )
-            SELECT count(*)::integer FROM new_payment
-            """)
-        if try rows.first?.decode(Int.self) == 1 {
+        let write = AcceptWrite(
+            order: order, origin: origin, traceparent: traceparent, openAttempt: openAttempt,
+            paymentID: PaymentIdentity.paymentID(orderID: order.orderID), idempotencyKey: PaymentIdentity.idempotencyKey(orderID: order.orderID),
+            lease: newLease())
+        if try await groups.accepts.submit(write) {
             var ticket = PaymentTicket(
-                paymentID: paymentID, order: order, idempotencyKey: key, attempt: openAttempt ? 1 : 0, lease: lease, state: transition.to,
-                traceparent: traceparent)
+                paymentID: write.paymentID, order: order, idempotencyKey: write.idempotencyKey, attempt: openAttempt ? 1 : 0,
+                lease: write.lease, state: PaymentLifecycle.accept.to, traceparent: traceparent)
             ticket.attemptOpen = openAttempt
             return .charge(ticket)
         }

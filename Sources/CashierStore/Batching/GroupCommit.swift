@@ -1,0 +1,100 @@
+import Synchronization
+
+/// Group commit: many callers' writes of one kind made in one statement, so a commit (and a
+/// round trip, a plan, a WAL flush) is shared by every order that finished close together.
+///
+/// A write goes out at once when a flush slot is free, so a lone order waits for nothing. While
+/// every slot is busy, later writes gather and leave together as soon as one slot frees: the
+/// batch grows exactly when the database is the bottleneck, and no write waits longer than one
+/// statement before its own starts. Synchronous commit stays on: a caller resumes only after the
+/// statement that carried its write has committed (or failed).
+///
+/// A batch that fails with an error that is not transient is split and each write made alone,
+/// so one bad row gets its own error and its neighbours are committed (`flushAlone`).
+final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
+    typealias Flush = @Sendable ([Item]) async throws(StoreError) -> [Output]
+
+    private struct Waiter: Sendable {
+        let item: Item
+        let continuation: CheckedContinuation<Result<Output, StoreError>, Never>
+    }
+
+    private struct State: Sendable {
+        var waiting: [Waiter] = []
+        var flushing = 0
+
+        mutating func take(_ limit: Int) -> [Waiter] {
+            let count = min(limit, waiting.count)
+            defer { waiting.removeFirst(count) }
+            return Array(waiting.prefix(count))
+        }
+    }
+
+    private let state = Mutex(State())
+    private let maxBatch: Int
+    private let maxFlushes: Int
+    private let flush: Flush
+
+    /// - Parameters:
+    ///   - maxBatch: the most writes one statement carries.
+    ///   - maxFlushes: how many statements may be in flight at once (connections it may hold).
+    ///   - flush: makes the writes, returning one output per item in order.
+    init(maxBatch: Int, maxFlushes: Int, flush: @escaping Flush) {
+        precondition(maxBatch >= 1 && maxFlushes >= 1)
+        self.maxBatch = maxBatch
+        self.maxFlushes = maxFlushes
+        self.flush = flush
+    }
+
+    /// Makes `item`'s write together with whatever else is waiting, and returns its output once
+    /// the statement that carried it has committed. The write is made even if the caller is
+    /// cancelled meanwhile (it is bounded by the statement deadline), so its caller always
+    /// learns whether it happened.
+    func submit(_ item: Item) async throws(StoreError) -> Output {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Output, StoreError>, Never>) in
+            let batch = state.withLock { state -> [Waiter]? in
+                state.waiting.append(Waiter(item: item, continuation: continuation))
+                guard state.flushing < maxFlushes else { return nil }
+                state.flushing += 1
+                return state.take(maxBatch)
+            }
+            if let batch { Task { await self.drain(starting: batch) } }
+        }
+        return try result.get()
+    }
+
+    /// Flushes `batch`, then whatever gathered meanwhile, until nothing waits.
+    private func drain(starting batch: [Waiter]) async {
+        var batch = batch
+        while true {
+            let results = await flushSplitting(batch.map(\.item))
+            for (waiter, result) in zip(batch, results) { waiter.continuation.resume(returning: result) }
+            let next = state.withLock { state -> [Waiter]? in
+                guard !state.waiting.isEmpty else {
+                    state.flushing -= 1
+                    return nil
+                }
+                return state.take(maxBatch)
+            }
+            guard let next else { return }
+            batch = next
+        }
+    }
+
+    /// One statement for all of `items`; when it fails with an error that is not transient,
+    /// one statement each, so the row that caused it is the only one to fail.
+    private func flushSplitting(_ items: [Item]) async -> [Result<Output, StoreError>] {
+        do {
+            let outputs = try await flush(items)
+            precondition(outputs.count == items.count, "a group commit returned \(outputs.count) outputs for \(items.count) writes")
+            return outputs.map { .success($0) }
+        } catch {
+            guard items.count > 1, !error.isRetryable else { return Array(repeating: .failure(error), count: items.count) }
+            var results: [Result<Output, StoreError>] = []
+            for item in items {
+                do { results.append(.success(try await flush([item])[0])) } catch { results.append(.failure(error)) }
+            }
+            return results
+        }
+    }
+}

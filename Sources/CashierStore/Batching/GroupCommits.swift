@@ -1,0 +1,20 @@
+/// The group commits of one `PaymentStore`: new orders accepted together, outcomes settled
+/// together. Their flushes capture the database and names only, never the store, so a store
+/// made for one replay leaves nothing behind.
+final class GroupCommits: Sendable {
+    /// The most writes one statement carries, and how many such statements may run at once.
+    static let maxBatch = 128
+    static let maxFlushes = 2
+
+    let accepts: GroupCommit<AcceptWrite, Bool>
+    let moves: GroupCommit<MoveWrite, Bool>
+
+    init(database: Database, worker: String, leaseSeconds: Double) {
+        accepts = GroupCommit(maxBatch: Self.maxBatch, maxFlushes: Self.maxFlushes) { writes throws(StoreError) in
+            try await PaymentStore.acceptTogether(writes, database: database, worker: worker, leaseSeconds: leaseSeconds)
+        }
+        moves = GroupCommit(maxBatch: Self.maxBatch, maxFlushes: Self.maxFlushes) { writes throws(StoreError) in
+            try await PaymentStore.moveTogether(writes, database: database)
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import CashierCore
+import PostgresNIO
+
+/// One new order's first write: its order row, its payment held by this process, its first
+/// attempt when the caller holds the channel's place, and its inbox row.
+struct AcceptWrite: Sendable {
+    let order: OrderCreated
+    let origin: EventOrigin
+    let traceparent: String?
+    let openAttempt: Bool
+    let paymentID: String
+    let idempotencyKey: String
+    let lease: String
+}
+
+extension PaymentStore {
+    /// Records many new orders in one statement. Returns, per write, whether its payment was
+    /// created (false: the order id was already known, and the caller takes the careful path).
+    ///
+    /// Records of one order never share a batch (the worker runs one record per order id at a
+    /// time); if two ever did, the statement fails on the payment key and each is made alone.
+    static func acceptTogether(_ writes: [AcceptWrite], database: Database, worker: String, leaseSeconds: Double) async throws(StoreError) -> [Bool] {
+        let transition = PaymentLifecycle.accept
+        let orders = writes.map(\.order)
+        let origins = writes.map(\.origin)
+        let rows = try await database.rows(
+            """
+            WITH input AS (
+                SELECT * FROM unnest(
+                    \(orders.map(\.orderID))::text[], \(orders.map(\.eventID))::text[], \(orders.map(\.userID))::text[],
+                    \(orders.map(\.itemID))::text[], \(orders.map(\.price))::bigint[], \(orders.map(\.currency.code))::text[],
+                    \(orders.map(\.discount.description))::text[], \(orders.map(\.amount))::bigint[],
+                    \(orders.map(\.channel.rawValue))::text[], \(orders.map(\.paymentMethod))::text[], \(orders.map(\.fingerprint))::text[],
+                    \(NullableArray(orders.map(\.createdAt)))::text[],
+                    \(origins.map(\.topic))::text[], \(origins.map(\.partition))::integer[], \(origins.map(\.offset))::bigint[],
+                    \(origins.map(\.digest))::text[],
+                    \(writes.map(\.paymentID))::text[], \(writes.map(\.idempotencyKey))::text[], \(writes.map(\.openAttempt))::boolean[],
+                    \(NullableArray(writes.map(\.traceparent)))::text[], \(writes.map(\.lease))::text[]
+                ) AS i(order_id, event_id, user_id, item_id, price, currency, discount, amount, channel, payment_method, fingerprint,
+                       created_at, source_topic, source_partition, source_offset, source_digest,
+                       payment_id, idempotency_key, open_attempt, traceparent, lease_token)
+            ), new_order AS (
+                INSERT INTO orders (order_id, event_id, user_id, item_id, price, currency, discount, amount,
+                                    channel, payment_method, fingerprint, created_at,
+                                    source_topic, source_partition, source_offset, source_digest)
+                SELECT order_id, event_id, user_id, item_id, price, currency, discount, amount,
+                       channel, payment_method, fingerprint, created_at,
+                       source_topic, source_partition, source_offset, source_digest
+                FROM input
+                ON CONFLICT (order_id) DO NOTHING
+                RETURNING order_id
+            ), new_payment AS (
+                INSERT INTO payments (payment_id, order_id, state, amount, currency, channel, idempotency_key, attempts, traceparent,
+                                      lease_token, leased_by, lease_until)
+                SELECT i.payment_id, i.order_id, \(transition.toName), i.amount, i.currency, i.channel, i.idempotency_key,
+                       CASE WHEN i.open_attempt THEN 1 ELSE 0 END, i.traceparent, i.lease_token, \(worker),
+                       now() + make_interval(secs => \(leaseSeconds))
+                FROM input i JOIN new_order USING (order_id)
+                RETURNING payment_id, order_id
+            ), first_attempt AS (
+                INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker)
+                SELECT i.payment_id, 1, i.idempotency_key, \(worker)
+                FROM input i JOIN new_payment USING (order_id)
+                WHERE i.open_attempt
+            ), inbox_row AS (
+                INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition)
+                SELECT i.source_topic, i.source_partition, i.source_offset, i.source_digest, i.event_id, i.order_id, 'accepted'
+                FROM input i JOIN new_order USING (order_id)
+                ON CONFLICT DO NOTHING
+            )
+            SELECT order_id FROM new_payment
+            """)
+        var created = Set<String>()
+        for row in rows {
+            do { created.insert(try row.decode(String.self)) } catch { throw StoreError.classify(error) }
+        }
+        return orders.map { created.contains($0.orderID) }
+    }
+}

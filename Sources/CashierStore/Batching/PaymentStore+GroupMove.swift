@@ -1,0 +1,83 @@
+import CashierCore
+import PostgresNIO
+
+/// One holder's change of one payment, ready to be made with others (`PaymentStore.move`
+/// without a dead letter: the outcomes of the hot path).
+struct MoveWrite: Sendable {
+    let ticket: PaymentTicket
+    let change: PaymentChange
+
+    /// The outbox message the change emits: its event id, kind and payload.
+    var message: (id: String, kind: String, payload: String)? {
+        if let result = change.result { (result.eventID, "result", result.json()) }
+        else if let retry = change.retry { ("retry_\(ticket.paymentID)_\(ticket.attempt)", "retry", retry.json()) }
+        else { nil }
+    }
+}
+
+extension PaymentStore {
+    /// Makes many holders' changes in one statement; returns, per write, whether it was made
+    /// (false: fenced out, as `move` explains). Each row binds its own transition's from/to
+    /// states, its lease token and its attempt, exactly as the single statement did.
+    static func moveTogether(_ writes: [MoveWrite], database: Database) async throws(StoreError) -> [Bool] {
+        let tickets = writes.map(\.ticket)
+        let changes = writes.map(\.change)
+        let outcomes = changes.map(\.outcome)
+        let messages = writes.map(\.message)
+        let rows = try await database.rows(
+            """
+            WITH input AS (
+                SELECT * FROM unnest(
+                    \(tickets.map(\.paymentID))::text[], \(tickets.map(\.lease))::text[], \(tickets.map(\.attempt))::bigint[],
+                    \(changes.map { $0.transition.fromNames.joined(separator: ",") })::text[], \(changes.map(\.transition.toName))::text[],
+                    \(changes.map(\.transition.to.isTerminal))::boolean[], \(changes.map { $0.transition.to == .resolving })::boolean[],
+                    \(changes.map { $0.transition == PaymentLifecycle.lookUpAgain })::boolean[],
+                    \(NullableArray(changes.map(\.dueAtMilliseconds)))::bigint[],
+                    \(NullableArray(changes.map(\.reason?.code)))::text[], \(NullableArray(changes.map(\.reason?.message)))::text[],
+                    \(NullableArray(changes.map(\.reference)))::text[],
+                    \(NullableArray(outcomes.map { $0?.kind }))::text[], \(NullableArray(outcomes.map { $0?.reference }))::text[],
+                    \(NullableArray(outcomes.map { $0?.reason?.code }))::text[], \(NullableArray(outcomes.map { $0?.reason?.message }))::text[],
+                    \(NullableArray(messages.map { $0?.id }))::text[], \(NullableArray(messages.map { $0?.kind }))::text[],
+                    \(NullableArray(messages.map { $0?.payload }))::text[],
+                    \(tickets.map(\.order.orderID))::text[], \(NullableArray(tickets.map(\.traceparent)))::text[]
+                ) AS i(payment_id, lease_token, attempt, from_states, to_state, terminal, to_resolving, bump_lookups,
+                       due_ms, reason_code, reason_message, reference,
+                       outcome, outcome_reference, error_code, error_message,
+                       message_id, message_kind, message_payload, order_id, traceparent)
+            ), moved AS (
+                UPDATE payments p
+                SET state = i.to_state,
+                    retry_due_at = to_timestamp(i.due_ms / 1000.0),
+                    reason_code = i.reason_code, reason_message = i.reason_message,
+                    channel_reference = coalesce(i.reference, p.channel_reference),
+                    settled_at = CASE WHEN i.terminal THEN now() ELSE p.settled_at END,
+                    unknown_since = CASE WHEN i.to_resolving THEN coalesce(p.unknown_since, now()) END,
+                    lookups = CASE WHEN i.bump_lookups THEN p.lookups + 1 WHEN i.to_resolving THEN p.lookups ELSE 0 END,
+                    lease_token = NULL, lease_until = NULL, leased_by = NULL, updated_at = now()
+                FROM input i
+                WHERE p.payment_id = i.payment_id AND p.state = ANY(string_to_array(i.from_states, ','))
+                  AND p.lease_token = i.lease_token AND p.attempts = i.attempt
+                RETURNING p.payment_id
+            ), closed AS (
+                UPDATE payment_attempts a
+                SET finished_at = now(), outcome = i.outcome, channel_reference = i.outcome_reference,
+                    error_code = i.error_code, error_message = i.error_message
+                FROM input i
+                WHERE a.payment_id = i.payment_id AND a.attempt_no = i.attempt AND i.outcome IS NOT NULL
+                  AND (a.finished_at IS NULL OR a.outcome = 'interrupted')
+            ), message AS (
+                INSERT INTO outbox (event_id, kind, message_key, payload, traceparent)
+                SELECT i.message_id, i.message_kind, i.order_id, i.message_payload, i.traceparent
+                FROM input i JOIN moved USING (payment_id)
+                WHERE i.message_id IS NOT NULL
+                ON CONFLICT (event_id) DO NOTHING
+            )
+            SELECT payment_id FROM moved
+            """)
+        var moved = Set<String>()
+        for row in rows {
+            do { moved.insert(try row.decode(String.self)) } catch { throw StoreError.classify(error) }
+        }
+        return tickets.map { moved.contains($0.paymentID) }
+    }
+}
