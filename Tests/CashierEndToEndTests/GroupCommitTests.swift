@@ -1,0 +1,160 @@
+import CashierCore
+import CashierStore
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+/// The group commits of the hot path against a real Postgres: writes made at the same moment
+/// share statements, each keeps its own fencing, and one bad row fails alone.
+///
+/// Rows written by one transaction share its id (`xmin`), so the number of distinct `xmin`s
+/// among the rows is the number of commits that wrote them.
+@Suite(.serialized, .enabled(if: Pipeline.isAvailable, "needs CASHIER_TEST_DATABASE_URL (run `make test`)"))
+struct GroupCommitTests {
+    let run = UUID().uuidString.prefix(8).lowercased()
+
+    @Test func newOrdersAcceptedTogetherShareCommits() async throws {
+        try await withStore { store, db async throws in
+            let orders = (0..<200).map { order("accept_\($0)") }
+            let acceptances = try await accept(orders, on: store)
+            #expect(acceptances.allSatisfy { if case .charge(let ticket) = $0 { ticket.attemptOpen && ticket.attempt == 1 } else { false } })
+            #expect(try await count("SELECT count(*) FROM payments", db) == 200)
+            #expect(try await count("SELECT count(*) FROM payment_attempts WHERE attempt_no = 1 AND finished_at IS NULL", db) == 200)
+            #expect(try await count("SELECT count(*) FROM inbox WHERE disposition = 'accepted'", db) == 200)
+            let commits = try await count("SELECT count(DISTINCT xmin::text) FROM payments", db)
+            #expect(commits < 50, "200 orders accepted at once took \(commits) commits")
+
+            // The same events again: every one is a duplicate of its held payment, none a new charge.
+            let again = try await accept(orders, on: store)
+            #expect(again.allSatisfy { if case .duplicate(.processing) = $0 { true } else { false } })
+        }
+    }
+
+    @Test func oneBadRowFailsAloneAndItsNeighboursAreCommitted() async throws {
+        try await withStore { store, db async throws in
+            // A NUL cannot be stored in a text column (the decoder refuses it; the store must
+            // still not let it take its batch down with it).
+            var orders = (0..<60).map { order("bad_\($0)") }
+            orders[17].userID = "u_\u{0}"
+            let outcomes = await withTaskGroup(of: (Int, Result<Acceptance, any Error>).self) { group in
+                for (index, order) in orders.enumerated() {
+                    group.addTask {
+                        do { return (index, .success(try await store.accept(order, origin: origin(index), openAttempt: true))) }
+                        catch { return (index, .failure(error)) }
+                    }
+                }
+                var outcomes = [Int: Result<Acceptance, any Error>]()
+                for await (index, outcome) in group { outcomes[index] = outcome }
+                return outcomes
+            }
+            for (index, outcome) in outcomes {
+                switch outcome {
+                case .success(.charge): #expect(index != 17)
+                case .failure(let error):
+                    #expect(index == 17)
+                    #expect(!StoreError.classify(error).isRetryable, "\(error)")
+                default: Issue.record("order \(index): \(outcome)")
+                }
+            }
+            #expect(try await count("SELECT count(*) FROM payments", db) == 59)
+        }
+    }
+
+    @Test func outcomesSettledTogetherKeepTheirFencing() async throws {
+        try await withStore { store, db async throws in
+            let orders = (0..<120).map { order("settle_\($0)") }
+            let tickets = try await accept(orders, on: store).map { acceptance -> PaymentTicket in
+                guard case .charge(let ticket) = acceptance else { fatalError("\(acceptance)") }
+                return ticket
+            }
+            // Every tenth writer lost its lease: it must be refused, the others settle.
+            let moved = await withTaskGroup(of: (Int, Bool).self) { group in
+                for (index, ticket) in tickets.enumerated() {
+                    group.addTask {
+                        let writer = index % 10 == 0 ? ticket.withLease("someone-else") : ticket
+                        let reference = "ch_\(index)"
+                        let change = PaymentChange(
+                            PaymentLifecycle.succeed, outcome: .succeeded(reference: reference), reference: reference,
+                            result: result(writer, reference: reference))
+                        return (index, (try? await store.move(writer, change)) ?? false)
+                    }
+                }
+                var moved = [Int: Bool]()
+                for await (index, ok) in group { moved[index] = ok }
+                return moved
+            }
+            for (index, ok) in moved { #expect(ok == (index % 10 != 0), "order \(index)") }
+            #expect(try await count("SELECT count(*) FROM payments WHERE state = 'succeeded'", db) == 108)
+            #expect(try await count("SELECT count(*) FROM payments WHERE state = 'processing' AND lease_token IS NOT NULL", db) == 12)
+            #expect(try await count("SELECT count(*) FROM outbox WHERE kind = 'result'", db) == 108)
+            #expect(try await count("SELECT count(*) FROM payment_attempts WHERE outcome = 'succeeded'", db) == 120)
+            let commits = try await count("SELECT count(DISTINCT xmin::text) FROM payments WHERE state = 'succeeded'", db)
+            #expect(commits < 40, "108 outcomes recorded at once took \(commits) commits")
+        }
+    }
+
+    // MARK: Support
+
+    private func order(_ name: String) -> OrderCreated {
+        OrderCreated(
+            eventID: "evt_\(run)_\(name)", orderID: "ord_\(run)_\(name)", userID: "u_1", itemID: "course_7", price: 10000,
+            currency: .cny, discount: .zero, channel: .card, paymentMethod: "pm_card_visa", createdAt: "2026-11-24T10:00:00Z")
+    }
+
+    private func origin(_ index: Int) -> EventOrigin {
+        EventOrigin(topic: "orders.created", partition: 0, offset: Int64(index), digest: "digest_\(run)_\(index)")
+    }
+
+    private func accept(_ orders: [OrderCreated], on store: PaymentStore) async throws -> [Acceptance] {
+        try await withThrowingTaskGroup(of: (Int, Acceptance).self) { group in
+            for (index, order) in orders.enumerated() {
+                group.addTask { (index, try await store.accept(order, origin: origin(index), openAttempt: true)) }
+            }
+            var acceptances = [Acceptance?](repeating: nil, count: orders.count)
+            for try await (index, acceptance) in group { acceptances[index] = acceptance }
+            return acceptances.map { $0! }
+        }
+    }
+
+    private func result(_ ticket: PaymentTicket, reference: String) -> ResultEvent {
+        ResultEvent(
+            eventID: PaymentIdentity.resultEventID(paymentID: ticket.paymentID, status: "succeeded"), orderID: ticket.order.orderID,
+            paymentID: ticket.paymentID, status: .succeeded, amount: ticket.order.amount, currency: "CNY", channel: "card",
+            channelReference: reference, attempts: ticket.attempt, reason: nil, occurredAt: "2026-12-02T10:00:00.000Z")
+    }
+
+    private func count(_ sql: String, _ db: PostgresClient) async throws -> Int {
+        let rows = try await db.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "test")).collect()
+        return try rows.first!.decode(Int.self)
+    }
+
+    /// A store on a fresh database of the shared cluster, with a pool as large as a worker's.
+    private func withStore(_ body: (PaymentStore, PostgresClient) async throws -> Void) async throws {
+        let pipeline = try await Pipeline.shared()
+        let name = "group_" + run
+        try await pipeline.db.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: pipeline.logger)
+        guard let shared = Pipeline.databaseURL, let slash = shared.lastIndex(of: "/") else { throw TestFailure("no database URL") }
+        let url = shared[..<slash] + "/" + name + shared[slash...].drop { $0 != "?" }
+        let (status, _, stderr) = try await CashierProcess.run(["migrate", "--database-url", url])
+        guard status == 0 else { throw TestFailure("migrate failed: \(stderr)") }
+        var configuration = try DatabaseURL.configuration(url)
+        configuration.options.maximumConnections = 8
+        let db = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "group-db"))
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await db.run() }
+            try await body(PaymentStore(client: db, logger: Logger(label: "group-store"), worker: "group-test"), db)
+            group.cancelAll()
+        }
+    }
+}
+
+extension PaymentTicket {
+    fileprivate func withLease(_ lease: String) -> PaymentTicket {
+        var ticket = PaymentTicket(
+            paymentID: paymentID, order: order, idempotencyKey: idempotencyKey, attempt: attempt, lease: lease, state: state,
+            reference: reference, traceparent: traceparent)
+        ticket.attemptOpen = attemptOpen
+        return ticket
+    }
+}
