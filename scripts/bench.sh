@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # `make bench`: end-to-end speed and memory on a release build. Everything on this machine:
-# a throwaway Postgres (synchronous commit on), `cashier kafka-dev`, `cashier sandbox`, one
-# `cashier worker`. Each scenario publishes orders and waits for every result event; the
-# summary's throughput and latency are publish → result on payments.results.
+# a throwaway Postgres (synchronous commit on), `cashier kafka-dev`, `cashier sandbox`, the
+# workers. Each scenario publishes orders and waits for every result event; throughput and
+# latency are publish → result on payments.results, as `cashier publish --await-results`
+# measures them. Every scenario runs by default; choose with BENCH_SCENARIOS="1 2 3 4 5 6".
 #
-# Scenarios (choose with BENCH_SCENARIOS="1 2 3 4"; sizes with BENCH_ORDERS,
-# BENCH_LATENCY_ORDERS, BENCH_RETRY_ORDERS):
-#   1. 0 ms channel latency, publish as fast as possible          → orders/s
-#   2. 100 ms channel latency, --concurrency 256                   → orders/s
-#   3. 1,000 orders/s offered, 0 ms channel latency                → p99 latency
-#   4. 10,000 orders, 20% failing transiently twice, with `cashier retry-worker`
-#      → orders/s, the share of retried orders whose every retry started within its backoff
-#        bound (≤ d + 1 s after the call before it), the retry worker's peak memory
-# and the worker's peak resident memory (VmHWM) over all of them.
+#   1. 0 ms channel latency, one worker, --concurrency 64, as fast as possible → orders/s
+#   2. 100 ms channel latency, --concurrency 256, as fast as possible          → orders/s
+#   3. 1,000 orders/s offered at 0 ms (and 3b: 500/s)                           → p50/p99
+#      3k: the dev broker's own floor for the same offered rate: kcat produces and kcat
+#      consumes one topic (one hop; a Cashier order makes two), no Cashier in between
+#   4. 20% of orders failing twice before they charge, with `cashier retry-worker` → orders/s,
+#      the share of retried orders whose every retry started within its backoff bound
+#   5. three workers in one consumer group, 0 ms                                → orders/s
+#   6. the mixed channels of `make demo` (card, Alipay, WeChat Pay; `cashier dev`)
+#
+# It ends with one table: orders/s, p50/p99 publish → result, worker CPU per order
+# (user+sys of the worker processes over the scenario / orders), worker peak RSS (VmHWM), and
+# how many orders took more than one channel call (0 wherever the channel never fails).
+# Sizes: BENCH_ORDERS (1, 2, 5), BENCH_LATENCY_ORDERS (3), BENCH_RETRY_ORDERS (4),
+# BENCH_DEMO_ORDERS (6).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +28,9 @@ swift build -c release 2>&1 | tail -n 1
 bin=.build/release/cashier
 orders=${BENCH_ORDERS:-50000}
 latency_orders=${BENCH_LATENCY_ORDERS:-20000}
+retry_orders=${BENCH_RETRY_ORDERS:-10000}
+demo_orders=${BENCH_DEMO_ORDERS:-10000}
+hz=$(getconf CLK_TCK)
 
 work=$(mktemp -d /tmp/cashier-bench.XXXXXX)
 pgdir=$(mktemp -d /tmp/cashier-bench-pg.XXXXXX)
@@ -37,10 +47,11 @@ export CASHIER_DATABASE_URL
 CASHIER_DATABASE_URL=$(scripts/throwaway-postgres.sh start "$pgdir")
 "$bin" migrate >/dev/null
 
-retry_orders=${BENCH_RETRY_ORDERS:-10000}
 retry_flags=(--retry-base-ms 500 --retry-factor 2 --retry-max-ms 30000 --retry-max-attempts 8)
+table="$work/table"
+workers=()
 
-start_worker() { # $1 = name, $2 = sandbox latency ms, $3 = concurrency
+start_stack() { # $1 = name, $2 = sandbox latency ms: a dev broker and a card sandbox
   "$bin" kafka-dev --partitions 12 >"$work/$1.broker" 2>/dev/null &
   pids+=($!)
   "$bin" sandbox --port 0 --latency-ms "$2" >"$work/$1.sandbox" 2>/dev/null &
@@ -50,61 +61,98 @@ start_worker() { # $1 = name, $2 = sandbox latency ms, $3 = concurrency
     sleep 0.1
   done
   brokers=$(sed -n 's/^bootstrap=//p' "$work/$1.broker")
-  CASHIER_CARD_URL=$(sed -n 's/^sandbox=//p' "$work/$1.sandbox") CASHIER_CARD_API_KEY=sk_bench \
-    "$bin" worker --brokers "$brokers" --concurrency "$3" --http-port 0 --kafka-option fetch.wait.max.ms=5 "${retry_flags[@]}" \
+  sandbox=$(sed -n 's/^sandbox=//p' "$work/$1.sandbox")
+}
+
+start_worker() { # $1 = log name, $2 = concurrency
+  CASHIER_CARD_URL=$sandbox CASHIER_CARD_API_KEY=sk_bench \
+    "$bin" worker --brokers "$brokers" --concurrency "$2" --http-port 0 --kafka-option fetch.wait.max.ms=5 "${retry_flags[@]}" \
     2>"$work/$1.worker.log" &
-  worker=$!
-  pids+=($worker)
-  until grep -q "partitions assigned" "$work/$1.worker.log" 2>/dev/null; do sleep 0.2; done
-  # The consumer-group join settles in a second round; publish after it.
+  workers+=($!)
+  pids+=($!)
+}
+
+await_joined() { # every worker owns partitions, then the group's second round settles
+  for name in "$@"; do until grep -q "partitions assigned" "$work/$name.worker.log" 2>/dev/null; do sleep 0.2; done; done
   sleep 3
 }
 
-peak_memory() { awk '/VmHWM/ {printf "%.0f MB", $2/1024}' "/proc/$worker/status"; }
-
-run() { # $1 = title, then publish flags
-  local title=$1; shift
-  echo
-  echo "== $title"
-  "$bin" publish --brokers "$brokers" --await-results --timeout-s 900 --decline-share 0.02 "$@" 2>/dev/null \
-    | grep -E 'results|throughput|latency|by status'
-  echo "worker peak RSS: $(peak_memory)"
+stop_workers() {
+  for pid in "${workers[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${workers[@]}"; do wait "$pid" 2>/dev/null || true; done
+  workers=()
 }
 
-scenarios=" ${BENCH_SCENARIOS:-1 2 3 4} "
+cpu_ticks() { local total=0; for pid in "${workers[@]}"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
+peak_rss() { local peak=0; for pid in "${workers[@]}"; do peak=$(( $(awk '/VmHWM/ {print $2}' "/proc/$pid/status") > peak ? $(awk '/VmHWM/ {print $2}' "/proc/$pid/status") : peak )); done; echo "$((peak / 1024)) MB"; }
+
+# run TITLE ORDERS PUBLISH-FLAGS…: publishes, waits for every result, adds a row to the table.
+run() {
+  local title=$1 count=$2; shift 2
+  echo
+  echo "== $title"
+  local before; before=$(cpu_ticks)
+  "$bin" publish --brokers "$brokers" --await-results --timeout-s 900 --decline-share 0.02 --count "$count" "$@" 2>/dev/null >"$work/run.out"
+  local after; after=$(cpu_ticks)
+  grep -E 'results|by status|retried|throughput|latency|duplicate' "$work/run.out"
+  local rate p50 p99 retried cpu
+  rate=$(sed -n 's/^throughput *\([0-9]*\) orders\/s.*/\1/p' "$work/run.out")
+  p50=$(sed -n 's/^latency *p50 \([0-9]*\) ms.*/\1/p' "$work/run.out")
+  p99=$(sed -n 's/.*· p99 \([0-9]*\) ms.*/\1/p' "$work/run.out")
+  retried=$(sed -n 's/^retried *\([0-9]*\) orders.*/\1/p' "$work/run.out")
+  cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$count" 'BEGIN {printf "%.3f", t / hz * 1000 / n}')
+  echo "worker CPU ${cpu} ms/order · worker peak RSS $(peak_rss)"
+  printf '| %-52s | %8s | %8s | %7s | %7s | %8s | %7s | %6s |\n' "$title" "$count" "$rate" "$p50" "$p99" "$cpu" "$(peak_rss)" "$retried" >>"$table"
+}
+
+scenarios=" ${BENCH_SCENARIOS:-1 2 3 4 5 6} "
 wanted() { [[ "$scenarios" == *" $1 "* ]]; }
 
 if wanted 1; then
-start_worker fast 0 64
-run "1. ${orders} orders, 0 ms channel latency, concurrency 64" --count "$orders" --rate 0
-kill -TERM "$worker"; wait "$worker" 2>/dev/null || true
+  start_stack fast 0
+  start_worker fast 64
+  await_joined fast
+  run "1. 0 ms, one worker, concurrency 64" "$orders" --rate 0
+  stop_workers
 fi
 
 if wanted 2; then
-start_worker slow 100 256
-run "2. ${orders} orders, 100 ms channel latency, concurrency 256" --count "$orders" --rate 0
-kill -TERM "$worker"; wait "$worker" 2>/dev/null || true
+  start_stack slow 100
+  start_worker slow 256
+  await_joined slow
+  run "2. 100 ms, one worker, concurrency 256" "$orders" --rate 0
+  stop_workers
 fi
 
-start_worker steady 0 64
+if wanted 3 || wanted 4; then
+  start_stack steady 0
+  start_worker steady 64
+  await_joined steady
+  # Warm up first: the first fetches after a group join are slow on the dev broker.
+  "$bin" publish --brokers "$brokers" --count 200 --await-results --kafka-option fetch.wait.max.ms=5 >/dev/null 2>&1
+fi
+
 if wanted 3; then
-# Warm up first: the first fetches after a group join are slow on the dev broker.
-"$bin" publish --brokers "$brokers" --count 200 --await-results --kafka-option fetch.wait.max.ms=5 >/dev/null 2>&1
-run "3. ${latency_orders} orders offered at 1,000/s, 0 ms channel latency" --count "$latency_orders" --rate 1000 --kafka-option fetch.wait.max.ms=5
-run "3b. ${latency_orders} orders offered at 500/s, 0 ms channel latency" --count "$latency_orders" --rate 500 --kafka-option fetch.wait.max.ms=5
+  run "3. offered 1,000/s, 0 ms, concurrency 64" "$latency_orders" --rate 1000 --kafka-option fetch.wait.max.ms=5
+  run "3b. offered 500/s, 0 ms, concurrency 64" "$latency_orders" --rate 500 --kafka-option fetch.wait.max.ms=5
+  echo
+  echo "== 3k. the dev broker alone: kcat → one topic → kcat, offered 1,000/s"
+  floor=$(python3 scripts/broker-floor.py "$brokers" "$latency_orders" 1000)
+  echo "$floor"
+  printf '| %-52s | %8s | %8s | %7s | %7s | %8s | %7s | %6s |\n' "3k. broker floor (kcat, one hop), offered 1,000/s" "$latency_orders" "-" \
+    "$(echo "$floor" | sed -n 's/.*p50 \([0-9]*\) ms.*/\1/p')" "$(echo "$floor" | sed -n 's/.*p99 \([0-9]*\) ms.*/\1/p')" "-" "-" "-" >>"$table"
 fi
 
-wanted 4 || exit 0
-# 4. Retries: the same worker plus a retry worker sharing its sandbox.
-CASHIER_CARD_URL=$(sed -n 's/^sandbox=//p' "$work/steady.sandbox") CASHIER_CARD_API_KEY=sk_bench \
-  "$bin" retry-worker --brokers "$brokers" --http-port 0 --kafka-option fetch.wait.max.ms=5 "${retry_flags[@]}" 2>"$work/retry.log" &
-retry_worker=$!
-pids+=($retry_worker)
-until grep -q "partitions assigned" "$work/retry.log" 2>/dev/null; do sleep 0.2; done
-sleep 3
-run "4. ${retry_orders} orders, 20% failing twice before they charge (waits ≤ 0.5 s, then ≤ 1 s)" \
-  --count "$retry_orders" --rate 0 --transient-share 0.2 --run-id retrybench
-psql -q -t -A "$CASHIER_DATABASE_URL" <<'SQL' | sed 's/^/retried orders within their backoff bound: /'
+if wanted 4; then
+  # Retries: the same worker plus a retry worker sharing its sandbox.
+  CASHIER_CARD_URL=$sandbox CASHIER_CARD_API_KEY=sk_bench \
+    "$bin" retry-worker --brokers "$brokers" --http-port 0 --kafka-option fetch.wait.max.ms=5 "${retry_flags[@]}" 2>"$work/retry.log" &
+  retry_worker=$!
+  pids+=($retry_worker)
+  until grep -q "partitions assigned" "$work/retry.log" 2>/dev/null; do sleep 0.2; done
+  sleep 3
+  run "4. 20% failing twice (+ retry worker)" "$retry_orders" --rate 0 --transient-share 0.2 --run-id retrybench
+  psql -q -t -A "$CASHIER_DATABASE_URL" <<'SQL' | sed 's/^/retried orders within their backoff bound: /'
 WITH waits AS (
   SELECT a.payment_id, a.attempt_no - 1 AS k,
          extract(epoch FROM a.started_at - prev.finished_at) * 1000 AS waited_ms
@@ -119,7 +167,7 @@ SELECT count(*) FILTER (WHERE within) || ' of ' || count(*) || ' (' ||
        round(100.0 * count(*) FILTER (WHERE within) / greatest(count(*), 1), 1) || '%)'
 FROM per_order;
 SQL
-psql -q -t -A -F ' ' "$CASHIER_DATABASE_URL" <<'SQL' | awk '{printf "retry %s started after the call before it: p50 %s ms, p99 %s ms (bound %s ms)\n", $1, $2, $3, $4}'
+  psql -q -t -A -F ' ' "$CASHIER_DATABASE_URL" <<'SQL' | awk '{printf "retry %s started after the call before it: p50 %s ms, p99 %s ms (bound %s ms)\n", $1, $2, $3, $4}'
 SELECT a.attempt_no - 1,
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a.started_at - prev.finished_at) * 1000)),
        round(percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM a.started_at - prev.finished_at) * 1000)),
@@ -130,10 +178,39 @@ JOIN payments p ON p.payment_id = a.payment_id
 WHERE p.order_id LIKE 'ord_retrybench_%'
 GROUP BY a.attempt_no ORDER BY a.attempt_no;
 SQL
-psql -q -t -A -F ' ' "$CASHIER_DATABASE_URL" <<'SQL' | awk '{printf "outbox → Kafka lag of %s messages: p50 %s ms, p99 %s ms\n", $1, $2, $3}'
-SELECT kind,
-       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM published_at - created_at) * 1000)),
-       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM published_at - created_at) * 1000))
-FROM outbox WHERE message_key LIKE 'ord_retrybench_%' GROUP BY kind ORDER BY kind;
-SQL
-echo "retry worker peak RSS: $(awk '/VmHWM/ {printf "%.0f MB", $2/1024}' "/proc/$retry_worker/status")"
+  echo "retry worker peak RSS: $(awk '/VmHWM/ {printf "%.0f MB", $2/1024}' "/proc/$retry_worker/status")"
+  kill -TERM "$retry_worker"; wait "$retry_worker" 2>/dev/null || true
+fi
+if wanted 3 || wanted 4; then stop_workers; fi
+
+if wanted 5; then
+  start_stack group 0
+  start_worker group1 64
+  start_worker group2 64
+  start_worker group3 64
+  await_joined group1 group2 group3
+  sleep 3
+  run "5. 0 ms, three workers in one group, 64 each" "$orders" --rate 0
+  stop_workers
+fi
+
+if wanted 6; then
+  # `make demo`'s pipeline: `cashier dev` runs broker, sandbox (all three channels), worker,
+  # retry worker and notify server in one process, so its CPU and memory include all of them.
+  "$bin" dev --port 0 --bootstrap-file "$work/dev.bootstrap" --retry-base-ms 200 --retry-max-ms 2000 --retry-max-attempts 4 \
+    >"$work/dev.out" 2>"$work/dev.worker.log" &
+  workers+=($!)
+  pids+=($!)
+  until [ -s "$work/dev.bootstrap" ] && [ "$(grep -c "partitions assigned" "$work/dev.worker.log")" -ge 2 ]; do sleep 0.2; done
+  brokers=$(cat "$work/dev.bootstrap")
+  sleep 3
+  "$bin" publish --brokers "$brokers" --count 20 --await-results --timeout-s 60 --kafka-option fetch.wait.max.ms=10 >/dev/null 2>&1
+  run "6. make demo's mixed channels at 500/s (cashier dev)" "$demo_orders" --rate 500 --channel mixed --transient-share 0.05 \
+    --unavailable-share 0.01 --kafka-option fetch.wait.max.ms=10
+  stop_workers
+fi
+
+echo
+echo "| scenario                                             |   orders | orders/s | p50 ms  | p99 ms  | CPU ms/order | peak RSS | >1 call |"
+echo "|------------------------------------------------------|---------:|---------:|--------:|--------:|---------:|--------:|-------:|"
+cat "$table"
