@@ -94,6 +94,34 @@ struct GroupCommitTests {
         }
     }
 
+    @Test func aFencedWriterSharingABatchWithTheCurrentHolderIsStillRefused() async throws {
+        try await withStore { store, db async throws in
+            let tickets = try await accept((0..<60).map { order("pair_\($0)") }, on: store).map { acceptance -> PaymentTicket in
+                guard case .charge(let ticket) = acceptance else { fatalError("\(acceptance)") }
+                return ticket
+            }
+            // Each payment's holder and a writer whose lease was taken over record at the same moment.
+            let outcomes = await withTaskGroup(of: (Int, Bool, Bool).self) { group in
+                for (index, ticket) in tickets.enumerated() {
+                    for stale in [false, true] {
+                        group.addTask {
+                            let writer = stale ? ticket.withLease("taken-over") : ticket
+                            let change = PaymentChange(
+                                PaymentLifecycle.succeed, outcome: .succeeded(reference: "ch_\(index)"), reference: "ch_\(index)",
+                                result: result(writer, reference: "ch_\(index)"))
+                            return (index, stale, (try? await store.move(writer, change)) ?? false)
+                        }
+                    }
+                }
+                var outcomes: [(Int, Bool, Bool)] = []
+                for await outcome in group { outcomes.append(outcome) }
+                return outcomes
+            }
+            for (index, stale, moved) in outcomes { #expect(moved == !stale, "order \(index), stale \(stale)") }
+            #expect(try await count("SELECT count(*) FROM outbox WHERE kind = 'result'", db) == 60)
+        }
+    }
+
     // MARK: Support
 
     private func order(_ name: String) -> OrderCreated {

@@ -19,8 +19,10 @@ extension PaymentStore {
     ///
     /// Records of one order never share a batch (the worker runs one record per order id at a
     /// time); if two ever did, the statement fails on the payment key and each is made alone.
-    static func acceptTogether(_ writes: [AcceptWrite], database: Database, worker: String, leaseSeconds: Double) async throws(StoreError) -> [Bool] {
+    static func acceptTogether(_ batch: [AcceptWrite], database: Database, worker: String, leaseSeconds: Double) async throws(StoreError) -> [Bool] {
         let transition = PaymentLifecycle.accept
+        // In key order, so two pods' batches that share orders take their locks in one order.
+        let writes = batch.sorted { $0.order.orderID < $1.order.orderID }
         let orders = writes.map(\.order)
         let origins = writes.map(\.origin)
         let rows = try await database.rows(
@@ -74,6 +76,6 @@ extension PaymentStore {
         for row in rows {
             do { created.insert(try row.decode(String.self)) } catch { throw StoreError.classify(error) }
         }
-        return orders.map { created.contains($0.orderID) }
+        return batch.map { created.contains($0.order.orderID) }
     }
 }

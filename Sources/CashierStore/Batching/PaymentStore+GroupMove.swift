@@ -19,7 +19,9 @@ extension PaymentStore {
     /// Makes many holders' changes in one statement; returns, per write, whether it was made
     /// (false: fenced out, as `move` explains). Each row binds its own transition's from/to
     /// states, its lease token and its attempt, exactly as the single statement did.
-    static func moveTogether(_ writes: [MoveWrite], database: Database) async throws(StoreError) -> [Bool] {
+    static func moveTogether(_ batch: [MoveWrite], database: Database) async throws(StoreError) -> [Bool] {
+        // In key order, so two pods' batches that share payments take their locks in one order.
+        let writes = batch.sorted { $0.ticket.paymentID < $1.ticket.paymentID }
         let tickets = writes.map(\.ticket)
         let changes = writes.map(\.change)
         let outcomes = changes.map(\.outcome)
@@ -57,7 +59,7 @@ extension PaymentStore {
                 FROM input i
                 WHERE p.payment_id = i.payment_id AND p.state = ANY(string_to_array(i.from_states, ','))
                   AND p.lease_token = i.lease_token AND p.attempts = i.attempt
-                RETURNING p.payment_id
+                RETURNING i.payment_id, i.lease_token, i.attempt
             ), closed AS (
                 UPDATE payment_attempts a
                 SET finished_at = now(), outcome = i.outcome, channel_reference = i.outcome_reference,
@@ -68,16 +70,25 @@ extension PaymentStore {
             ), message AS (
                 INSERT INTO outbox (event_id, kind, message_key, payload, traceparent)
                 SELECT i.message_id, i.message_kind, i.order_id, i.message_payload, i.traceparent
-                FROM input i JOIN moved USING (payment_id)
+                FROM input i JOIN moved m ON m.payment_id = i.payment_id AND m.lease_token = i.lease_token AND m.attempt = i.attempt
                 WHERE i.message_id IS NOT NULL
                 ON CONFLICT (event_id) DO NOTHING
             )
-            SELECT payment_id FROM moved
+            SELECT payment_id, lease_token, attempt FROM moved
             """)
+        // Keyed by the writer, not the payment: a fenced-out writer of a payment whose current
+        // holder moved it in the same batch must still hear "refused".
         var moved = Set<String>()
         for row in rows {
-            do { moved.insert(try row.decode(String.self)) } catch { throw StoreError.classify(error) }
+            do {
+                let (payment, lease, attempt) = try row.decode((String, String, Int64).self)
+                moved.insert(Self.writerKey(payment, lease, Int(attempt)))
+            } catch { throw StoreError.classify(error) }
         }
-        return tickets.map { moved.contains($0.paymentID) }
+        return batch.map { moved.contains(Self.writerKey($0.ticket.paymentID, $0.ticket.lease, $0.ticket.attempt)) }
+    }
+
+    private static func writerKey(_ payment: String, _ lease: String, _ attempt: Int) -> String {
+        payment + "\u{1F}" + lease + "\u{1F}" + String(attempt)
     }
 }
