@@ -124,6 +124,11 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
+        .testTarget(
+            name: "KafkaTests",
+            dependencies: ["Kafka", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: settings
+        ),
         .testTarget(name: "CashierWorkerTests", dependencies: ["CashierWorker", "Kafka"], swiftSettings: settings),
         .testTarget(
             name: "CashierChannelsTests",

@@ -133,7 +133,7 @@ public final class KafkaProducer: Sendable {
     /// Waits until every queued record is acknowledged, or the timeout passes.
     public func flush(timeout: Duration = .seconds(10)) async throws(KafkaError) {
         let handle = self.handle
-        let milliseconds = Int32(timeout.components.seconds * 1000)
+        let milliseconds = timeout.rdKafkaTimeoutMilliseconds
         try await blocking.run { () throws(KafkaError) in
             let pointer = handle.pointer
             let error = rd_kafka_flush(pointer, milliseconds)
