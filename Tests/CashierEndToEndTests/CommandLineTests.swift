@@ -123,6 +123,22 @@ import Testing
         _ = await holder.waitForExit(timeout: .seconds(10))
     }
 
+    @Test func publishAndKafkaDevPrintNoLibrdkafkaConfigurationWarnings() async throws {
+        let broker = try CashierProcess("kafka-dev-confwarn", ["kafka-dev", "--partitions", "1"])
+        let brokers = try await broker.value(after: "bootstrap=")
+        // Consumer properties (for the result collector) given to the whole command: its
+        // producer must not be handed them.
+        let (status, _, stderr) = try await CashierProcess.run([
+            "publish", "--brokers", brokers, "--count", "3", "--kafka-option", "fetch.wait.max.ms=10",
+            "--kafka-option", "session.timeout.ms=10000", "--kafka-option", "linger.ms=1",
+        ])
+        #expect(status == 0, "\(stderr)")
+        #expect(!stderr.contains("CONFWARN"), "\(stderr)")
+        broker.signal(SIGTERM)
+        _ = await broker.waitForExit(timeout: .seconds(10))
+        #expect(!broker.log.contains("CONFWARN"), "\(broker.log)")
+    }
+
     static let refusedKafkaOptions = [
         ("enable.auto.commit", "true"), ("enable.auto.commit", "false"), ("enable.auto.offset.store", "true"),
         ("enable.idempotence", "false"), ("acks", "1"), ("request.required.acks", "0"),
