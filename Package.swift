@@ -109,6 +109,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -120,6 +122,11 @@ let package = Package(
                 "CashierCore",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "KafkaTests",
+            dependencies: ["Kafka", .product(name: "Logging", package: "swift-log")],
             swiftSettings: settings
         ),
         .testTarget(name: "CashierWorkerTests", dependencies: ["CashierWorker", "Kafka"], swiftSettings: settings),

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Validates Deploy/: every manifest parses and matches the schema of its kind (the fields
-Cashier relies on), and the pieces agree with each other and with the code — probes on the
-served paths, grace period over the shutdown deadline, autoscaling capped at the partition
-count, selectors that select, settings the code reads, metrics the code exports.
+"""Validates Deploy/: the Kubernetes kinds against the real Kubernetes schemas
+(kubernetes-validate, strict, Kubernetes KUBERNETES_VERSION) and the alert rules with Prometheus'
+own checker (promtool check rules); the KEDA objects, the Kustomization and the PrometheusRule
+wrapper against schemas here; and, for every kind, what Cashier requires of it and how the pieces
+agree with each other and with the code — probes on the served paths, grace period over the
+shutdown deadline, autoscaling capped at the partition count, selectors that select, settings
+the code reads, metrics the code exports.
 
-Usage: scripts/check-deploy.py"""
-import json, pathlib, re, sys
+Usage: scripts/check-deploy.py   (scripts/ensure-deps.sh installs both tools)"""
+import importlib.util, json, pathlib, re, shutil, subprocess, sys, tempfile
 import warnings
 
 import yaml
@@ -34,6 +37,12 @@ container = {
     },
 }
 metadata = {"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}}}
+# The Kubernetes kinds' own schemas are kubernetes-validate's; these say what Cashier requires
+# beyond them (probes, resources, a grace period, templates as stringData, PDB bounds), and,
+# for the kinds Kubernetes does not define (KEDA, Kustomize, the Prometheus Operator), their
+# shape as far as Cashier uses it.
+kubernetes_kinds = {"Deployment", "Job", "PodDisruptionBudget", "Service", "ConfigMap", "Secret"}
+KUBERNETES_VERSION = "1.35.0"
 schemas = {
     "Deployment": {"type": "object", "required": ["spec"], "properties": {"spec": {
         "type": "object", "required": ["replicas", "selector", "template"],
@@ -42,7 +51,7 @@ schemas = {
                            "type": "object", "required": ["containers", "terminationGracePeriodSeconds"],
                            "properties": {"containers": {"type": "array", "minItems": 1, "items": container},
                                           "terminationGracePeriodSeconds": {"type": "integer"}}}}}}}}},
-    "Job": {"type": "object", "required": ["spec"], "properties": {"spec": {"type": "object", "required": ["template"]}}},
+    "Job": {"type": "object"},
     "PodDisruptionBudget": {"type": "object", "required": ["spec"], "properties": {"spec": {
         "type": "object", "required": ["selector"], "oneOf": [{"required": ["maxUnavailable"]}, {"required": ["minAvailable"]}]}}},
     "ScaledObject": {"type": "object", "required": ["spec"], "properties": {"spec": {
@@ -84,6 +93,38 @@ for name, document in documents:
     for error in Draft202012Validator(schemas[kind]).iter_errors(document):
         problem(name, f"{kind} {'/'.join(map(str, error.absolute_path)) or '(root)'}: {error.message}")
     by_kind.setdefault(kind, []).append((name, document))
+
+def run_tool(command, what, installed=None):
+    """Runs a validator; (exit status, output). A missing tool is a problem naming the fix."""
+    if not (installed if installed is not None else shutil.which(command[0])):
+        problem(what, f"{what} is not installed; run scripts/ensure-deps.sh")
+        return None, ""
+    done = subprocess.run(command, capture_output=True, text=True)
+    return done.returncode, (done.stdout + done.stderr).strip()
+
+# The Kubernetes kinds against the real schemas; kinds Kubernetes does not define are checked
+# above, so only their "no schema" notices are expected.
+manifests = sorted(str(p) for p in (deploy / "kubernetes").glob("*.yaml"))
+status, output = run_tool(
+    [sys.executable, "-m", "kubernetes_validate", "--strict", "--quiet", "-k", KUBERNETES_VERSION, *manifests], "kubernetes-validate",
+    installed=importlib.util.find_spec("kubernetes_validate") is not None)
+own_kinds = "|".join(sorted(set(schemas) - kubernetes_kinds))
+for line in output.splitlines():
+    if re.search(rf"Couldn't find schema for kind ({own_kinds}) ", line):
+        continue
+    problem("kubernetes-validate", line.replace(str(deploy) + "/", ""))
+if status not in (None, 0) and not output:
+    problem("kubernetes-validate", f"exited with status {status}")
+
+# The alert rules (a PrometheusRule's spec is a Prometheus rule file) with promtool.
+for name, document in by_kind.get("PrometheusRule", []):
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="cashier-rules-") as rules:
+        yaml.safe_dump(document["spec"], rules, sort_keys=False)
+        rules.flush()
+        status, output = run_tool(["promtool", "check", "rules", "--lint-fatal", rules.name], name)
+        if status not in (None, 0):
+            found = [l.strip() for l in output.replace(rules.name, f"{name} spec").splitlines() if l.strip() and not l.startswith("Checking") and l.strip() != "FAILED:"]
+            problem(name, "promtool check rules: " + "; ".join(found))
 
 # The shutdown deadline in the code, plus the 4 s the service group allows for the flush.
 deadline = int(re.search(r"shutdownDeadline: Duration = \.seconds\((\d+)\)", sources).group(1)) + 4

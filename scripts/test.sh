@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/ensure-deps.sh
-# The deployment manifests and the event contracts, checked against the code.
+# The deployment manifests (kubernetes-validate, promtool, and against the code) and the event
+# contracts.
 python3 scripts/check-deploy.py
 python3 scripts/check-contracts.py
 swift build --build-tests

@@ -22,6 +22,10 @@ public struct Migrator: Sendable {
     /// Brings the schema to the latest version; returns the versions applied by this run.
     @discardableResult
     public func migrate() async throws -> [Int] {
+        try await StoreError.classifying { try await migrateLocked() }
+    }
+
+    private func migrateLocked() async throws -> [Int] {
         try await client.withConnection { connection in
             try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
             do {
@@ -65,10 +69,12 @@ public struct Migrator: Sendable {
 
     /// Fails with a one-line error unless the schema is exactly the version this build expects.
     public func requireCurrent() async throws {
-        let version: Int = try await client.withConnection { connection in
-            let exists = try await connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL", logger: logger)
-            for try await present in exists.decode(Bool.self) where !present { return 0 }
-            return try await currentVersion(connection)
+        let version: Int = try await StoreError.classifying {
+            try await client.withConnection { connection in
+                let exists = try await connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL", logger: logger)
+                for try await present in exists.decode(Bool.self) where !present { return 0 }
+                return try await currentVersion(connection)
+            }
         }
         if version < Migrations.latestVersion {
             throw StoreError(

@@ -29,6 +29,10 @@ public struct StatsStore: Sendable {
 
     /// Per channel: payments settled since `since` (succeeded, failed) and those still open.
     public func channels(since: Date) async throws -> [ChannelFigures] {
+        try await StoreError.classifying { try await channelFigures(since: since) }
+    }
+
+    private func channelFigures(since: Date) async throws -> [ChannelFigures] {
         let open = PaymentState.open.map(\.rawValue)
         let rows = try await client.query(
             """
@@ -49,6 +53,10 @@ public struct StatsStore: Sendable {
 
     /// Per currency: succeeded payments since `since` and their total amount.
     public func currencies(since: Date) async throws -> [CurrencyFigures] {
+        try await StoreError.classifying { try await currencyFigures(since: since) }
+    }
+
+    private func currencyFigures(since: Date) async throws -> [CurrencyFigures] {
         let rows = try await client.query(
             """
             SELECT currency, count(*)::integer, sum(amount)::bigint FROM payments
@@ -62,9 +70,11 @@ public struct StatsStore: Sendable {
 
     /// Events rejected since `since` (invalid input, never charged).
     public func rejected(since: Date) async throws -> Int {
-        let rows = try await client.query(
-            "SELECT count(*)::integer FROM inbox WHERE disposition = 'rejected' AND received_at >= \(since)", logger: logger)
-        for try await count in rows.decode(Int.self) { return count }
-        return 0
+        try await StoreError.classifying {
+            let rows = try await client.query(
+                "SELECT count(*)::integer FROM inbox WHERE disposition = 'rejected' AND received_at >= \(since)", logger: logger)
+            for try await count in rows.decode(Int.self) { return count }
+            return 0
+        }
     }
 }

@@ -43,9 +43,14 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     /// Classifies any error a statement threw (DESIGN.md section 6): transient faults are
     /// retried with backoff, everything else is the record's own problem and must not hold
     /// the line.
+    ///
+    /// PostgresNIO's own errors describe themselves as "PSQLError – Generic description…" on
+    /// purpose (their debug text holds the query and its parameters): never interpolate one
+    /// into a log line or message; classify it and use the `StoreError`'s description.
     public static func classify(_ error: any Error) -> StoreError {
         if let error = error as? StoreError { return error }
         if let error = error as? PSQLError { return classify(error) }
+        if let error = error as? PostgresDecodingError { return classify(error) }
         if error is CancellationError { return StoreError(.transient, "cancelled") }
         // Channel and socket errors below the Postgres protocol: the connection went away.
         return StoreError(.transient, "database connection failed: \(error)")
@@ -60,11 +65,43 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         }
         switch error.code {
         case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .poolClosed, .queryCancelled:
-            return StoreError(.transient, "postgres connection lost (\(error.code))")
+            return StoreError(.transient, "postgres connection lost (\(error.code)\(cause(error)))")
         default:
-            // Protocol-level surprises (decoding, unexpected messages): not the server's data.
-            return StoreError(.database, "postgres client error (\(error.code))")
+            // Protocol-level surprises (unexpected messages, TLS, authentication): not the server's data.
+            return StoreError(.database, "postgres client error (\(error.code)\(cause(error)))")
         }
+    }
+
+    /// Runs `body` (statements outside `Database`), its error classified.
+    static func classifying<T>(_ body: () async throws -> T) async throws(StoreError) -> T {
+        do {
+            return try await body()
+        } catch {
+            throw classify(error)
+        }
+    }
+
+    /// `error` fit to be shown or logged: one of PostgresNIO's errors as its classification
+    /// (SQLSTATE and server message), anything else unchanged.
+    public static func presentable(_ error: any Error) -> any Error {
+        error is PSQLError || error is PostgresDecodingError ? classify(error) : error
+    }
+
+    /// The text of `presentable(error)`, for log lines.
+    public static func describe(_ error: any Error) -> String {
+        "\(presentable(error))"
+    }
+
+    /// A decoded column of an unexpected type: names the column and the types, never its bytes.
+    static func classify(_ error: PostgresDecodingError) -> StoreError {
+        StoreError(.database, "postgres: column \(error.columnName) (\(error.postgresType)) cannot be read as \(error.targetType) (\(error.code))")
+    }
+
+    /// ": reason" of the error below a PSQLError (a socket's "Connection refused"), when it is
+    /// not itself one of PostgresNIO's errors, which carry queries.
+    private static func cause(_ error: PSQLError) -> String {
+        guard let underlying = error.underlying, !(underlying is PSQLError), !(underlying is PostgresDecodingError) else { return "" }
+        return ": \(underlying)"
     }
 
     /// SQLSTATE classes that mean "try again": connection exceptions, insufficient resources,

@@ -79,7 +79,7 @@ public final class KafkaConsumer: Sendable {
     public func poll(maxMessages: Int, timeout: Duration) async throws(KafkaError) -> [KafkaMessage] {
         let handle = self.handle
         let logger = self.logger
-        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = timeout.rdKafkaTimeoutMilliseconds
         return try await pollQueue.run { () throws(KafkaError) in
             let pointer = handle.pointer
             let context = handle.clientContext

@@ -5,7 +5,7 @@ import Crdkafka
 public struct KafkaError: Error, Sendable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable, Hashable {
-            case configuration, connection, produce, consume, commit, delivery, devBroker
+            case configuration, connection, produce, consume, commit, delivery, cancelled, devBroker
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -16,6 +16,8 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
         public static let consume = Code(.consume)
         public static let commit = Code(.commit)
         public static let delivery = Code(.delivery)
+        /// The caller's task was cancelled while it waited on librdkafka.
+        public static let cancelled = Code(.cancelled)
         public static let devBroker = Code(.devBroker)
 
         public var description: String { base.rawValue }

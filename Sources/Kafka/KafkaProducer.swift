@@ -32,6 +32,11 @@ public final class KafkaProducer: Sendable {
     deinit {
         // Stored properties are released after this body, so the handle outlives the poller.
         poller.stop()
+        // Records still queued would never get a delivery report once the poll thread is gone,
+        // and each report releases its promise: purge them and serve their (failed) reports.
+        let pointer = handle.pointer
+        rd_kafka_purge(pointer, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
+        rd_kafka_poll(pointer, 0)
     }
 
     /// Sends one record and waits for the broker's acknowledgement.
@@ -101,7 +106,11 @@ public final class KafkaProducer: Sendable {
             }
             // The local queue drains as the poll thread serves acknowledgements.
             backoff += 1
-            try? await Task.sleep(for: .milliseconds(5))
+            do {
+                try await Task.sleep(for: .milliseconds(5))
+            } catch {
+                throw KafkaError(.cancelled, "stopped waiting for room in the local queue (task cancelled); record for \(message.topic) not enqueued")
+            }
         }
     }
 
@@ -133,7 +142,7 @@ public final class KafkaProducer: Sendable {
     /// Waits until every queued record is acknowledged, or the timeout passes.
     public func flush(timeout: Duration = .seconds(10)) async throws(KafkaError) {
         let handle = self.handle
-        let milliseconds = Int32(timeout.components.seconds * 1000)
+        let milliseconds = timeout.rdKafkaTimeoutMilliseconds
         try await blocking.run { () throws(KafkaError) in
             let pointer = handle.pointer
             let error = rd_kafka_flush(pointer, milliseconds)

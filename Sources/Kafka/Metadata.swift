@@ -6,7 +6,7 @@ enum Metadata {
         let topicHandle = rd_kafka_topic_new(handle, topic, nil)
         defer { rd_kafka_topic_destroy(topicHandle) }
         var metadata: UnsafePointer<rd_kafka_metadata>? = nil
-        let error = rd_kafka_metadata(handle, 0, topicHandle, &metadata, Int32(timeout.components.seconds * 1000))
+        let error = rd_kafka_metadata(handle, 0, topicHandle, &metadata, timeout.rdKafkaTimeoutMilliseconds)
         guard error == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
             throw KafkaError(.connection, "cannot read metadata of topic \(topic)", error: error)
         }

@@ -19,11 +19,14 @@ enum RDKafkaConf {
 
     /// Creates a client from properties: a `ClientContext` reachable from every callback,
     /// librdkafka's logs routed to `logger`, and `configure` to install further callbacks.
+    ///
+    /// Properties of the other kind of client (a consumer's `fetch.wait.max.ms` given to a
+    /// producer) are left out: one option list serves every client of a process.
     static func client(
         _ type: rd_kafka_type_t, _ properties: [(key: String, value: String)], context: ClientContext,
         configure: (OpaquePointer) -> Void = { _ in }
     ) throws(KafkaError) -> RDKafkaHandle {
-        let conf = try make(properties)
+        let conf = try make(properties.filter { PropertyScope.applies($0.key, to: type) })
         let unmanaged = Unmanaged.passRetained(context)
         rd_kafka_conf_set_opaque(conf, unmanaged.toOpaque())
         ClientContext.installLogging(conf)

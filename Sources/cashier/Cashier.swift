@@ -1,4 +1,5 @@
 import ArgumentParser
+import CashierStore
 
 @main
 struct Cashier: AsyncParsableCommand {
@@ -23,7 +24,9 @@ struct Cashier: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
-            exit(withError: error)
+            // A store error that reached the top (dlq, stats, migrate, a start-up check) is
+            // shown with its SQLSTATE and server message, not PostgresNIO's generic text.
+            exit(withError: StoreError.presentable(error))
         }
     }
 }

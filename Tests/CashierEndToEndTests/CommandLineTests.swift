@@ -96,6 +96,49 @@ import Testing
             ["worker", "--brokers", "k:9092", "--database-url", "postgres://u@h/d", "--http-port", "70000"], environment: Self.card, mentioning: ["--http-port"])
     }
 
+    @Test func aTakenPortIsOneLineNamingThePortAndTheSetting() async throws {
+        // Any listener holds the port: here a sandbox on a free one.
+        let holder = try CashierProcess("port-holder", ["sandbox", "--port", "0"])
+        let url = try await holder.value(after: "sandbox=")
+        let port = String(url.split(separator: ":").last!)
+        let connections = ["--brokers", "localhost:9092", "--database-url", "postgres://u@localhost/db"]
+        for command in ["worker", "retry-worker"] {
+            try await expectOneLineError(
+                [command, "--http-port", port] + connections, environment: Self.card,
+                mentioning: ["port \(port)", "already in use", "--http-port", "CASHIER_HTTP_PORT"])
+            try await expectOneLineError(
+                [command] + connections, environment: Self.card.merging(["CASHIER_HTTP_PORT": port]) { $1 },
+                mentioning: ["port \(port)", "already in use", "--http-port", "CASHIER_HTTP_PORT"])
+        }
+        try await expectOneLineError(
+            ["notify-server", "--port", port, "--database-url", "postgres://u@localhost/db"], environment: Self.card,
+            mentioning: ["port \(port)", "already in use", "--port", "CASHIER_NOTIFY_PORT"])
+        try await expectOneLineError(["sandbox", "--port", port], mentioning: ["port \(port)", "already in use", "--port"])
+        try await expectOneLineError(
+            ["dev", "--port", port, "--database-url", "postgres://u@localhost/db"], mentioning: ["port \(port)", "channel sandbox", "--port"])
+        try await expectOneLineError(
+            ["dev", "--port", "0", "--http-port", port, "--database-url", "postgres://u@localhost/db"],
+            mentioning: ["port \(port)", "--http-port", "CASHIER_HTTP_PORT"])
+        holder.signal(SIGTERM)
+        _ = await holder.waitForExit(timeout: .seconds(10))
+    }
+
+    @Test func publishAndKafkaDevPrintNoLibrdkafkaConfigurationWarnings() async throws {
+        let broker = try CashierProcess("kafka-dev-confwarn", ["kafka-dev", "--partitions", "1"])
+        let brokers = try await broker.value(after: "bootstrap=")
+        // Consumer properties (for the result collector) given to the whole command: its
+        // producer must not be handed them.
+        let (status, _, stderr) = try await CashierProcess.run([
+            "publish", "--brokers", brokers, "--count", "3", "--kafka-option", "fetch.wait.max.ms=10",
+            "--kafka-option", "session.timeout.ms=10000", "--kafka-option", "linger.ms=1",
+        ])
+        #expect(status == 0, "\(stderr)")
+        #expect(!stderr.contains("CONFWARN"), "\(stderr)")
+        broker.signal(SIGTERM)
+        _ = await broker.waitForExit(timeout: .seconds(10))
+        #expect(!broker.log.contains("CONFWARN"), "\(broker.log)")
+    }
+
     static let refusedKafkaOptions = [
         ("enable.auto.commit", "true"), ("enable.auto.commit", "false"), ("enable.auto.offset.store", "true"),
         ("enable.idempotence", "false"), ("acks", "1"), ("request.required.acks", "0"),

@@ -74,7 +74,7 @@ public struct NotificationReceiver: Sendable {
                 }
                 return accepted
             } catch {
-                logger.error("payment notification could not be recorded; the channel will resend: \(error)")
+                logger.error("payment notification could not be recorded; the channel will resend: \(StoreError.describe(error))")
                 return failed
             }
         }

@@ -93,7 +93,7 @@ public final class RetryWorker: Service, Sendable {
                     break
                 } catch {
                     failures += 1
-                    logger.warning("retry intake failed, will retry the same batch: \(error)")
+                    logger.warning("retry intake failed, will retry the same batch: \(StoreError.describe(error))")
                     try? await Task.sleep(for: failurePause(failures))
                 }
             }
@@ -143,7 +143,7 @@ public final class RetryWorker: Service, Sendable {
                 }
             } catch {
                 failures += 1
-                logger.warning("sweeping stranded payments failed, will retry: \(error)")
+                logger.warning("sweeping stranded payments failed, will retry: \(StoreError.describe(error))")
             }
             try? await Task.sleep(for: failures > 0 ? failurePause(failures) : configuration.sweepEvery)
         }
@@ -164,7 +164,7 @@ public final class RetryWorker: Service, Sendable {
                         failures = 0
                     } catch {
                         failures += 1
-                        logger.warning("claiming due payments failed, will retry: \(error)")
+                        logger.warning("claiming due payments failed, will retry: \(StoreError.describe(error))")
                         try? await Task.sleep(for: failurePause(failures))
                         continue
                     }

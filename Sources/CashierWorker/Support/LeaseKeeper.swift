@@ -33,7 +33,7 @@ final class LeaseKeeper: Sendable {
                 // Settled meanwhile (the common case at the end of a call) or taken over.
                 if !lost.isEmpty { logger.debug("\(lost.count) leases no longer held") }
             } catch {
-                logger.warning("lease renewal failed; leases may lapse: \(error)")
+                logger.warning("lease renewal failed; leases may lapse: \(StoreError.describe(error))")
             }
         }
     }

@@ -31,6 +31,10 @@ struct DevCommand: AsyncParsableCommand {
         let logger = Logger(label: "cashier.dev")
         let postgres = try database.resolve()
         var sandboxConfiguration = try sandbox.configuration()
+        let sandboxListener = Listener.sandbox(host: sandbox.host, port: sandbox.port)
+        let listener = try http.listener(default: 0)
+        try await sandboxListener.ensureAvailable()
+        try await listener.ensureAvailable()
         var configuration = WorkerConfiguration()
         configuration.retryPolicy = try retry.policy()
         // The order worker only writes the first lookup's due time; the retry worker (below) judges lookups.
@@ -65,7 +69,7 @@ struct DevCommand: AsyncParsableCommand {
         }
         let notifyPorts = AsyncStream<Int>.makeStream()
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.run() }
+            group.addTask { try await sandboxListener.explaining { try await app.run() } }
             var ports = sandboxPorts.stream.makeAsyncIterator()
             guard let port = await ports.next() else { throw CLIError("the sandbox did not start") }
             let sandboxURL = "http://\(sandbox.host):\(port)"
@@ -94,7 +98,7 @@ struct DevCommand: AsyncParsableCommand {
                 topics: configuration.topics, groupID: nil, concurrency: concurrency, retry: retry, channels: resolvedChannels)
             try await WorkerAssembly.run(
                 kafka: kafka, postgres: postgres, channels: resolvedChannels, roles: [.orders(configuration), .retries(retries)],
-                http: (http.httpHost, try http.port(default: 0)), logger: logger)
+                http: listener, logger: logger)
             // The workers have shut down (SIGTERM/SIGINT): stop the sandbox and notify server too.
             group.cancelAll()
         }

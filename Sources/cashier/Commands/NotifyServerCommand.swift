@@ -31,6 +31,8 @@ struct NotifyServerCommand: AsyncParsableCommand {
         let postgres = try database.resolve()
         let keys = try channels.resolve(forNotifications: true).notificationKeys
         let host = self.host
+        let listener = Listener.notifications(host: host, port: port)
+        try await listener.ensureAvailable()
         try await PostgresRuntime.with(url: postgres.url, postgres.configuration, logger: logger) { client in
             try await Migrator(client: client, logger: logger).requireCurrent()
             let receiver = NotificationReceiver(store: PaymentStore(client: client, logger: logger, worker: "notify"), keys: keys, logger: logger)
@@ -42,7 +44,7 @@ struct NotifyServerCommand: AsyncParsableCommand {
             let app = NotifyServer.application(receiver: receiver, host: host, port: port, readiness: readiness, logger: logger) { port in
                 Output.line("notify=http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(port)")
             }
-            let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            let group = ServiceGroup(configuration: .init(services: [listener.service(app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
         }
     }

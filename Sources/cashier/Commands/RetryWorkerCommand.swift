@@ -34,7 +34,7 @@ struct RetryWorkerCommand: AsyncParsableCommand {
             topics: try kafka.topics(), groupID: groupID, concurrency: concurrency, retry: retry, channels: resolvedChannels)
         try await WorkerAssembly.run(
             kafka: kafkaConfiguration, postgres: postgres, channels: resolvedChannels, roles: [.retries(configuration)],
-            http: (http.httpHost, try http.port()), logger: logger)
+            http: try http.listener(), logger: logger)
     }
 
     static func configuration(

@@ -40,7 +40,7 @@ struct SandboxServeCommand: AsyncParsableCommand {
         let app = server.application(host: options.host, port: options.port, logger: Logger(label: "cashier.sandbox")) { port in
             Output.line("sandbox=http://\(options.host):\(port)")
         }
-        try await app.runService()
+        try await Listener.sandbox(host: options.host, port: options.port).explaining { try await app.runService() }
     }
 }
 

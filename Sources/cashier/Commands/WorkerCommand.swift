@@ -38,6 +38,6 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.breakerMaxWait = resolvedChannels.breakerMaxWait
         configuration.workerName = WorkerAssembly.workerName()
         try await WorkerAssembly.run(kafka: kafkaConfiguration, postgres: postgres, channels: resolvedChannels, roles: [.orders(configuration)],
-            http: (http.httpHost, try http.port()), logger: logger)
+            http: try http.listener(), logger: logger)
     }
 }

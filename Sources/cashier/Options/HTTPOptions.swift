@@ -10,4 +10,9 @@ struct HTTPOptions: ParsableArguments {
     func port(default fallback: Int = 8080) throws -> Int {
         try Env.int(httpPort, "CASHIER_HTTP_PORT", default: fallback, range: 0...65535, flagName: "--http-port")
     }
+
+    /// The listener these options give.
+    func listener(default fallback: Int = 8080) throws -> Listener {
+        .ops(host: httpHost, port: try port(default: fallback))
+    }
 }

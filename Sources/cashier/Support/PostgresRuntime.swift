@@ -36,9 +36,10 @@ enum PostgresRuntime {
         }
     }
 
-    /// PSQLError's description hides details on purpose; the server's message is safe to show.
+    /// PSQLError's description hides details on purpose; the server's message and SQLSTATE are
+    /// safe to show.
     static func describe(_ error: PSQLError) -> String {
-        if let message = error.serverInfo?[.message] { return message }
+        if error.code == .server { return StoreError.classify(error).description }
         if let underlying = error.underlying { return "\(underlying)" }
         return "\(error.code)"
     }

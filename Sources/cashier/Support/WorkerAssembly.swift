@@ -18,8 +18,10 @@ enum WorkerAssembly {
 
     static func run(
         kafka: KafkaConfiguration, postgres: (url: String, configuration: PostgresClient.Configuration), channels: ChannelOptions.Resolved,
-        roles: [Role], http listener: (host: String, port: Int), extraServices: [any Service] = [], logger: Logger
+        roles: [Role], http listener: Listener, extraServices: [any Service] = [], logger: Logger
     ) async throws {
+        // A taken port is found before any connection is made.
+        try await listener.ensureAvailable()
         MetricsSetup.bootstrap()
         let connections = roles.map { role in
             switch role {
@@ -78,7 +80,7 @@ enum WorkerAssembly {
                 // Shutdown runs in reverse: the pipelines stop first, then the relay publishes
                 // what they recorded last and flushes the producer.
                 var settings = ServiceGroupConfiguration(
-                    services: extraServices + [ops, relay] + pipelines, gracefulShutdownSignals: [.sigterm, .sigint],
+                    services: extraServices + [listener.service(ops), relay] + pipelines, gracefulShutdownSignals: [.sigterm, .sigint],
                     cancellationSignals: [], logger: logger)
                 settings.maximumGracefulShutdownDuration = deadline + .seconds(4)
                 try await ServiceGroup(configuration: settings).run()
