@@ -30,6 +30,10 @@ public enum DatabaseURL {
             host: parts.host, port: parts.port, username: parts.user, password: parts.password, database: parts.database, tls: tls)
         configuration.options.maximumConnections = 40
         configuration.options.connectTimeout = .seconds(5)
+        // The server gives up on a statement before `Database`'s 15 s client deadline does, so a
+        // statement that timed out is known to have been rolled back (not left running with its
+        // locks and connection while its callers retry), and a batch's rows can be retried.
+        configuration.options.additionalStartupParameters = [("statement_timeout", "12s")]
         return configuration
     }
 

@@ -27,13 +27,18 @@ public struct Migrator: Sendable {
 
     private func migrateLocked() async throws -> [Int] {
         try await client.withConnection { connection in
-            try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
+            // A migration may rewrite a large table, and may wait for another migrator's lock:
+            // no statement timeout on this connection while it migrates.
+            try await connection.query("SET statement_timeout = 0", logger: logger)
             do {
+                try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
                 let applied = try await applyPending(connection)
                 try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+                try await connection.query("RESET statement_timeout", logger: logger)
                 return applied
             } catch {
                 _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+                _ = try? await connection.query("RESET statement_timeout", logger: logger)
                 throw error
             }
         }

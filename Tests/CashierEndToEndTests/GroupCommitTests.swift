@@ -122,6 +122,14 @@ struct GroupCommitTests {
         }
     }
 
+    @Test func theServerGivesUpOnAStatementBeforeTheClientDeadline() async throws {
+        try await withStore { _, db async throws in
+            // So a batch that timed out was rolled back, not left running with its locks.
+            let rows = try await db.query("SHOW statement_timeout", logger: Logger(label: "test")).collect()
+            #expect(try rows.first?.decode(String.self) == "12s")
+        }
+    }
+
     // MARK: Support
 
     private func order(_ name: String) -> OrderCreated {
