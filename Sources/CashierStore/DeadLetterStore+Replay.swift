@@ -81,7 +81,9 @@ extension DeadLetterStore {
     }
 
     /// Opens the replay's one channel call (a `failed` payment only): the next attempt number,
-    /// from the database, with the same key. Nil when the replay lost its lease.
+    /// from the database, with the same key, and the payment `resolving` under the replay's
+    /// lease (`sendFromReplay`), so a replay that never records the answer leaves it to be
+    /// looked up. Nil when the replay lost its lease.
     public func replayAttempt(_ claim: ReplayClaim) async throws -> PaymentTicket? {
         try await PaymentStore(client: client, logger: logger, worker: "replay:" + claim.actor).send(claim.ticket)
     }
@@ -91,7 +93,8 @@ extension DeadLetterStore {
         let logger = self.logger
         let lostSuccess: String? = try await client.withTransaction(logger: logger) { connection -> String? in
             // Whether the replay's change of the payment went through (a replay whose lease was
-            // taken over meanwhile changes nothing, and must not close the letter either).
+            // taken over meanwhile changes nothing, and must not close the letter either; the
+            // payment is then `resolving` in other hands, or settled).
             var applied = true
             var lostSuccess: String? = nil
             switch finish {
@@ -123,23 +126,45 @@ extension DeadLetterStore {
                     RETURNING payment_id
                     """, logger: logger)
                 applied = try await !rows.collect().isEmpty
-            case .settled(_, let outcome, _):
-                // A decline after all: the order's `failed` result stands; the reason is updated.
-                try await connection.query(
+            case .settled(let ticket, let outcome, _):
+                // A decline after all: back to `failed` (the replay's call had made it
+                // `resolving`); the order's `failed` result stands; the reason is updated.
+                let transition = PaymentLifecycle.replayNotCharged
+                let rows = try await connection.query(
                     """
-                    UPDATE payments SET reason_code = \(outcome.reason?.code), reason_message = \(outcome.reason?.message), updated_at = now()
-                    WHERE payment_id = \(claim.paymentID) AND lease_token = \(claim.lease)
+                    UPDATE payments SET state = \(transition.toName), reason_code = \(outcome.reason?.code),
+                                        reason_message = \(outcome.reason?.message), retry_due_at = NULL, unknown_since = NULL, lookups = 0,
+                                        updated_at = now()
+                    WHERE payment_id = \(claim.paymentID) AND state = ANY(\(transition.fromNames)::text[]) AND lease_token = \(claim.lease)
+                      AND attempts = \(ticket.attempt)
+                    RETURNING payment_id
                     """, logger: logger)
-            case .failedAgain(_, let outcome):
+                applied = try await !rows.collect().isEmpty
+            case .failedAgain(let ticket, let outcome):
+                // Unknown: the payment stays `resolving`, looked up from now. Retryable (the call
+                // did nothing, and the replay's lookup had found no charge): back to `failed`.
+                let rows: PostgresRowSequence
                 if case .unknown = outcome {
                     let transition = PaymentLifecycle.replayUnknown
-                    try await connection.query(
+                    rows = try await connection.query(
                         """
-                        UPDATE payments SET state = \(transition.toName), retry_due_at = now(), unknown_since = now(), lookups = 0,
-                                            updated_at = now()
+                        UPDATE payments SET state = \(transition.toName), retry_due_at = now(), unknown_since = coalesce(unknown_since, now()),
+                                            lookups = 0, updated_at = now()
                         WHERE payment_id = \(claim.paymentID) AND state = ANY(\(transition.fromNames)::text[]) AND lease_token = \(claim.lease)
+                          AND attempts = \(ticket.attempt)
+                        RETURNING payment_id
+                        """, logger: logger)
+                } else {
+                    let transition = PaymentLifecycle.replayNotCharged
+                    rows = try await connection.query(
+                        """
+                        UPDATE payments SET state = \(transition.toName), retry_due_at = NULL, unknown_since = NULL, lookups = 0, updated_at = now()
+                        WHERE payment_id = \(claim.paymentID) AND state = ANY(\(transition.fromNames)::text[]) AND lease_token = \(claim.lease)
+                          AND attempts = \(ticket.attempt)
+                        RETURNING payment_id
                         """, logger: logger)
                 }
+                applied = try await !rows.collect().isEmpty
                 try await connection.query(
                     """
                     UPDATE dead_letters SET attempts = \(claim.attempts + 1),

@@ -55,17 +55,25 @@ extension PaymentStore {
     /// Opens the attempt row of the call about to be sent and returns the ticket with the
     /// attempt number the database gave it, or nil when this holder no longer holds the
     /// payment (its lease was taken over, or the payment moved on): then it must not call.
+    ///
+    /// A replay's call (`sendFromReplay`) also puts the payment in `resolving` with a lookup due
+    /// now: the lookup waits for the replay's lease to lapse, so it happens only if the replay
+    /// does not record the answer itself.
     public func send(_ ticket: PaymentTicket) async throws -> PaymentTicket? {
         let transition = switch ticket.state {
         case .retryScheduled: PaymentLifecycle.sendFromRetry
         case .failed: PaymentLifecycle.sendFromReplay
         default: PaymentLifecycle.sendFromProcessing
         }
+        let toResolving = transition.to == .resolving
         let rows = try await database.rows(
             """
             WITH sent AS (
                 UPDATE payments SET attempts = attempts + 1, state = \(transition.toName), updated_at = now(),
-                                    lease_until = now() + make_interval(secs => \(leaseSeconds))
+                                    lease_until = now() + make_interval(secs => \(leaseSeconds)),
+                                    retry_due_at = CASE WHEN \(toResolving) THEN now() ELSE retry_due_at END,
+                                    unknown_since = CASE WHEN \(toResolving) THEN coalesce(unknown_since, now()) ELSE unknown_since END,
+                                    lookups = CASE WHEN \(toResolving) THEN 0 ELSE lookups END
                 WHERE payment_id = \(ticket.paymentID) AND state = ANY(\(transition.fromNames)::text[])
                   AND lease_token = \(ticket.lease) AND attempts = \(ticket.attempt)
                 RETURNING attempts
@@ -78,6 +86,7 @@ extension PaymentStore {
         guard let attempt = try rows.first?.decode(Int.self) else { return nil }
         var sent = ticket
         sent.attempt = attempt
+        sent.state = transition.to
         return sent
     }
 

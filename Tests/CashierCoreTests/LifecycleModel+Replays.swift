@@ -53,12 +53,14 @@ extension LifecycleModel {
                 release(claim, closing: false)
                 return
             }
+            // `send` takes the payment to `resolving` before the call, with a lookup due once the
+            // replay's lease lapses (PaymentStore.send: `retry_due_at = now()`).
             let who = replayWriter(actor, claim, attempt: claim.attempts)
-            guard apply(PaymentLifecycle.sendFromReplay, by: who, lease: .refresh, due: nil, sends: true) else {
+            guard apply(PaymentLifecycle.sendFromReplay, by: who, lease: .refresh, due: true, sends: true) else {
                 release(claim, closing: false)
                 return
             }
-            let ticket = Ticket(lease: claim.lease, attempt: row!.attempts, state: .failed)
+            let ticket = Ticket(lease: claim.lease, attempt: row!.attempts, state: PaymentLifecycle.sendFromReplay.to)
             let charged = channel.holdsCharge(key)
             let outcome = channel.call(key, dice: dice)
             if !charged && channel.holdsCharge(key) { chargedByReplay = true }
@@ -77,19 +79,34 @@ extension LifecycleModel {
             successLearned = true
             settleReplay(actor, claim, reference)
         case .declined:
-            // The order's `failed` stands; the letter is closed whoever holds the payment now.
+            // Back to `failed`, the order's `failed` result standing; the letter is closed.
             note("\(name): declined again, the order stays failed")
-            release(claim, closing: true)
+            let applied = notCharged(actor, claim, ticket, answer: "declined")
+            release(claim, closing: applied)
         case .retryable:
+            // The call did nothing: back to `failed`; the dead letter stays open.
             note("\(name): failed again (retryable), the dead letter stays open")
+            notCharged(actor, claim, ticket, answer: "retryable")
             release(claim, closing: false)
         case .unknown:
-            // The money may have moved after all: looked up like any unknown outcome.
-            if !apply(PaymentLifecycle.replayUnknown, by: replayWriter(actor, claim), lease: .keep, due: true) {
+            // The money may have moved after all: it stays `resolving`, looked up like any
+            // unknown outcome. Refused (another process holds it now), it is `resolving` there.
+            let who = replayWriter(actor, claim, attempt: ticket.attempt)
+            if !apply(PaymentLifecycle.replayUnknown, by: who, lease: .keep, due: true) {
                 staleReplayAnswers.insert("unknown")
             }
             release(claim, closing: false)
         }
+    }
+
+    /// `replayNotCharged` under the replay's lease and attempt; refused, the payment is in other
+    /// hands (looked up, or settled) and the letter stays open.
+    @discardableResult
+    private mutating func notCharged(_ actor: Int, _ claim: ReplayClaim, _ ticket: Ticket, answer: String) -> Bool {
+        let who = replayWriter(actor, claim, attempt: ticket.attempt)
+        let applied = apply(PaymentLifecycle.replayNotCharged, by: who, lease: .keep, due: false)
+        if !applied { staleReplayAnswers.insert(answer) }
+        return applied
     }
 
     /// `replaySucceed` under the replay's lease; refused (another replay took the payment over),

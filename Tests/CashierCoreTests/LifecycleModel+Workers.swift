@@ -139,14 +139,12 @@ extension LifecycleModel {
             if !apply(PaymentLifecycle.resolvePaid, by: who, lease: .clear, due: false, reference: reference) {
                 learnSuccess(reference, attempt: ticket.attempt, by: who.name + " (late lookup)")
             }
-        case .notPaid where channel.running:
-            // The settle window (LookupPolicy.believesNoCharge, with `now` taken once the lookup
-            // answered): the last call may still be running at the channel, so "no charge" means
-            // "not yet".
+        case .notPaid where lookedWhileRunning:
+            // The settle window (LookupPolicy.believesNoCharge, with `now` taken before the lookup
+            // was sent): the last call may still have been running at the channel when it looked,
+            // so "no charge" means "not yet", however late the answer came.
             apply(PaymentLifecycle.lookUpAgain, by: who, lease: .clear, due: true)
         case .notPaid:
-            // Believed only because the call finished between the lookup and this decision.
-            if lookedWhileRunning, !channel.running { believedNoChargeOfARunningCall = true }
             if policy.allowsAnotherAttempt(after: ticket.attempt) {
                 apply(PaymentLifecycle.resolveUnpaid, by: who, lease: .clear, due: true)
             } else {

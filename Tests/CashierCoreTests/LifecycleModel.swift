@@ -10,11 +10,12 @@ import CashierCore
 // attempt row for the sweeper) follow PaymentStore.
 //
 // Not modelled: time (a due time is due whenever someone looks; the lookup horizon is a roll of
-// the dice; the settle window of a lookup's "no charge" is "no call of the key is still running
-// at the channel", see `ModelChannel.running`), lease renewals (a lapse is for good unless the
-// holder's next call refreshes it), a crash between the attempt row's commit and the request
-// leaving the process (the call follows its attempt in the same step), several orders, storage
-// errors, and the outbox relay and Kafka offsets (a result in the outbox counts as published).
+// the dice; the settle window of a lookup's "no charge" is "no call of the key was still
+// running at the channel when the lookup was made", see `ModelChannel.running`), lease renewals
+// (a lapse is for good unless the holder's next call refreshes it), a crash between the attempt
+// row's commit and the request leaving the process (the call follows its attempt in the same
+// step), several orders, storage errors, and the outbox relay and Kafka offsets (a result in the
+// outbox counts as published).
 
 // MARK: The payment row and what was published
 
@@ -155,9 +156,6 @@ struct LifecycleModel: Sendable {
     var retryableWhileCharged = false
     /// Whether a lookup found no charge while a call of the key was still running at the channel.
     var notPaidWhileRunning = false
-    /// Whether the resolver believed such a "no charge" because the call had finished by the time
-    /// it decided (PaymentResolver checks the settle window after the lookup's answer, not at its start).
-    var believedNoChargeOfARunningCall = false
     /// Whether an operator's replay died (or was killed) holding the answer of its call.
     var replayDiedAfterItsCall = false
     /// Every transition the run made.

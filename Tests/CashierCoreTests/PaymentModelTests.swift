@@ -9,16 +9,32 @@ import Testing
         #expect(PaymentLifecycle.replaySucceed.allows(.failed))
     }
 
+    /// A replay's return to `failed` (`replay not charged`) is an operator's, from the
+    /// `resolving` its own `send` made out of `failed`.
     @Test func failedIsReachedOnlyByADeclineAnExhaustionOrAReplay() {
         let intoFailed = PaymentLifecycle.all.filter { $0.to == .failed && !$0.from.allSatisfy { $0 == .failed } }
-        #expect(Set(intoFailed.map(\.name)) == ["decline", "exhaust"])
+        #expect(Set(intoFailed.map(\.name)) == ["decline", "exhaust", "replay not charged"])
+        #expect(PaymentLifecycle.replayNotCharged.guardedBy == .operator_)
+        #expect(PaymentLifecycle.sendFromReplay.from == [.failed] && PaymentLifecycle.sendFromReplay.to == .resolving)
     }
 
-    @Test func everyTransitionIntoATerminalStatePublishesAResultExceptAContradiction() {
+    /// Except a contradiction (the order's result stands) and a replay's return to `failed`:
+    /// the payment was `failed`, its result published, before the replay's call made it
+    /// `resolving`; the result stands and none is published again.
+    @Test func everyTransitionIntoATerminalStatePublishesAResultExceptAContradictionOrAReplaysReturn() {
+        let exceptions = [PaymentLifecycle.contradict, PaymentLifecycle.replayNotCharged]
         for transition in PaymentLifecycle.all where transition.to.isTerminal && !transition.from.allSatisfy(\.isTerminal) {
+            guard !exceptions.contains(transition) else { continue }
             #expect(transition.emits.contains(.result), "\(transition)")
         }
-        #expect(!PaymentLifecycle.contradict.emits.contains(.result))
+        for transition in exceptions { #expect(!transition.emits.contains(.result), "\(transition)") }
+    }
+
+    /// A replay's call is never sent from `failed`: the money may move from the moment it leaves.
+    @Test func noCallIsSentFromATerminalState() {
+        for transition in [PaymentLifecycle.sendFromProcessing, PaymentLifecycle.sendFromRetry, PaymentLifecycle.sendFromReplay] {
+            #expect(!transition.to.isTerminal, "\(transition) from \(transition.fromNames) leaves the payment \(transition.toName)")
+        }
     }
 
     @Test func aLearnedSuccessSettlesOpenPaymentsAndNeverASecondResult() {

@@ -105,6 +105,63 @@ struct DeadLetterEndToEndTests {
         retry.signal(SIGTERM)
     }
 
+    @Test func aReplayKilledAfterItsCallWasSentEndsSucceededByLookupWithOneCharge() async throws {
+        let pipeline = try await Pipeline.shared()
+        // The stage's sandbox makes a `pm_sandbox_slow` charge at once and answers 30 s later.
+        let stage = try await Stage(sandbox: ["--slow-answer-ms", "30000"])
+        // The order worker cannot reach the card channel and may make one call: the order is
+        // exhausted (nothing sent, nothing charged), `failed`, dead-lettered.
+        var unreachable = stage.environment
+        unreachable["CASHIER_CARD_URL"] = "http://127.0.0.1:9"
+        let worker = try CashierProcess(
+            "stage-worker-unreachable", Pipeline.workerArguments(brokers: stage.brokers, group: stage.group) + ["--retry-max-attempts", "1"],
+            environment: unreachable)
+        try await eventually("the worker to join its group") { worker.log.contains("partitions assigned") }
+        let retry = try await stage.retryWorker()
+        let order = pipeline.order("replay_killed", paymentMethod: "pm_sandbox_slow")
+        try await stage.publish(order)
+        let letterQuery = "SELECT id::integer FROM dead_letters WHERE order_id = '\(order.orderID)' AND reason_code = 'retries_exhausted'"
+        try await eventually("the order to be dead-lettered", timeout: .seconds(30)) { try await pipeline.count(letterQuery, on: stage) > 0 }
+        #expect(try await pipeline.paymentState(order.orderID, on: stage) == "failed")
+        let id = try await pipeline.count(letterQuery, on: stage)
+
+        // The replay reaches the channel, which charges; it is killed before the answer comes.
+        var replayEnvironment = stage.environment
+        replayEnvironment["CASHIER_CHANNEL_TIMEOUT_MS"] = "20000"
+        let replay = try CashierProcess(
+            "stage-replay", ["dlq", "replay", "--id", String(id), "--actor", "e2e-killed", "--reason", "killed mid-call"],
+            environment: replayEnvironment)
+        try await eventually("the replay's call to charge", timeout: .seconds(20)) {
+            try await pipeline.charges(order.orderID, sandbox: stage.sandboxURL).count == 1
+        }
+        replay.signal(SIGKILL)
+        #expect(await replay.waitForExit(timeout: .seconds(10)) != nil)
+        // Since its call was sent the payment is `resolving`, not `failed`, with attempt 2 open.
+        #expect(try await pipeline.paymentState(order.orderID, on: stage) == "resolving")
+        let open = try await pipeline.attempts(order.orderID, on: stage)
+        #expect(open.count == 2 && open.last?.finished == nil, "\(open)")
+
+        // Once the replay's lease lapses the retry worker looks it up and finds the charge.
+        try await eventually("the payment to succeed by lookup", timeout: .seconds(90)) {
+            try await pipeline.paymentState(order.orderID, on: stage) == "succeeded"
+        }
+        #expect(try await pipeline.charges(order.orderID, sandbox: stage.sandboxURL).count == 1, "one charge")
+        let attempts = try await pipeline.attempts(order.orderID, on: stage)
+        #expect(attempts.count == 2 && attempts.last?.outcome == "interrupted", "\(attempts)")
+        #expect(try await pipeline.count(
+            """
+            SELECT count(*)::integer FROM dead_letter_actions WHERE dead_letter_id = \(id) AND actor = 'e2e-killed'
+              AND outcome = 'started' AND finished_at IS NULL
+            """, on: stage) == 1, "the killed replay's audit row shows it never finished")
+        try await eventually("the succeeded result to follow the failed one", timeout: .seconds(30)) {
+            let statuses = (try await pipeline.results(for: [order.orderID], atLeast: 1, timeout: .seconds(5), on: stage)[order.orderID] ?? [])
+                .compactMap { if case .string(let status)? = $0["status"] { status } else { nil } }
+            return statuses == ["failed", "succeeded"]
+        }
+        worker.signal(SIGTERM)
+        retry.signal(SIGTERM)
+    }
+
     @Test func replayingManyNeedsConfirmationAndDiscardIsAudited() async throws {
         let pipeline = try await Pipeline.shared()
         let orders = (0..<2).map { pipeline.order("many_dlq\($0)", paymentMethod: "pm_sandbox_unavailable") }

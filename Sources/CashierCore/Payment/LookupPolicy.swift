@@ -23,8 +23,9 @@ public struct LookupPolicy: Sendable, Equatable {
         self.settleMilliseconds = settleMilliseconds
     }
 
-    /// Whether a lookup made at `now` that found no charge may be believed, the last call
-    /// having been sent at `lastCall`.
+    /// Whether a lookup that found no charge may be believed, the last call having been sent at
+    /// `lastCall` and the lookup at `now` — the time the lookup was *sent*, not when it
+    /// answered: a lookup sent inside the window may have looked before the call finished.
     public func believesNoCharge(lastCall: Int64?, now: Int64, bySearch: Bool = false) -> Bool {
         guard let lastCall else { return true }
         return now - lastCall >= (bySearch ? max(settleMilliseconds, searchLagMilliseconds) : settleMilliseconds)

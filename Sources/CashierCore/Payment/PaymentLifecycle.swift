@@ -123,14 +123,23 @@ public enum PaymentLifecycle {
     /// A replay is leased: a dead-lettered `failed` payment, or a parked `resolving` one.
     public static let claimReplayFailed = T(name: "claim replay", from: [.failed], to: .failed, emits: [], guardedBy: .operator_)
     public static let claimReplayParked = T(name: "claim replay", from: [.resolving], to: .resolving, emits: [], guardedBy: .operator_)
-    /// A replay of a `failed` payment found no charge: its one call, with the same key.
-    public static let sendFromReplay = T(name: "send", from: [.failed], to: .failed, emits: [], guardedBy: .operator_)
+    /// A replay of a `failed` payment found no charge: its one call, with the same key. From the
+    /// moment the call may leave, money may move, so the payment is `resolving` — held by the
+    /// replay's lease, with a lookup due as soon as that lease lapses — not `failed`: a replay
+    /// that dies before it records the answer, or whose lease is taken over, leaves a payment
+    /// the retry worker looks up (and a notification settles), never a charged one `failed`.
+    public static let sendFromReplay = T(name: "send", from: [.failed], to: .resolving, emits: [], guardedBy: .operator_)
     /// A replay found or made the charge: the one way out of a terminal state, with a new
     /// result event (a new event id) and an audit row.
     public static let replaySucceed = T(name: "replay succeed", from: [.failed, .resolving], to: .succeeded, emits: [.result], guardedBy: .operator_)
-    /// A replay's one call of a `failed` payment answered "unknown": the money may have moved
-    /// after all, so it is looked up like any unknown outcome (and settled by a notification).
-    public static let replayUnknown = T(name: "replay unknown", from: [.failed], to: .resolving, emits: [], guardedBy: .operator_)
+    /// A replay's one call answered "unknown": the money may have moved after all, so the
+    /// payment stays `resolving` and is looked up like any unknown outcome, from now.
+    public static let replayUnknown = T(name: "replay unknown", from: [.resolving], to: .resolving, emits: [], guardedBy: .operator_)
+    /// A replay's one call answered "not charged" — declined, or a retryable answer (the call
+    /// did nothing) — after the replay's own lookup had found no charge: back to `failed`. The
+    /// order's `failed` result, published before the replay sent its call, stands: no second
+    /// result. Only the replay that sent the call may make it (its lease, its attempt).
+    public static let replayNotCharged = T(name: "replay not charged", from: [.resolving], to: .failed, emits: [], guardedBy: .operator_)
     /// A replay of a parked payment found no charge: back on the retry schedule.
     public static let replayUnpaid = T(name: "replay unpaid", from: [.resolving], to: .retryScheduled, emits: [], guardedBy: .operator_)
 
@@ -138,7 +147,7 @@ public enum PaymentLifecycle {
     public static let all: [T] = [
         accept, resume, sendFromProcessing, sendFromRetry, succeed, decline, handOver, deferUnsent, lookUp, arm, claimRetry, reschedule,
         exhaust, claimLookup, resolvePaid, resolveUnpaid, lookUpAgain, park, learnSuccess, contradict, sweepSent, sweepUnsent,
-        claimReplayFailed, claimReplayParked, sendFromReplay, replaySucceed, replayUnknown, replayUnpaid,
+        claimReplayFailed, claimReplayParked, sendFromReplay, replaySucceed, replayUnknown, replayNotCharged, replayUnpaid,
     ]
 
     /// The transition a success learned out of band takes from `state`: nothing when the

@@ -14,6 +14,10 @@ struct PaymentResolver: Sendable {
     func resolve(_ ticket: PaymentTicket) async throws {
         let store = charger.store
         let logger = charger.logger
+        // The settle window is measured when the lookup is sent, not when it answers: a lookup
+        // sent while the last call may still be running at the channel says "not yet" however
+        // late its answer comes back.
+        let lookedAt = PaymentCharger.nowMilliseconds()
         let lookup = await charger.channels.protection(for: ticket.order.channel)
             .lookup(PaymentCharger.request(for: ticket), reference: ticket.reference)
         switch lookup {
@@ -27,7 +31,7 @@ struct PaymentResolver: Sendable {
             }
         // A card charge without an intent id is found by Stripe's search, which lags writes.
         case .notPaid where !charger.lookupPolicy.believesNoCharge(
-            lastCall: ticket.lastCallMilliseconds, now: PaymentCharger.nowMilliseconds(),
+            lastCall: ticket.lastCallMilliseconds, now: lookedAt,
             bySearch: ticket.order.channel == .card && !(ticket.reference?.hasPrefix("pi_") ?? false)):
             // The last call may still be running at the channel: "no charge" means "not yet".
             let reason = Reason(code: "lookup_not_yet", message: "no charge found yet; the last call may still be running at the channel")
