@@ -74,9 +74,11 @@ extension DeadLetterStore {
                 """, logger: logger)
             var actionID: Int64 = 0
             for try await value in actions.decode(Int64.self) { actionID = value }
-            return .ready(ReplayClaim(
+            var replay = ReplayClaim(
                 letterID: id, actionID: actionID, actor: actor, paymentID: paymentID, order: order, idempotencyKey: payment.2,
-                attempts: payment.1, reference: payment.3, lease: token, state: claim.to))
+                attempts: payment.1, reference: payment.3, lease: token, state: claim.to)
+            replay.leaseDuration = lease
+            return .ready(replay)
         }
     }
 
@@ -85,7 +87,7 @@ extension DeadLetterStore {
     /// lease (`sendFromReplay`), so a replay that never records the answer leaves it to be
     /// looked up. Nil when the replay lost its lease.
     public func replayAttempt(_ claim: ReplayClaim) async throws -> PaymentTicket? {
-        try await PaymentStore(client: client, logger: logger, worker: "replay:" + claim.actor).send(claim.ticket)
+        try await PaymentStore(client: client, logger: logger, worker: "replay:" + claim.actor, lease: claim.leaseDuration).send(claim.ticket)
     }
 
     /// Records how the replay ended, releases the payment and closes the audit row.

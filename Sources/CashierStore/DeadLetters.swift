@@ -84,6 +84,10 @@ public struct ReplayClaim: Sendable, Equatable {
     /// `resolving` for a payment parked as `outcome_unknown`).
     public let lease: String
     public let state: PaymentState
+    /// How long the replay's lease lasts: its lookup and its one call, with room to record them.
+    /// The call's attempt keeps it (not a worker's shorter default), so the retry worker never
+    /// looks the payment up while the replay's call may still be running.
+    public var leaseDuration: Duration = .seconds(30)
 
     /// The payment as of its last call (what a lookup or a result names).
     public var ticket: PaymentTicket {
