@@ -143,24 +143,25 @@ extension DeadLetterStore {
                     """, logger: logger)
                 applied = try await !rows.collect().isEmpty
             case .failedAgain(let ticket, let outcome):
-                // Unknown: the payment stays `resolving`, looked up from now. Retryable (the call
-                // did nothing, and the replay's lookup had found no charge): back to `failed`.
+                // Not processed (the call did nothing, and the replay's lookup had found no
+                // charge): back to `failed`. Anything else — unknown, or a server error, which
+                // does not say whether it charged — stays `resolving`, looked up from now.
                 let rows: PostgresRowSequence
-                if case .unknown = outcome {
-                    let transition = PaymentLifecycle.replayUnknown
+                if case .notProcessed = outcome {
+                    let transition = PaymentLifecycle.replayNotCharged
                     rows = try await connection.query(
                         """
-                        UPDATE payments SET state = \(transition.toName), retry_due_at = now(), unknown_since = coalesce(unknown_since, now()),
-                                            lookups = 0, updated_at = now()
+                        UPDATE payments SET state = \(transition.toName), retry_due_at = NULL, unknown_since = NULL, lookups = 0, updated_at = now()
                         WHERE payment_id = \(claim.paymentID) AND state = ANY(\(transition.fromNames)::text[]) AND lease_token = \(claim.lease)
                           AND attempts = \(ticket.attempt)
                         RETURNING payment_id
                         """, logger: logger)
                 } else {
-                    let transition = PaymentLifecycle.replayNotCharged
+                    let transition = PaymentLifecycle.replayUnknown
                     rows = try await connection.query(
                         """
-                        UPDATE payments SET state = \(transition.toName), retry_due_at = NULL, unknown_since = NULL, lookups = 0, updated_at = now()
+                        UPDATE payments SET state = \(transition.toName), retry_due_at = now(), unknown_since = coalesce(unknown_since, now()),
+                                            lookups = 0, updated_at = now()
                         WHERE payment_id = \(claim.paymentID) AND state = ANY(\(transition.fromNames)::text[]) AND lease_token = \(claim.lease)
                           AND attempts = \(ticket.attempt)
                         RETURNING payment_id

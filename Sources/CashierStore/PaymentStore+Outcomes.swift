@@ -18,6 +18,9 @@ public struct PaymentChange: Sendable {
     public var retry: RetryRequest?
     /// The dead letter's reason, when the transition emits one.
     public var deadLetter: Reason?
+    /// The last channel error a dead letter names when this change closes no call (a lookup
+    /// found no charge after the last call's error); otherwise the outcome's reason is.
+    public var lastError: Reason?
 
     public init(
         _ transition: PaymentTransition, outcome: ChannelOutcome? = nil, reason: Reason? = nil, reference: String? = nil,
@@ -39,6 +42,7 @@ public struct PaymentChange: Sendable {
         copy.reason = reason.map(StorableText.of)
         copy.reference = reference.map(StorableText.of)
         copy.deadLetter = deadLetter.map(StorableText.of)
+        copy.lastError = lastError.map(StorableText.of)
         copy.outcome = outcome.map(StorableText.of)
         return copy
     }
@@ -90,13 +94,15 @@ extension PaymentStore {
         return sent
     }
 
-    /// Whether any call of this payment ended without an answer (unknown, or interrupted by a
-    /// crash or a take-over): then a later "nothing charged" does not prove no money moved.
-    public func hadAmbiguousCall(before ticket: PaymentTicket) async throws -> Bool {
+    /// Whether an earlier call of this payment may have charged: any call the channel did not
+    /// answer with "not processed" (a server error, an unknown answer, a call interrupted by a
+    /// crash or a take-over, or one still open). Then a later "not processed" does not prove
+    /// that no money moved.
+    public func hadCallThatMayHaveCharged(before ticket: PaymentTicket) async throws -> Bool {
         let rows = try await database.rows(
             """
             SELECT EXISTS (SELECT 1 FROM payment_attempts WHERE payment_id = \(ticket.paymentID) AND attempt_no < \(ticket.attempt)
-                           AND (outcome = ANY(\(["unknown", "interrupted"])::text[]) OR finished_at IS NULL))
+                           AND (outcome IS DISTINCT FROM \(ChannelOutcome.notProcessedKind) OR finished_at IS NULL))
             """)
         return try rows.first?.decode(Bool.self) ?? true
     }
@@ -136,7 +142,7 @@ extension PaymentStore {
         let order = ticket.order
         let outcome = change.outcome
         let message = write.message
-        let lastError = outcome?.reason ?? change.reason ?? letter
+        let lastError = outcome?.reason ?? change.lastError ?? change.reason ?? letter
         let dlqEventID = "dlq_\(ticket.paymentID)_\(ticket.attempt)_\(letter.code)"
         let moveQuery: PostgresQuery = """
             WITH moved AS (

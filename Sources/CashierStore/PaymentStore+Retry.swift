@@ -1,3 +1,4 @@
+import Foundation
 public import CashierCore
 import PostgresNIO
 
@@ -58,26 +59,34 @@ extension PaymentStore {
                     lease_until = now() + make_interval(secs => \(leaseSeconds))
                 FROM due WHERE p.payment_id = due.payment_id
                 RETURNING p.payment_id, p.order_id, p.attempts, p.idempotency_key, p.traceparent, p.lease_token,
-                          p.channel_reference, p.lookups, (extract(epoch FROM p.unknown_since) * 1000)::bigint AS unknown_since_ms,
-                          (SELECT (extract(epoch FROM max(a.started_at)) * 1000)::bigint FROM payment_attempts a
-                           WHERE a.payment_id = p.payment_id) AS last_call_ms
+                          p.channel_reference, p.lookups, (extract(epoch FROM p.unknown_since) * 1000)::bigint AS unknown_since_ms
             ), interrupted AS (
                 UPDATE payment_attempts a SET finished_at = now(), outcome = 'interrupted'
                 FROM claimed c WHERE a.payment_id = c.payment_id AND a.finished_at IS NULL
             )
-            SELECT c.payment_id, c.attempts, c.idempotency_key, c.traceparent, c.lease_token, c.channel_reference, c.lookups, c.unknown_since_ms, c.last_call_ms,
+            SELECT c.payment_id, c.attempts, c.idempotency_key, c.traceparent, c.lease_token, c.channel_reference, c.lookups, c.unknown_since_ms,
+                   (extract(epoch FROM now() - last.started_at) * 1000)::bigint AS last_call_age_ms, last.error_code, last.error_message,
                    o.event_id, o.order_id, o.user_id, o.item_id, o.price, o.currency, o.discount, o.channel,
                    o.payment_method, o.created_at
             FROM claimed c JOIN orders o USING (order_id)
+            LEFT JOIN LATERAL (
+                SELECT a.started_at, a.error_code, a.error_message FROM payment_attempts a
+                WHERE a.payment_id = c.payment_id ORDER BY a.attempt_no DESC LIMIT 1
+            ) last ON true
             """)
+        // The last call's age is measured by Postgres's clock, which stamped it, and turned into
+        // a time on this process's clock: the settle window never depends on two clocks agreeing.
+        let claimedAt = Int64((Date().timeIntervalSince1970 * 1000).rounded())
         return try rows.map { row in
-            let (paymentID, attempts, key, traceparent, lease, reference, lookups, unknownSince, lastCall) =
-                try row.decode((String, Int, String, String?, String, String?, Int, Int64?, Int64?).self)
-            let order = try Self.order(from: row, startingAt: 9)
-            return PaymentTicket(
+            let (paymentID, attempts, key, traceparent, lease, reference, lookups, unknownSince, lastCallAge, errorCode, errorMessage) =
+                try row.decode((String, Int, String, String?, String, String?, Int, Int64?, Int64?, String?, String?).self)
+            let order = try Self.order(from: row, startingAt: 11)
+            var ticket = PaymentTicket(
                 paymentID: paymentID, order: order, idempotencyKey: key, attempt: attempts, lease: lease, state: transition.to,
-                reference: reference, lookups: lookups, unknownSinceMilliseconds: unknownSince, lastCallMilliseconds: lastCall,
-                traceparent: traceparent)
+                reference: reference, lookups: lookups, unknownSinceMilliseconds: unknownSince,
+                lastCallMilliseconds: lastCallAge.map { claimedAt - max($0, 0) }, traceparent: traceparent)
+            ticket.lastCallError = errorCode.map { Reason(code: $0, message: errorMessage ?? "") }
+            return ticket
         }
     }
 

@@ -18,8 +18,10 @@ public struct PaymentTicket: Sendable, Equatable {
     /// Lookups made since the outcome became unknown, and when it did (milliseconds since the epoch).
     public var lookups: Int
     public var unknownSinceMilliseconds: Int64?
-    /// When the last call was sent (milliseconds since the epoch), if any.
+    /// When the last call was sent (milliseconds since the epoch, on this process's clock), if any.
     public var lastCallMilliseconds: Int64?
+    /// The error the last call was answered with, if it was (a claimed retry or lookup).
+    public var lastCallError: Reason?
     /// Whether an earlier holder's call was interrupted before its outcome was recorded.
     public let resumed: Bool
     /// Whether the attempt row of the next call is already open (a new order accepted with its

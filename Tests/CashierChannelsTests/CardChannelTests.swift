@@ -107,23 +107,23 @@ import Testing
         try await client.shutdown()
     }
 
-    @Test func wrongAPIKeyIsRetryableSoTheOrderIsNotFailed() async throws {
+    @Test func wrongAPIKeyIsNotProcessedSoTheOrderIsNotFailed() async throws {
         var configuration = SandboxConfiguration()
         configuration.cardAPIKey = "sk_right"
         let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
         try await withSandbox(configuration) { url, server in
             let outcome = await adapter(url, client, key: "sk_wrong").charge(request("ord_g"))
-            #expect(outcome.kind == "retryable")
+            #expect(outcome.kind == "not_processed")
             #expect(server.card.intents.isEmpty)
         }
         try await client.shutdown()
     }
 
-    @Test func unreachableChannelIsRetryable() async throws {
+    @Test func unreachableChannelIsNotProcessed() async throws {
         let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
         // Port 9 (discard) is closed on loopback here: the connection is refused before sending.
         let outcome = await adapter("http://127.0.0.1:9", client).charge(request("ord_h"))
-        #expect(outcome.kind == "retryable")
+        #expect(outcome.kind == "not_processed")
         try await client.shutdown()
     }
 

@@ -32,9 +32,9 @@ import Testing
         #expect(classify(402, cardError).reason?.code == "generic_decline")
         #expect(classify(400, #"{"error":{"type":"idempotency_error","code":"idempotency_key_in_use"}}"#).kind == "declined")
         #expect(classify(409, #"{"error":{"type":"idempotency_error"}}"#).kind == "unknown")
-        #expect(classify(429, nil).kind == "retryable")
-        for status in [401, 403] { #expect(classify(status, nil).kind == "retryable", "\(status)") }
-        for status in [500, 502, 503] { #expect(classify(status, nil).kind == "retryable", "\(status)") }
+        #expect(classify(429, nil).kind == "not_processed", "rate limited before anything was done")
+        for status in [401, 403] { #expect(classify(status, nil).kind == "not_processed", "\(status)") }
+        for status in [500, 502, 503] { #expect(classify(status, nil).kind == "retryable", "\(status): a 5xx may follow a charge") }
         #expect(classify(500, nil, shouldRetry: false).kind == "unknown", "a 5xx never says the charge did not happen")
         #expect(classify(402, cardError, shouldRetry: true).kind == "retryable", "the channel's header wins")
         #expect(classify(301, nil).kind == "unknown")

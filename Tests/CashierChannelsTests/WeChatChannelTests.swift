@@ -116,7 +116,7 @@ import Testing
     }
 
     @Test func errorTableFollowsTheContract() {
-        #expect(WeChatClassifier.error(status: 429, code: "FREQUENCY_LIMITED", message: nil).kind == "retryable")
+        #expect(WeChatClassifier.error(status: 429, code: "FREQUENCY_LIMITED", message: nil).kind == "not_processed")
         for status in [500, 502, 503] { #expect(WeChatClassifier.error(status: status, code: "SYSTEM_ERROR", message: nil).kind == "unknown") }
         for (status, code) in [(400, "PARAM_ERROR"), (400, "INVALID_REQUEST"), (400, "ORDER_CLOSED"), (401, "SIGN_ERROR"), (403, "NOTENOUGH"),
                                (403, "TRADE_ERROR"), (403, "RULE_LIMIT"), (403, "ACCOUNT_ERROR"), (403, "NO_AUTH")] {

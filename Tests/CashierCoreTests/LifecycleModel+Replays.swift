@@ -73,7 +73,7 @@ extension LifecycleModel {
     /// DeadLetterStore.finishReplay of the replay's one call.
     mutating func finishReplay(_ actor: Int, _ claim: ReplayClaim, _ ticket: Ticket, _ outcome: ChannelOutcome) {
         let name = Self.actorNames[actor]
-        if case .unknown = outcome { row?.close(ticket.attempt, ambiguous: true) } else { row?.close(ticket.attempt, ambiguous: false) }
+        row?.close(ticket.attempt, ambiguous: !Self.provesNotProcessed(outcome))
         switch outcome {
         case .succeeded(let reference):
             successLearned = true
@@ -83,14 +83,14 @@ extension LifecycleModel {
             note("\(name): declined again, the order stays failed")
             let applied = notCharged(actor, claim, ticket, answer: "declined")
             release(claim, closing: applied)
-        case .retryable:
+        case .notProcessed:
             // The call did nothing: back to `failed`; the dead letter stays open.
-            note("\(name): failed again (retryable), the dead letter stays open")
-            notCharged(actor, claim, ticket, answer: "retryable")
+            note("\(name): failed again (not processed), the dead letter stays open")
+            notCharged(actor, claim, ticket, answer: "not processed")
             release(claim, closing: false)
-        case .unknown:
-            // The money may have moved after all: it stays `resolving`, looked up like any
-            // unknown outcome. Refused (another process holds it now), it is `resolving` there.
+        case .retryable, .unknown:
+            // The money may have moved after all (a server error does not say): it stays
+            // `resolving`, looked up like any unknown outcome. Refused (another process holds it now), it is `resolving` there.
             let who = replayWriter(actor, claim, attempt: ticket.attempt)
             if !apply(PaymentLifecycle.replayUnknown, by: who, lease: .keep, due: true) {
                 staleReplayAnswers.insert("unknown")

@@ -81,17 +81,26 @@ extension LifecycleModel {
         let who = writer(actor, sent)
         let charged = channel.holdsCharge(key)
         let outcome = channel.call(key, dice: dice)
-        if charged, case .retryable = outcome { retryableWhileCharged = true }
         let nowCharged = channel.holdsCharge(key)
+        switch outcome {
+        case .notProcessed, .retryable: if nowCharged { retryableWhileCharged = true }
+        case .succeeded, .declined, .unknown: break
+        }
         note("\(who.name): channel answered \(outcome.kind) (charged: \(nowCharged))")
         actors[actor] = .answered(sent, outcome)
+    }
+
+    /// Whether an answer proves the call did nothing (`notProcessed`): attempt rows of other
+    /// answers count as calls that may have charged (PaymentStore.hadCallThatMayHaveCharged).
+    static func provesNotProcessed(_ outcome: ChannelOutcome) -> Bool {
+        if case .notProcessed = outcome { true } else { false }
     }
 
     /// PaymentCharger.record: the answer of the call `ticket` made.
     mutating func record(_ actor: Int, _ ticket: Ticket, _ outcome: ChannelOutcome) {
         let who = writer(actor, ticket)
         // The attempt row is closed even when the move is refused.
-        if case .unknown = outcome { row?.close(ticket.attempt, ambiguous: true) } else { row?.close(ticket.attempt, ambiguous: false) }
+        row?.close(ticket.attempt, ambiguous: !Self.provesNotProcessed(outcome))
         switch outcome {
         case .succeeded(let reference):
             successLearned = true
@@ -100,13 +109,14 @@ extension LifecycleModel {
             }
         case .declined:
             apply(PaymentLifecycle.decline, by: who, lease: .clear, due: false)
-        case .retryable:
+        case .notProcessed, .retryable:
             if !policy.allowsAnotherAttempt(after: ticket.attempt) {
-                // An earlier call that went unanswered may have charged: looked up, never failed.
-                if row?.hadAmbiguousCall(before: ticket.attempt) ?? true {
-                    apply(PaymentLifecycle.lookUp, by: who, lease: .clear, due: true)
-                } else {
+                // Failed only when this call and every earlier one were not processed; a server
+                // error, or an earlier call that went unanswered, may have charged: looked up.
+                if Self.provesNotProcessed(outcome), !(row?.hadAmbiguousCall(before: ticket.attempt) ?? true) {
                     apply(PaymentLifecycle.exhaust, by: who, lease: .clear, due: false, deadLetter: "retries_exhausted")
+                } else {
+                    apply(PaymentLifecycle.lookUp, by: who, lease: .clear, due: true)
                 }
             } else {
                 let t = ticket.state == .processing ? PaymentLifecycle.handOver : PaymentLifecycle.reschedule

@@ -152,7 +152,8 @@ struct LifecycleModel: Sendable {
     /// Replay writes refused because another replay had taken the payment over, by what the
     /// stale replay had learned: `succeeded`, `unknown`, ... (DeadLetterStore.finishReplay's `applied`).
     var staleReplayAnswers: Set<String> = []
-    /// Whether the channel answered a call `retryable` while it held a charge for the key.
+    /// Whether the channel answered a call `notProcessed` or `retryable` while it held (or had just
+    /// made) a charge for the key.
     var retryableWhileCharged = false
     /// Whether a lookup found no charge while a call of the key was still running at the channel.
     var notPaidWhileRunning = false

@@ -11,6 +11,10 @@ enum ChannelBehaviour: String, Sendable {
     /// rate limiter in front of the idempotency layer, a 503 from a proxy) may come for any call,
     /// whatever the key holds: it says "this call did nothing", not "nothing was charged".
     case retryableAnyCall
+    /// As honest, but any call may be answered with a server error (5xx, `retryable`), and one
+    /// that found nothing saved may have charged before it failed: a 5xx does not say whether
+    /// money moved.
+    case serverErrors
     /// A channel that contradicts itself: it may decline a call it charged, and a lookup may miss
     /// a charge.
     case contradicting

@@ -31,6 +31,7 @@ struct ModelChannel: Sendable {
     static let timeout = Reason(code: "timeout", message: "no answer within the deadline")
     static let refused = Reason(code: "connection_refused", message: "the call did not reach the channel")
     static let busy = Reason(code: "rate_limited", message: "HTTP 429")
+    static let serverError = Reason(code: "api_error", message: "HTTP 500")
     static let decline = Reason(code: "card_declined", message: "HTTP 402")
     static let inFlight = Reason(code: "idempotency_key_in_use", message: "HTTP 409: another request with this key is in flight")
 
@@ -50,7 +51,12 @@ struct ModelChannel: Sendable {
 
     mutating func call(_ key: String, dice: Int) -> ChannelOutcome {
         calls[key, default: 0] += 1
-        if behaviour == .retryableAnyCall, (5...8).contains(dice / 10 % 10) { return .retryable(Self.refused) }
+        if behaviour == .retryableAnyCall, (5...8).contains(dice / 10 % 10) { return .notProcessed(Self.refused) }
+        if behaviour == .serverErrors, (5...8).contains(dice / 10 % 10) {
+            // The server failed, before or after it charged.
+            if record(key) == .nothing, dice / 10 % 2 == 0 { _ = charge(key) }
+            return .retryable(Self.serverError)
+        }
         // Another request with this key is in flight: its outcome is not known yet.
         if running { return .unknown(Self.inFlight) }
         let timesOut = !recovered && dice % 3 == 2
@@ -65,7 +71,7 @@ struct ModelChannel: Sendable {
             case 1:
                 saved[key] = .declined
                 return .declined(Self.decline)
-            case 2: return .retryable(Self.busy)
+            case 2: return .notProcessed(Self.busy)
             case 3:
                 _ = charge(key)
                 return .unknown(Self.timeout)

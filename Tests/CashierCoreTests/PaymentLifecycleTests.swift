@@ -187,6 +187,31 @@ import Testing
         known.report()
     }
 
+    /// Invariant 6 with a channel whose server errors (5xx) may come after it charged: a
+    /// `retryable` last answer is looked up, never failed on its word.
+    @Test func failedIsNeverPublishedWhileChargedWhenServerErrorsMayFollowACharge() async {
+        var known = KnownRuns(Finding.all)
+        await propertyCheck(count: 2 * Self.runs, input: Self.scenarios(.serverErrors, mix: .takeOvers)) { scenario in
+            let run = LifecycleModel.run(scenario)
+            let holds = run.failedNeverPublishedWhileCharged && run.chargeEndsSucceeded
+            if !holds, known.absorbs(run) { return }
+            #expect(holds, "\(run.narrative)")
+        }
+        known.report()
+    }
+
+    /// The last allowed call is answered 500 after it charged: looked up, found, `succeeded`.
+    @Test func aServerErrorOnTheLastAttemptIsLookedUpNotFailed() {
+        let run = LifecycleModel.run(Scenario(
+            config: ModelConfig(maxAttempts: 1, notifies: false, channel: .serverErrors),
+            steps: [
+                Step(kind: .deliverOrder, dice: 60),  // the worker accepts; its call 1 charges, then answers 500
+                Step(kind: .advance),  // the last attempt answered a server error: look up → resolving
+            ]))
+        #expect(run.retryableWhileCharged && run.applied.contains(PaymentLifecycle.lookUp), "\(run.narrative)")
+        #expect(!run.applied.contains(PaymentLifecycle.exhaust) && run.row?.state == .succeeded, "\(run.narrative)")
+    }
+
     @Test func aChargeAlwaysEndsSucceededWhenAnyCallMayFailToConnect() async {
         var known = KnownRuns(Finding.all)
         await propertyCheck(count: 2 * Self.runs, input: Self.scenarios(.retryableAnyCall, mix: .takeOvers)) { scenario in

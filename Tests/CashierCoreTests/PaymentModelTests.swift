@@ -86,7 +86,7 @@ import Testing
 
     @Test(arguments: [
         (402, nil, "declined"), (400, nil, "declined"), (404, nil, "declined"),
-        (409, nil, "unknown"), (429, nil, "retryable"), (401, nil, "retryable"),
+        (409, nil, "unknown"), (429, nil, "not_processed"), (401, nil, "not_processed"), (429, true, "not_processed"),
         (500, nil, "retryable"), (502, nil, "retryable"), (503, nil, "retryable"),
         (500, false, "unknown"), (400, true, "retryable"), (302, nil, "unknown"),
     ] as [(Int, Bool?, String)])

@@ -83,6 +83,24 @@ struct RetryEndToEndTests {
         #expect(letter?["source"]?["offset"] == .number(String(origin.offset)))
     }
 
+    /// The channel charges, then answers 500 to every call with the key (Stripe saves a server
+    /// error for the key and replays it). All four attempts are answered 500; the last one,
+    /// which says nothing about the money, is looked up, not exhausted: the search finds the
+    /// charge and the order ends succeeded, one charge, no `failed` result ever published.
+    @Test func aServerErrorOnTheLastAttemptIsLookedUpAndTheChargeFound() async throws {
+        let pipeline = try await Pipeline.shared()
+        let order = pipeline.order("charged500", paymentMethod: "pm_sandbox_charged_500")
+        try await pipeline.publish(order)
+        try await pipeline.waitForTerminal([order.orderID], timeout: .seconds(90))
+        let payment = try await pipeline.payment(order.orderID)
+        #expect(payment?.state == "succeeded" && payment?.attempts == 4, "\(String(describing: payment))")
+        #expect(try await pipeline.charges(order.orderID).count == 1)
+        #expect(try await pipeline.attempts(order.orderID).map(\.outcome) == ["retryable", "retryable", "retryable", "retryable"])
+        let results = try await pipeline.results(for: [order.orderID], atLeast: 1)[order.orderID] ?? []
+        #expect(results.map { $0["status"] } == [.string("succeeded")], "no failed result was ever published: \(results)")
+        #expect(try await pipeline.count("SELECT count(*)::integer FROM dead_letters WHERE order_id = '\(order.orderID)'") == 0)
+    }
+
     @Test func unknownOutcomesAreResolvedWithoutASecondCharge() async throws {
         let pipeline = try await Pipeline.shared()
         // The channel holds the call 3 s before charging: the first call times out (2 s), so the

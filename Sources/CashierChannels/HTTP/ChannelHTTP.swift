@@ -35,7 +35,7 @@ public enum ChannelHTTP {
     /// - Parameter channel: how messages name the channel, e.g. `"card channel"`.
     static func transportOutcome(_ error: any Error, channel: String) -> ChannelOutcome {
         if failedBeforeSending(error) {
-            return .retryable(Reason(code: "connection_failed", message: "\(channel) unreachable, nothing sent: \(error)"))
+            return .notProcessed(Reason(code: "connection_failed", message: "\(channel) unreachable, nothing sent: \(error)"))
         }
         if isTimeout(error) {
             return .unknown(Reason(code: "timeout", message: "\(channel) gave no complete answer in time; the charge may have happened"))

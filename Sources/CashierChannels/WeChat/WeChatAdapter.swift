@@ -180,7 +180,7 @@ public enum WeChatClassifier {
 
     public static func error(status: Int, code: String?, message: String?) -> ChannelOutcome {
         let reason = Reason(code: code ?? "wechat_http_\(status)", message: "wechat pay \(status) \(code ?? ""): \(message ?? "")")
-        if status == 429 { return .retryable(reason) }
+        if status == 429 { return .notProcessed(reason) }  // rate limited: nothing done
         if status >= 500 { return .unknown(reason) }  // retry with the same out_trade_no, query first
         // OUT_TRADE_NO_USED says the trade exists: what became of it is for the query to say,
         // never a buyer-visible failure (the contract lists it as terminal; this is the safe reading).

@@ -15,18 +15,24 @@ public enum CardResponseClassifier {
         // out): its outcome is not known yet, whatever a retry header says, so this is
         // "unknown", never "nothing happened" (checked before the header for that reason).
         if status == 409 { return .unknown(reason) }
-        // Otherwise an explicit header from the channel wins over our reading of the status code.
-        if shouldRetry == true { return .retryable(reason) }
         switch status {
-        case 402:
-            return .declined(reason)
         case 429:
-            return .retryable(reason)
+            // Rate limited before anything was done: nothing charged.
+            return .notProcessed(reason)
         case 401, 403:
             // A rejected API key charged nothing; an operator must fix the configuration, so the
             // order goes down the retry path (and, if never fixed, to the dead letters, where it
             // can be replayed) instead of being failed for the buyer.
-            return .retryable(reason)
+            return .notProcessed(reason)
+        default:
+            break
+        }
+        // Otherwise an explicit header from the channel wins over our reading of the status
+        // code; it says a repeat may help, not that nothing was charged.
+        if shouldRetry == true { return .retryable(reason) }
+        switch status {
+        case 402:
+            return .declined(reason)
         case 400..<500:
             // idempotency_error (same key, other parameters) and invalid requests: retrying the
             // same call cannot help.

@@ -4,7 +4,14 @@ public enum ChannelOutcome: Sendable, Equatable {
     case succeeded(reference: String)
     /// The channel refused the charge for good (decline, insufficient funds, bad request).
     case declined(Reason)
-    /// Nothing was charged and the same call may succeed later (429, 5xx, connection refused).
+    /// The channel did not process the call, so nothing was charged, and the same call may
+    /// succeed later: the request never left (connection refused), or the channel refused it
+    /// before doing anything (429 rate limit, rejected credentials). The one retryable answer
+    /// that may end a payment `failed` without a lookup.
+    case notProcessed(Reason)
+    /// A server error (5xx): retry with the same key. Whether the channel charged before it
+    /// failed is not said, so when no attempt is left the payment is looked up before it may
+    /// fail (DESIGN.md invariant 6: `failed` only on a decline or a lookup finding no charge).
     case retryable(Reason)
     /// The charge may or may not have happened (timeout, `processing`, a pending deduction, a
     /// stalled or unverifiable answer): never reported as a failure; the payment is looked up
@@ -18,17 +25,21 @@ public enum ChannelOutcome: Sendable, Equatable {
         switch self {
         case .succeeded: "succeeded"
         case .declined: "declined"
+        case .notProcessed: Self.notProcessedKind
         case .retryable: "retryable"
         case .unknown: "unknown"
         }
     }
+
+    /// The kind of a `notProcessed` answer, as attempt rows store it.
+    public static let notProcessedKind = "not_processed"
 
     /// The channel's id for the charge, when it succeeded or when an unknown answer named one.
     public var reference: String? {
         switch self {
         case .succeeded(let reference): reference
         case .unknown(_, let reference): reference
-        case .declined, .retryable: nil
+        case .declined, .notProcessed, .retryable: nil
         }
     }
 
@@ -45,7 +56,7 @@ public enum ChannelOutcome: Sendable, Equatable {
     public var reason: Reason? {
         switch self {
         case .succeeded: nil
-        case .declined(let reason), .retryable(let reason), .unknown(let reason, _): reason
+        case .declined(let reason), .notProcessed(let reason), .retryable(let reason), .unknown(let reason, _): reason
         }
     }
 }

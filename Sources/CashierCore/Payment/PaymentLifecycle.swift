@@ -81,8 +81,9 @@ public enum PaymentLifecycle {
     public static let claimRetry = T(name: "claim retry", from: [.retryScheduled], to: .retryScheduled, emits: [], guardedBy: .anyone)
     /// A retryable answer with attempts left: next due time.
     public static let reschedule = T(name: "reschedule", from: [.retryScheduled], to: .retryScheduled, emits: [], guardedBy: .holder)
-    /// The last allowed call was answered "not charged" (or a lookup found no charge and no
-    /// attempt is left): `failed`, a dead letter. Never after an unknown answer without a lookup.
+    /// The last allowed call was answered "not processed" after calls that were all "not
+    /// processed", or a lookup found no charge and no attempt is left: `failed`, a dead letter.
+    /// Never after an unknown answer or a server error without a lookup.
     public static let exhaust = T(
         name: "exhaust", from: [.processing, .retryScheduled, .resolving], to: .failed, emits: [.result, .deadLetter], guardedBy: .holder)
 
@@ -135,8 +136,8 @@ public enum PaymentLifecycle {
     /// A replay's one call answered "unknown": the money may have moved after all, so the
     /// payment stays `resolving` and is looked up like any unknown outcome, from now.
     public static let replayUnknown = T(name: "replay unknown", from: [.resolving], to: .resolving, emits: [], guardedBy: .operator_)
-    /// A replay's one call answered "not charged" — declined, or a retryable answer (the call
-    /// did nothing) — after the replay's own lookup had found no charge: back to `failed`. The
+    /// A replay's one call answered "not charged" — declined, or "not processed" (the call did
+    /// nothing; a server error is not that) — after the replay's own lookup had found no charge: back to `failed`. The
     /// order's `failed` result, published before the replay sent its call, stands: no second
     /// result. Only the replay that sent the call may make it (its lease, its attempt).
     public static let replayNotCharged = T(name: "replay not charged", from: [.resolving], to: .failed, emits: [], guardedBy: .operator_)

@@ -12,7 +12,9 @@ import Synchronization
 /// `pm_sandbox_unavailable` (always 503), `pm_sandbox_flaky_<n>` (503 for the first n calls),
 /// `pm_sandbox_processing_<ms>` (answered `processing`, succeeds `<ms>` later; a repeat replays
 /// the saved `processing` answer), `pm_sandbox_stall` (charged, then the answer stops after its
-/// head and half its body; a repeat replays the saved answer whole).
+/// head and half its body; a repeat replays the saved answer whole), `pm_sandbox_charged_500`
+/// (charged, then answered 500 `api_error`; the 500 is saved and replayed for the key, as Stripe
+/// saves a server error: only a lookup finds the charge).
 public final class CardSimulator: Sendable {
     public struct Answer: Sendable {
         public let status: Int
@@ -131,7 +133,9 @@ public final class CardSimulator: Sendable {
             id: intentID, idempotencyKey: key, orderID: orderID, amount: amount, currency: currency, paymentMethod: paymentMethod,
             status: status, createdAtMilliseconds: now, completesAtMilliseconds: behaviour.processing.map { now + $0.wholeMilliseconds })
         let answer: SavedAnswer
-        if let decline = behaviour.decline {
+        if behaviour.serverErrorAfterCharge {
+            answer = SavedAnswer(status: 500, body: errorBody(type: "api_error", code: "internal_error", declineCode: nil, message: "An unexpected error occurred.", intent: nil))
+        } else if let decline = behaviour.decline {
             answer = SavedAnswer(status: 402, body: errorBody(type: "card_error", code: "card_declined", declineCode: decline, message: "Your card was declined.", intent: intentID))
         } else {
             answer = SavedAnswer(status: 200, body: Self.intentJSON(intent))
@@ -195,6 +199,8 @@ public final class CardSimulator: Sendable {
         /// Answer `processing`; the intent succeeds this much later.
         var processing: Duration? = nil
         var stall = false
+        /// Charge, then answer (and save) a server error.
+        var serverErrorAfterCharge = false
 
         init(paymentMethod: String, call: Int, configuration: SandboxConfiguration) {
             switch paymentMethod {
@@ -202,6 +208,7 @@ public final class CardSimulator: Sendable {
             case "pm_card_chargeDeclinedInsufficientFunds": decline = "insufficient_funds"
             case "pm_sandbox_slow": slowAnswer = true
             case "pm_sandbox_stall": stall = true
+            case "pm_sandbox_charged_500": serverErrorAfterCharge = true
             case let method where method.hasPrefix("pm_sandbox_processing_"):
                 if let ms = Int(method.dropFirst("pm_sandbox_processing_".count)), ms >= 0 { processing = .milliseconds(ms) }
             case "pm_sandbox_unavailable": transientError = Self.unavailable

@@ -33,7 +33,7 @@ struct UnconfiguredChannel: ChannelAdapter {
     let channel: Channel
 
     func charge(_ request: ChargeRequest) async -> ChannelOutcome {
-        .retryable(Reason(code: "channel_not_configured", message: "channel \(channel.rawValue) has no credentials configured in this worker"))
+        .notProcessed(Reason(code: "channel_not_configured", message: "channel \(channel.rawValue) has no credentials configured in this worker"))
     }
 
     func lookup(_ request: ChargeRequest, reference: String?) async -> PaymentLookup {

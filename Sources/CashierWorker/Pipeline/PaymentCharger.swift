@@ -132,16 +132,21 @@ struct PaymentCharger: Sendable {
             if try await store.move(ticket, PaymentChange(PaymentLifecycle.decline, outcome: outcome, reason: reason, result: result)) {
                 settled(ticket, status: .failed)
             }
-        case .retryable(let reason):
+        case .notProcessed(let reason), .retryable(let reason):
             guard retryPolicy.allowsAnotherAttempt(after: ticket.attempt) else {
-                // "Not charged" now proves nothing if an earlier call of the same key went
-                // unanswered: it may have charged. Look it up before anything is failed.
-                if try await store.hadAmbiguousCall(before: ticket) {
-                    try await store.move(ticket, PaymentChange(
-                        PaymentLifecycle.lookUp, outcome: outcome, reason: reason, dueAtMilliseconds: nextLookup(1)))
+                // No attempt is left. `failed` needs the channel's word that nothing was charged
+                // (invariant 6): this call was not processed, and neither was any earlier one.
+                // A server error says no such thing, and an earlier call that went unanswered or
+                // failed on the server may have charged: look it up before anything is failed.
+                if case .notProcessed = outcome, try await !store.hadCallThatMayHaveCharged(before: ticket) {
+                    try await exhaust(ticket, outcome: outcome, lastError: reason)
                     return
                 }
-                try await exhaust(ticket, outcome: outcome, lastError: reason)
+                try await store.move(ticket, PaymentChange(
+                    PaymentLifecycle.lookUp, outcome: outcome, reason: reason, dueAtMilliseconds: nextLookup(1)))
+                logger.info(
+                    "no attempt left after an answer that does not rule a charge out; the payment will be looked up",
+                    metadata: ["order_id": "\(order.orderID)", "attempt": "\(ticket.attempt)", "reason": "\(reason.code)"])
                 return
             }
             let (due, delay) = nextRetry(after: ticket.attempt)
@@ -185,7 +190,8 @@ struct PaymentCharger: Sendable {
     func exhaust(_ ticket: PaymentTicket, outcome: ChannelOutcome?, lastError: Reason) async throws {
         let reason = Reason(code: "retries_exhausted", message: "\(ticket.attempt) attempts failed; last: \(lastError.code): \(lastError.message)")
         let result = Self.result(ticket, status: .failed, reference: nil, reason: reason)
-        let change = PaymentChange(PaymentLifecycle.exhaust, outcome: outcome, reason: reason, result: result, deadLetter: reason)
+        var change = PaymentChange(PaymentLifecycle.exhaust, outcome: outcome, reason: reason, result: result, deadLetter: reason)
+        change.lastError = lastError
         if try await store.move(ticket, change) {
             settled(ticket, status: .failed)
             Telemetry.deadLetters(reason: reason.code).increment()

@@ -44,7 +44,10 @@ struct PaymentResolver: Sendable {
                     PaymentLifecycle.resolveUnpaid, reason: reason, dueAtMilliseconds: PaymentCharger.nowMilliseconds()))
                 logger.info("unknown outcome resolved: not paid; retrying with the same key", metadata: ["order_id": "\(ticket.order.orderID)"])
             } else {
-                try await charger.exhaust(ticket, outcome: nil, lastError: reason)
+                // The dead letter and the result name the last call's error, which is what an
+                // operator acts on; the lookup is why it may be believed.
+                let last = ticket.lastCallError.map { Reason(code: $0.code, message: "\($0.message); a lookup found no charge") } ?? reason
+                try await charger.exhaust(ticket, outcome: nil, lastError: last)
             }
         case .unknown(let reason):
             let now = PaymentCharger.nowMilliseconds()
