@@ -29,7 +29,7 @@ public struct PaymentStore: Sendable {
     }
 
     /// A fresh lease token: this process's name and 64 random bits.
-    func newLease() -> String {
+    public func newLease() -> String {
         worker + "#" + String(UInt64.random(in: .min ... .max), radix: 16)
     }
 
@@ -41,14 +41,22 @@ public struct PaymentStore: Sendable {
     /// statement shared with the other new orders accepted at the same moment (the hot path,
     /// `GroupCommit`); anything else takes the careful path below.
     ///
-    /// - Parameter openAttempt: the caller holds the channel's place for the call, so a new
-    ///   payment's first attempt row is opened in the same statement (one round trip fewer per
-    ///   order). Without it the payment starts with no attempt, and `send` opens one later.
-    public func accept(_ order: OrderCreated, origin: EventOrigin, traceparent: String? = nil, openAttempt: Bool = false) async throws -> Acceptance {
+    /// - Parameters:
+    ///   - openAttempt: the caller holds the channel's place for the call, so a new payment's
+    ///     first attempt row is opened in the same statement (one round trip fewer per order).
+    ///     Without it the payment starts with no attempt, and `send` opens one later.
+    ///   - lease: the lease token the caller uses for every try of this record (`newLease()`,
+    ///     once per record). A try whose write committed after its answer was lost (the
+    ///     client's deadline passed first) is then recognised as the caller's own on the next
+    ///     try, instead of as a payment some live holder drives: without it, the order would be
+    ///     left to the sweeper with an attempt opened and never sent (invariant 7).
+    public func accept(
+        _ order: OrderCreated, origin: EventOrigin, traceparent: String? = nil, openAttempt: Bool = false, lease: String? = nil
+    ) async throws -> Acceptance {
         let write = AcceptWrite(
             order: order, origin: origin, traceparent: traceparent, openAttempt: openAttempt,
             paymentID: PaymentIdentity.paymentID(orderID: order.orderID), idempotencyKey: PaymentIdentity.idempotencyKey(orderID: order.orderID),
-            lease: newLease())
+            lease: lease ?? newLease())
         if try await groups.accepts.submit(write) {
             var ticket = PaymentTicket(
                 paymentID: write.paymentID, order: order, idempotencyKey: write.idempotencyKey, attempt: openAttempt ? 1 : 0,
@@ -56,28 +64,35 @@ public struct PaymentStore: Sendable {
             ticket.attemptOpen = openAttempt
             return .charge(ticket)
         }
-        return try await acceptExisting(order, origin: origin, traceparent: traceparent)
+        return try await acceptExisting(order, origin: origin, traceparent: traceparent, ownLease: write.lease, openAttempt: openAttempt)
     }
 
-    /// The order id is known: a duplicate, a conflict, or a payment whose holder vanished.
-    private func acceptExisting(_ order: OrderCreated, origin: EventOrigin, traceparent: String?) async throws -> Acceptance {
+    /// The order id is known: a duplicate, a conflict, a payment whose holder vanished, or this
+    /// caller's own earlier try, committed although its answer was lost.
+    private func acceptExisting(
+        _ order: OrderCreated, origin: EventOrigin, traceparent: String?, ownLease: String, openAttempt: Bool
+    ) async throws -> Acceptance {
         let worker = self.worker
         let logger = self.logger
-        let lease = newLease()
+        // A take-over is under the caller's lease too, so that a try of it whose answer was
+        // lost is the caller's own as well.
+        let lease = ownLease
         let leaseSeconds = self.leaseSeconds
         let resume = PaymentLifecycle.resume
         return try await database.transaction { connection in
             let rows = try await connection.query(
                 """
                 SELECT o.fingerprint, p.payment_id, p.state, p.attempts, p.idempotency_key, p.channel_reference,
-                       coalesce(p.lease_until < now(), true)
+                       coalesce(p.lease_until < now(), true), p.lease_token IS NOT DISTINCT FROM \(ownLease),
+                       EXISTS (SELECT 1 FROM payment_attempts a WHERE a.payment_id = p.payment_id AND a.attempt_no = p.attempts
+                                                               AND a.finished_at IS NULL)
                 FROM orders o JOIN payments p USING (order_id)
                 WHERE o.order_id = \(order.orderID)
                 FOR UPDATE OF p
                 """, logger: logger)
-            var existing: (String, String, String, Int, String, String?, Bool)? = nil
-            for try await row in rows.decode((String, String, String, Int, String, String?, Bool).self) { existing = row }
-            guard let (fingerprint, paymentID, stateText, attempts, key, reference, lapsed) = existing else {
+            var existing: (String, String, String, Int, String, String?, Bool, Bool, Bool)? = nil
+            for try await row in rows.decode((String, String, String, Int, String, String?, Bool, Bool, Bool).self) { existing = row }
+            guard let (fingerprint, paymentID, stateText, attempts, key, reference, lapsed, own, attemptOpen) = existing else {
                 throw StoreError(.invariant, "order \(order.orderID) exists without a payment")
             }
             guard let state = PaymentState(rawValue: stateText) else {
@@ -86,6 +101,11 @@ public struct PaymentStore: Sendable {
             if fingerprint != order.fingerprint {
                 try await Self.recordConflict(order, existingFingerprint: fingerprint, origin: origin, on: connection, logger: logger)
                 return .conflict
+            }
+            if own, resume.allows(state) {
+                return try await Self.ownEarlierTry(
+                    order, paymentID: paymentID, key: key, attempts: attempts, reference: reference, lease: ownLease,
+                    attemptOpen: attemptOpen, openAttempt: openAttempt, traceparent: traceparent, on: connection, logger: logger)
             }
             try await connection.query(
                 """
@@ -113,6 +133,36 @@ public struct PaymentStore: Sendable {
                 paymentID: paymentID, order: order, idempotencyKey: key, attempt: attempts, lease: lease, state: resume.to,
                 reference: reference, resumed: true, traceparent: traceparent))
         }
+    }
+
+    /// The caller's earlier try of this record committed, and the caller never learned it: no
+    /// call followed (a try that sent its call records the answer or gives the record up, it is
+    /// never tried again). It holds the payment under its own lease. An attempt row it opened
+    /// stays open for the call about to be sent; one it cannot use now (the channel refused its
+    /// place meanwhile) is removed, because no call was sent for it (invariant 7).
+    private static func ownEarlierTry(
+        _ order: OrderCreated, paymentID: String, key: String, attempts: Int, reference: String?, lease: String, attemptOpen: Bool,
+        openAttempt: Bool, traceparent: String?, on connection: PostgresConnection, logger: Logger
+    ) async throws -> Acceptance {
+        var attempt = attempts
+        if attemptOpen, !openAttempt {
+            try await connection.query(
+                """
+                WITH unsent AS (
+                    DELETE FROM payment_attempts WHERE payment_id = \(paymentID) AND attempt_no = \(attempts) AND finished_at IS NULL
+                    RETURNING attempt_no
+                )
+                UPDATE payments SET attempts = attempts - 1, updated_at = now()
+                WHERE payment_id = \(paymentID) AND lease_token = \(lease) AND EXISTS (SELECT 1 FROM unsent)
+                """, logger: logger)
+            attempt -= 1
+        }
+        var ticket = PaymentTicket(
+            paymentID: paymentID, order: order, idempotencyKey: key, attempt: attempt, lease: lease, state: PaymentLifecycle.accept.to,
+            reference: reference, traceparent: traceparent)
+        ticket.attemptOpen = attemptOpen && openAttempt
+        logger.notice("an earlier try of this order's accept had committed; continuing under its lease", metadata: ["order_id": "\(order.orderID)"])
+        return .charge(ticket)
     }
 
     private static func recordConflict(

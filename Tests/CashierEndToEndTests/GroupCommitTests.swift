@@ -122,6 +122,37 @@ struct GroupCommitTests {
         }
     }
 
+    /// The client's deadline passes while the accept waits for a lock; the statement commits
+    /// afterwards. The record's next try, under the same lease, finds the payment its own and
+    /// goes on to the call with the attempt it opened (or removes that attempt when it has no
+    /// place for the call now), instead of taking it for a payment another holder drives and
+    /// leaving an attempt opened and never sent.
+    @Test func anAcceptWhoseAnswerWasLostIsFoundToBeTheCallersOwn() async throws {
+        try await withStore(deadline: .milliseconds(300)) { store, db async throws in
+            for openOnRetry in [true, false] {
+                let order = order("lost_\(openOnRetry)")
+                let lease = store.newLease()
+                let blocker = try await lockOrders(db, for: .milliseconds(1500))
+                await #expect(throws: StoreError.self, "the client gives up at its deadline") {
+                    try await store.accept(order, origin: origin(openOnRetry ? 900 : 901), openAttempt: true, lease: lease)
+                }
+                try await blocker.value
+                let committed = "SELECT count(*) FROM payments WHERE order_id = '\(order.orderID)'"
+                for _ in 0..<50 where try await count(committed, db) == 0 { try await Task.sleep(for: .milliseconds(100)) }
+                #expect(try await count(committed, db) == 1, "the statement committed after the client's deadline")
+
+                let other = try await store.accept(order, origin: origin(902), openAttempt: true)
+                #expect({ if case .duplicate(.processing) = other { true } else { false } }(), "another lease: \(other)")
+                let again = try await store.accept(order, origin: origin(openOnRetry ? 900 : 901), openAttempt: openOnRetry, lease: lease)
+                guard case .charge(let ticket) = again else { throw TestFailure("the same lease: \(again)") }
+                #expect(ticket.lease == lease && ticket.attemptOpen == openOnRetry && ticket.attempt == (openOnRetry ? 1 : 0))
+                let attempts = "SELECT count(*) FROM payment_attempts WHERE payment_id = '\(ticket.paymentID)'"
+                #expect(try await count(attempts, db) == (openOnRetry ? 1 : 0), "no attempt row without a call to come")
+                #expect(try await count("SELECT attempts FROM payments WHERE order_id = '\(order.orderID)'", db) == (openOnRetry ? 1 : 0))
+            }
+        }
+    }
+
     @Test func theServerGivesUpOnAStatementBeforeTheClientDeadline() async throws {
         try await withStore { _, db async throws in
             // So a batch that timed out was rolled back, not left running with its locks.
@@ -165,8 +196,22 @@ struct GroupCommitTests {
         return try rows.first!.decode(Int.self)
     }
 
+    /// Holds a lock on `orders` that blocks inserts, from another connection, for `duration`.
+    private func lockOrders(_ db: PostgresClient, for duration: Duration) async throws -> Task<Void, any Error> {
+        let locked = AsyncStream<Void>.makeStream()
+        let task = Task {
+            try await db.withTransaction(logger: Logger(label: "test")) { connection in
+                try await connection.query("LOCK TABLE orders IN SHARE ROW EXCLUSIVE MODE", logger: Logger(label: "test"))
+                locked.continuation.yield()
+                try await Task.sleep(for: duration)
+            }
+        }
+        for await _ in locked.stream { break }
+        return task
+    }
+
     /// A store on a fresh database of the shared cluster, with a pool as large as a worker's.
-    private func withStore(_ body: (PaymentStore, PostgresClient) async throws -> Void) async throws {
+    private func withStore(deadline: Duration = .seconds(15), _ body: (PaymentStore, PostgresClient) async throws -> Void) async throws {
         let pipeline = try await Pipeline.shared()
         let name = "group_" + run
         try await pipeline.db.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: pipeline.logger)
@@ -179,7 +224,7 @@ struct GroupCommitTests {
         let db = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "group-db"))
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await db.run() }
-            try await body(PaymentStore(client: db, logger: Logger(label: "group-store"), worker: "group-test"), db)
+            try await body(PaymentStore(client: db, logger: Logger(label: "group-store"), worker: "group-test", deadline: deadline), db)
             group.cancelAll()
         }
     }

@@ -19,7 +19,8 @@ struct OrderProcessor: Sendable {
 
     /// Returns when the record's outcome is durable in Postgres. Returns false only when the
     /// task was cancelled first (the record is then left for the next owner).
-    func process(_ work: WorkItem) async throws -> Bool {
+    /// - Parameter lease: the lease token of every try of this record (`PaymentStore.accept`).
+    func process(_ work: WorkItem, lease: String) async throws -> Bool {
         let message = work.message
         let origin = work.origin
         let traceparent = message.header("traceparent")
@@ -35,7 +36,7 @@ struct OrderProcessor: Sendable {
             if refusal == .cancelled { return false }
             let acceptance: Acceptance
             do {
-                acceptance = try await store.accept(order, origin: origin, traceparent: traceparent, openAttempt: refusal == nil)
+                acceptance = try await store.accept(order, origin: origin, traceparent: traceparent, openAttempt: refusal == nil, lease: lease)
             } catch {
                 if refusal == nil { protection.abandon() }
                 throw error

@@ -186,13 +186,16 @@ public final class OrderWorker: Service, Sendable {
     private func processUntilDurable(_ item: WorkItem) async -> Bool {
         var failures = 0
         var poison: StoreError? = nil
+        // One lease for every try: a try whose accept committed after its answer was lost is
+        // found to be this task's own by the next.
+        let lease = store.newLease()
         while !Task.isCancelled {
             do {
                 if let poison {
                     try await store.deadLetterPoison(item.message.value, origin: item.origin, error: poison)
                     return true
                 }
-                return try await processor.process(item)
+                return try await processor.process(item, lease: lease)
             } catch {
                 let error = StoreError.classify(error)
                 failures += 1
