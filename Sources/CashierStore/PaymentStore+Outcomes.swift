@@ -84,8 +84,17 @@ extension PaymentStore {
             ), opened AS (
                 INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker)
                 SELECT \(ticket.paymentID), attempts, \(ticket.idempotencyKey), \(worker) FROM sent
+            ), already AS (
+                -- This holder's earlier try committed after its answer was lost: that attempt is
+                -- still open and no call was made for it (the try failed before calling), so the
+                -- call goes out under it rather than being dropped with an attempt that never
+                -- ran (invariant 7).
+                SELECT p.attempts FROM payments p
+                JOIN payment_attempts a ON a.payment_id = p.payment_id AND a.attempt_no = p.attempts AND a.finished_at IS NULL
+                WHERE p.payment_id = \(ticket.paymentID) AND p.state = \(transition.toName)
+                  AND p.lease_token = \(ticket.lease) AND p.attempts = \(ticket.attempt + 1)
             )
-            SELECT attempts FROM sent
+            SELECT attempts FROM sent UNION ALL SELECT attempts FROM already
             """)
         guard let attempt = try rows.first?.decode(Int.self) else { return nil }
         var sent = ticket

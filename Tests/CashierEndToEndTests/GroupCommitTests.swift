@@ -132,7 +132,7 @@ struct GroupCommitTests {
             for openOnRetry in [true, false] {
                 let order = order("lost_\(openOnRetry)")
                 let lease = store.newLease()
-                let blocker = try await lockOrders(db, for: .milliseconds(1500))
+                let blocker = try await lockTable("orders", db, for: .milliseconds(1500))
                 await #expect(throws: StoreError.self, "the client gives up at its deadline") {
                     try await store.accept(order, origin: origin(openOnRetry ? 900 : 901), openAttempt: true, lease: lease)
                 }
@@ -150,6 +150,27 @@ struct GroupCommitTests {
                 #expect(try await count(attempts, db) == (openOnRetry ? 1 : 0), "no attempt row without a call to come")
                 #expect(try await count("SELECT attempts FROM payments WHERE order_id = '\(order.orderID)'", db) == (openOnRetry ? 1 : 0))
             }
+        }
+    }
+
+    /// The same for the statement that opens the attempt of a call (`send`): its answer lost,
+    /// the holder's next try gets the attempt it opened, and exactly one attempt row exists.
+    @Test func aSendWhoseAnswerWasLostOpensNoSecondAttempt() async throws {
+        try await withStore(deadline: .milliseconds(300)) { store, db async throws in
+            let order = order("lost_send")
+            guard case .charge(let held) = try await store.accept(order, origin: origin(903), openAttempt: false) else {
+                throw TestFailure("not accepted")
+            }
+            let blocker = try await lockTable("payments", db, for: .milliseconds(1500))
+            await #expect(throws: StoreError.self, "the client gives up at its deadline") { try await store.send(held) }
+            try await blocker.value
+            let attempts = "SELECT count(*) FROM payment_attempts WHERE payment_id = '\(held.paymentID)'"
+            for _ in 0..<50 where try await count(attempts, db) == 0 { try await Task.sleep(for: .milliseconds(100)) }
+            #expect(try await count(attempts, db) == 1, "the statement committed after the client's deadline")
+            let sent = try await store.send(held)
+            #expect(sent?.attempt == 1, "the holder's next try gets the attempt it opened: \(String(describing: sent))")
+            #expect(try await count(attempts, db) == 1)
+            #expect(try await store.send(held.withLease("taken-over")) == nil, "another lease gets nothing")
         }
     }
 
@@ -196,12 +217,12 @@ struct GroupCommitTests {
         return try rows.first!.decode(Int.self)
     }
 
-    /// Holds a lock on `orders` that blocks inserts, from another connection, for `duration`.
-    private func lockOrders(_ db: PostgresClient, for duration: Duration) async throws -> Task<Void, any Error> {
+    /// Holds a lock on `table` that blocks its writes, from another connection, for `duration`.
+    private func lockTable(_ table: String, _ db: PostgresClient, for duration: Duration) async throws -> Task<Void, any Error> {
         let locked = AsyncStream<Void>.makeStream()
         let task = Task {
             try await db.withTransaction(logger: Logger(label: "test")) { connection in
-                try await connection.query("LOCK TABLE orders IN SHARE ROW EXCLUSIVE MODE", logger: Logger(label: "test"))
+                try await connection.query(PostgresQuery(unsafeSQL: "LOCK TABLE \(table) IN SHARE ROW EXCLUSIVE MODE"), logger: Logger(label: "test"))
                 locked.continuation.yield()
                 try await Task.sleep(for: duration)
             }
