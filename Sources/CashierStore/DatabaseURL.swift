@@ -33,7 +33,13 @@ public enum DatabaseURL {
         // The server gives up on a statement before `Database`'s 15 s client deadline does, so a
         // statement that timed out is known to have been rolled back (not left running with its
         // locks and connection while its callers retry), and a batch's rows can be retried.
-        configuration.options.additionalStartupParameters = [("statement_timeout", "12s")]
+        // A statement waits at most 4 s for a row lock another session holds (an operator's open
+        // transaction, a stuck process): the group commit then splits its batch so the other
+        // rows go through. A session of ours idle inside a transaction for a minute (a process
+        // frozen mid-transaction) is ended by the server, releasing what it holds.
+        configuration.options.additionalStartupParameters = [
+            ("statement_timeout", "12s"), ("lock_timeout", "4s"), ("idle_in_transaction_session_timeout", "60s"),
+        ]
         return configuration
     }
 

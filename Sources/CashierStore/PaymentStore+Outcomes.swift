@@ -133,7 +133,14 @@ extension PaymentStore {
         } else {
             // The hot path (a result, a hand-over, a lookup): one statement shared with the
             // other outcomes recorded at the same moment.
-            moved = try await groups.moves.submit(MoveWrite(ticket: ticket, change: change))
+            let write = MoveWrite(ticket: ticket, change: change)
+            var result = try await groups.moves.submit(write)
+            if result == .busy {
+                // Another session holds the payment's row: this write alone waits for it (at most
+                // `lock_timeout`, then a transient error its caller retries), nobody else does.
+                result = try await Self.moveTogether([write], database: database, skipLocked: false)[0]
+            }
+            moved = result == .moved
         }
         if !moved {
             logger.warning("stale write refused", metadata: [

@@ -38,6 +38,11 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     /// Whether the same step may succeed if tried again after a pause.
     public var isRetryable: Bool { code == .transient || code == .timeout }
 
+    /// Whether the statement lost a fight for a row lock (it waited `lock_timeout` for a row
+    /// another session holds, or was chosen as a deadlock's victim): a batch failing so is
+    /// split, so that the rows nobody holds are written now and only the held one waits.
+    public var isLockContention: Bool { sqlState == "55P03" || sqlState == "40P01" }
+
     public var description: String { sqlState.map { "\(message) (SQLSTATE \($0))" } ?? message }
 
     /// Classifies any error a statement threw (DESIGN.md section 6): transient faults are

@@ -174,6 +174,54 @@ struct GroupCommitTests {
         }
     }
 
+    /// Another session holds one payment's row lock (an operator's open transaction). Outcomes
+    /// of 40 payments, that one among them, are recorded at the same moment: the 39 others
+    /// commit while the lock is still held (their batch skips the held row), and only the held
+    /// payment's write, made alone, waits its 4 s `lock_timeout` and fails, transiently, for its
+    /// caller to retry.
+    @Test func aRowLockedElsewhereHoldsUpOnlyItsOwnWrite() async throws {
+        try await withStore { store, db async throws in
+            let tickets = try await accept((0..<40).map { order("locked_\($0)") }, on: store).map { acceptance in
+                guard case .charge(let ticket) = acceptance else { fatalError("\(acceptance)") }
+                return ticket
+            }
+            let held = tickets[23]
+            let locked = AsyncStream<Void>.makeStream()
+            let blocker = Task {
+                try await db.withTransaction(logger: Logger(label: "test")) { connection in
+                    try await connection.query("SELECT 1 FROM payments WHERE payment_id = \(held.paymentID) FOR UPDATE", logger: Logger(label: "test"))
+                    locked.continuation.yield()
+                    try await Task.sleep(for: .seconds(20))
+                }
+            }
+            for await _ in locked.stream { break }
+            let releasedAt = ContinuousClock.now + .seconds(20)
+            let outcomes = await withTaskGroup(of: (Int, Result<Bool, StoreError>, ContinuousClock.Instant).self) { group in
+                for (index, ticket) in tickets.enumerated() {
+                    group.addTask {
+                        let change = PaymentChange(
+                            PaymentLifecycle.succeed, outcome: .succeeded(reference: "ch_\(index)"), reference: "ch_\(index)",
+                            result: result(ticket, reference: "ch_\(index)"))
+                        do { return (index, .success(try await store.move(ticket, change)), ContinuousClock.now) }
+                        catch { return (index, .failure(StoreError.classify(error)), ContinuousClock.now) }
+                    }
+                }
+                var outcomes: [(Int, Result<Bool, StoreError>, ContinuousClock.Instant)] = []
+                for await outcome in group { outcomes.append(outcome) }
+                return outcomes
+            }
+            blocker.cancel()
+            _ = try? await blocker.value
+            for (index, outcome, finished) in outcomes {
+                #expect(finished < releasedAt, "order \(index) waited for the lock to be released")
+                switch outcome {
+                case .success(let moved): #expect(moved && index != 23, "order \(index)")
+                case .failure(let error): #expect(index == 23 && error.isRetryable && error.isLockContention, "order \(index): \(error)")
+                }
+            }
+        }
+    }
+
     @Test func theServerGivesUpOnAStatementBeforeTheClientDeadline() async throws {
         try await withStore { _, db async throws in
             // So a batch that timed out was rolled back, not left running with its locks.

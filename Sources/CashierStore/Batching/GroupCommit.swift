@@ -10,7 +10,10 @@ import Synchronization
 /// statement that carried its write has committed (or failed).
 ///
 /// A batch that fails with an error that is not transient is halved until the bad row is alone,
-/// so that row gets its own error and its neighbours are committed (`flushSplitting`).
+/// so that row gets its own error and its neighbours are committed (`flushSplitting`). So is a
+/// batch that waited too long for a row lock another session holds (`lock_timeout`): only the
+/// held row's write fails (transiently, so its caller tries it again), and the rest go through,
+/// instead of the whole batch failing on every try for as long as the lock is held.
 final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
     typealias Flush = @Sendable ([Item]) async throws(StoreError) -> [Output]
 
@@ -67,8 +70,7 @@ final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
     private func drain(starting batch: [Waiter]) async {
         var batch = batch
         while true {
-            let results = await flushSplitting(batch.map(\.item)[...])
-            for (waiter, result) in zip(batch, results) { waiter.continuation.resume(returning: result) }
+            await flushSplitting(batch[...])
             let next = state.withLock { state -> [Waiter]? in
                 guard !state.waiting.isEmpty else {
                     state.flushing -= 1
@@ -81,18 +83,24 @@ final class GroupCommit<Item: Sendable, Output: Sendable>: Sendable {
         }
     }
 
-    /// One statement for all of `items`. When it fails with an error that is not transient,
-    /// the batch is halved and each half tried again, down to the row that caused it: one bad
-    /// row among n costs about 2·log2(n) statements, and only that row fails.
-    private func flushSplitting(_ items: ArraySlice<Item>) async -> [Result<Output, StoreError>] {
+    /// One statement for all of `items`. When it fails with an error that is not transient, or
+    /// for a row lock held elsewhere, the batch is halved and each half tried again, down to the
+    /// row that caused it: one bad row among n costs about 2·log2(n) statements, and only that
+    /// row fails.
+    /// Each part's callers resume as soon as their part is done, not when the whole split is.
+    private func flushSplitting(_ waiters: ArraySlice<Waiter>) async {
         do {
-            let outputs = try await flush(Array(items))
-            precondition(outputs.count == items.count, "a group commit returned \(outputs.count) outputs for \(items.count) writes")
-            return outputs.map { .success($0) }
+            let outputs = try await flush(waiters.map(\.item))
+            precondition(outputs.count == waiters.count, "a group commit returned \(outputs.count) outputs for \(waiters.count) writes")
+            for (waiter, output) in zip(waiters, outputs) { waiter.continuation.resume(returning: .success(output)) }
         } catch {
-            guard items.count > 1, !error.isRetryable else { return Array(repeating: .failure(error), count: items.count) }
-            let middle = items.startIndex + items.count / 2
-            return await flushSplitting(items[..<middle]) + flushSplitting(items[middle...])
+            guard waiters.count > 1, !error.isRetryable || error.isLockContention else {
+                for waiter in waiters { waiter.continuation.resume(returning: .failure(error)) }
+                return
+            }
+            let middle = waiters.startIndex + waiters.count / 2
+            await flushSplitting(waiters[..<middle])
+            await flushSplitting(waiters[middle...])
         }
     }
 }

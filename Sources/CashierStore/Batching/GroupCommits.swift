@@ -7,7 +7,7 @@ final class GroupCommits: Sendable {
     static let maxFlushes = 2
 
     let accepts: GroupCommit<AcceptWrite, Bool>
-    let moves: GroupCommit<MoveWrite, Bool>
+    let moves: GroupCommit<MoveWrite, MoveResult>
 
     init(database: Database, worker: String, leaseSeconds: Double) {
         accepts = GroupCommit(maxBatch: Self.maxBatch, maxFlushes: Self.maxFlushes) { writes throws(StoreError) in

@@ -15,11 +15,25 @@ struct MoveWrite: Sendable {
     }
 }
 
+/// What became of one write of a batch of moves.
+enum MoveResult: Sendable, Equatable {
+    case moved
+    /// Fenced out: the lease or the attempt is no longer current, or the state has moved on.
+    case refused
+    /// Another session holds the payment's row lock: not tried, so that the rest of the batch
+    /// need not wait for it. The write is to be made again on its own.
+    case busy
+}
+
 extension PaymentStore {
-    /// Makes many holders' changes in one statement; returns, per write, whether it was made
-    /// (false: fenced out, as `move` explains). Each row binds its own transition's from/to
-    /// states, its lease token and its attempt, exactly as the single statement did.
-    static func moveTogether(_ batch: [MoveWrite], database: Database) async throws(StoreError) -> [Bool] {
+    /// Makes many holders' changes in one statement; returns, per write, what became of it.
+    /// Each row binds its own transition's from/to states, its lease token and its attempt,
+    /// exactly as the single statement did.
+    ///
+    /// The payments' rows are locked first, in key order, so two pods' batches that share
+    /// payments can never deadlock. With `skipLocked` a row another session holds is skipped
+    /// and its write answered `.busy`; without it, the statement waits for it (`lock_timeout`).
+    static func moveTogether(_ batch: [MoveWrite], database: Database, skipLocked: Bool = true) async throws(StoreError) -> [MoveResult] {
         // In key order, so two pods' batches that share payments take their locks in one order.
         let writes = batch.sorted { $0.ticket.paymentID < $1.ticket.paymentID }
         let tickets = writes.map(\.ticket)
@@ -46,6 +60,10 @@ extension PaymentStore {
                        due_ms, reason_code, reason_message, reference,
                        outcome, outcome_reference, error_code, error_message,
                        message_id, message_kind, message_payload, order_id, traceparent)
+            ), locked AS (
+                SELECT payment_id FROM payments WHERE payment_id IN (SELECT payment_id FROM input)
+                ORDER BY payment_id
+                FOR NO KEY UPDATE \(unescaped: skipLocked ? "SKIP LOCKED" : "")
             ), moved AS (
                 UPDATE payments p
                 SET state = i.to_state,
@@ -57,7 +75,8 @@ extension PaymentStore {
                     lookups = CASE WHEN i.bump_lookups THEN p.lookups + 1 WHEN i.to_resolving THEN p.lookups ELSE 0 END,
                     lease_token = NULL, lease_until = NULL, leased_by = NULL, updated_at = now()
                 FROM input i
-                WHERE p.payment_id = i.payment_id AND p.state = ANY(string_to_array(i.from_states, ','))
+                WHERE p.payment_id = i.payment_id AND p.payment_id IN (SELECT payment_id FROM locked)
+                  AND p.state = ANY(string_to_array(i.from_states, ','))
                   AND p.lease_token = i.lease_token AND p.attempts = i.attempt
                 RETURNING i.payment_id, i.lease_token, i.attempt
             ), closed AS (
@@ -66,6 +85,7 @@ extension PaymentStore {
                     error_code = i.error_code, error_message = i.error_message
                 FROM input i
                 WHERE a.payment_id = i.payment_id AND a.attempt_no = i.attempt AND i.outcome IS NOT NULL
+                  AND i.payment_id IN (SELECT payment_id FROM locked)
                   AND (a.finished_at IS NULL OR a.outcome = 'interrupted')
             ), message AS (
                 INSERT INTO outbox (event_id, kind, message_key, payload, traceparent)
@@ -74,18 +94,24 @@ extension PaymentStore {
                 WHERE i.message_id IS NOT NULL
                 ON CONFLICT (event_id) DO NOTHING
             )
-            SELECT payment_id, lease_token, attempt FROM moved
+            SELECT true, payment_id, lease_token, attempt FROM moved
+            UNION ALL
+            SELECT false, i.payment_id, i.lease_token, i.attempt FROM input i WHERE i.payment_id NOT IN (SELECT payment_id FROM locked)
             """)
         // Keyed by the writer, not the payment: a fenced-out writer of a payment whose current
         // holder moved it in the same batch must still hear "refused".
         var moved = Set<String>()
+        var busy = Set<String>()
         for row in rows {
             do {
-                let (payment, lease, attempt) = try row.decode((String, String, Int64).self)
-                moved.insert(Self.writerKey(payment, lease, Int(attempt)))
+                let (made, payment, lease, attempt) = try row.decode((Bool, String, String, Int64).self)
+                if made { moved.insert(Self.writerKey(payment, lease, Int(attempt))) } else { busy.insert(payment) }
             } catch { throw StoreError.classify(error) }
         }
-        return batch.map { moved.contains(Self.writerKey($0.ticket.paymentID, $0.ticket.lease, $0.ticket.attempt)) }
+        return batch.map { write in
+            if moved.contains(Self.writerKey(write.ticket.paymentID, write.ticket.lease, write.ticket.attempt)) { return .moved }
+            return busy.contains(write.ticket.paymentID) ? .busy : .refused
+        }
     }
 
     private static func writerKey(_ payment: String, _ lease: String, _ attempt: Int) -> String {
