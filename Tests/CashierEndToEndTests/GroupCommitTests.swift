@@ -222,6 +222,39 @@ struct GroupCommitTests {
         }
     }
 
+    /// A parked payment (dead letter `outcome_unknown`) put back on the lookup schedule (as a
+    /// replay whose call answered unknown does) is found paid by the next lookup: its dead
+    /// letter is closed with it, and the audit trail says a lookup did it.
+    @Test func aLookupThatFindsTheChargeClosesThePaymentsDeadLetters() async throws {
+        try await withStore { store, db async throws in
+            guard case .charge(let held) = try await store.accept(order("parked"), origin: origin(904), openAttempt: true) else {
+                throw TestFailure("not accepted")
+            }
+            let timeout = Reason(code: "timeout", message: "no answer")
+            #expect(try await store.move(held, PaymentChange(PaymentLifecycle.lookUp, outcome: .unknown(timeout), reason: timeout, dueAtMilliseconds: 0)))
+            guard let looking = try await store.claimDueLookups(limit: 10).first(where: { $0.paymentID == held.paymentID }) else {
+                throw TestFailure("no lookup due")
+            }
+            let letter = Reason(code: "outcome_unknown", message: "still unknown")
+            #expect(try await store.move(looking, PaymentChange(PaymentLifecycle.park, reason: timeout, deadLetter: letter)))
+            let open = "SELECT count(*) FROM dead_letters WHERE payment_id = '\(held.paymentID)' AND status = 'open'"
+            #expect(try await count(open, db) == 1)
+
+            try await db.query("UPDATE payments SET retry_due_at = now() WHERE payment_id = \(held.paymentID)", logger: Logger(label: "test"))
+            guard let again = try await store.claimDueLookups(limit: 10).first(where: { $0.paymentID == held.paymentID }) else {
+                throw TestFailure("no lookup due after the replay")
+            }
+            #expect(try await store.move(again, PaymentChange(
+                PaymentLifecycle.resolvePaid, reference: "ch_found", result: result(again, reference: "ch_found"))))
+            #expect(try await count(open, db) == 0, "the dead letter is closed with the payment")
+            #expect(try await count(
+                """
+                SELECT count(*) FROM dead_letter_actions a JOIN dead_letters d ON d.id = a.dead_letter_id
+                WHERE d.payment_id = '\(held.paymentID)' AND a.action = 'lookup' AND a.outcome = 'found_paid'
+                """, db) == 1)
+        }
+    }
+
     @Test func theServerGivesUpOnAStatementBeforeTheClientDeadline() async throws {
         try await withStore { _, db async throws in
             // So a batch that timed out was rolled back, not left running with its locks.

@@ -48,6 +48,7 @@ extension PaymentStore {
                     \(changes.map { $0.transition.fromNames.joined(separator: ",") })::text[], \(changes.map(\.transition.toName))::text[],
                     \(changes.map(\.transition.to.isTerminal))::boolean[], \(changes.map { $0.transition.to == .resolving })::boolean[],
                     \(changes.map { $0.transition == PaymentLifecycle.lookUpAgain })::boolean[],
+                    \(changes.map { $0.transition == PaymentLifecycle.resolvePaid })::boolean[],
                     \(NullableArray(changes.map(\.dueAtMilliseconds)))::bigint[],
                     \(NullableArray(changes.map(\.reason?.code)))::text[], \(NullableArray(changes.map(\.reason?.message)))::text[],
                     \(NullableArray(changes.map(\.reference)))::text[],
@@ -56,7 +57,7 @@ extension PaymentStore {
                     \(NullableArray(messages.map { $0?.id }))::text[], \(NullableArray(messages.map { $0?.kind }))::text[],
                     \(NullableArray(messages.map { $0?.payload }))::text[],
                     \(tickets.map(\.order.orderID))::text[], \(NullableArray(tickets.map(\.traceparent)))::text[]
-                ) AS i(payment_id, lease_token, attempt, from_states, to_state, terminal, to_resolving, bump_lookups,
+                ) AS i(payment_id, lease_token, attempt, from_states, to_state, terminal, to_resolving, bump_lookups, closes_letters,
                        due_ms, reason_code, reason_message, reference,
                        outcome, outcome_reference, error_code, error_message,
                        message_id, message_kind, message_payload, order_id, traceparent)
@@ -93,6 +94,18 @@ extension PaymentStore {
                 FROM input i JOIN moved m ON m.payment_id = i.payment_id AND m.lease_token = i.lease_token AND m.attempt = i.attempt
                 WHERE i.message_id IS NOT NULL
                 ON CONFLICT (event_id) DO NOTHING
+            ), letters AS (
+                -- A lookup found the charge of a payment with open dead letters (an unknown outcome
+                -- a replay put back on the lookup schedule): they are settled, and audited so.
+                UPDATE dead_letters d SET status = 'replayed', updated_at = now()
+                FROM input i JOIN moved m ON m.payment_id = i.payment_id AND m.lease_token = i.lease_token AND m.attempt = i.attempt
+                WHERE i.closes_letters AND d.order_id = i.order_id AND d.payment_id = i.payment_id AND d.status = 'open'
+                RETURNING d.id, d.order_id, i.reference
+            ), audited AS (
+                INSERT INTO dead_letter_actions (dead_letter_id, order_id, action, actor, reason, outcome, detail, finished_at)
+                SELECT id, order_id, 'lookup', 'retry-worker', 'charge found by lookup', 'found_paid',
+                       'a lookup found charge ' || coalesce(reference, '?') || '; the payment succeeded', now()
+                FROM letters
             )
             SELECT true, payment_id, lease_token, attempt FROM moved
             UNION ALL

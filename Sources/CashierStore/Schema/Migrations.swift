@@ -185,5 +185,11 @@ enum Migrations {
             // Payments left `processing` by an earlier version have no lease: the sweeper finds them.
             "UPDATE payments SET lease_until = now() WHERE state = 'processing' AND lease_until IS NULL",
         ]),
+        Step(version: 6, name: "dead letters closed by a lookup", statements: [
+            // A lookup that finds the charge of a dead-lettered payment closes its letters, and
+            // says so in their audit trail.
+            "ALTER TABLE dead_letter_actions DROP CONSTRAINT dead_letter_actions_action_check",
+            "ALTER TABLE dead_letter_actions ADD CONSTRAINT dead_letter_actions_action_check CHECK (action IN ('replay', 'discard', 'notification', 'lookup'))",
+        ]),
     ]
 }
