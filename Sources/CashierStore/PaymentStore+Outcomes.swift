@@ -84,23 +84,35 @@ extension PaymentStore {
             ), opened AS (
                 INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker)
                 SELECT \(ticket.paymentID), attempts, \(ticket.idempotencyKey), \(worker) FROM sent
-            ), already AS (
-                -- This holder's earlier try committed after its answer was lost: that attempt is
-                -- still open and no call was made for it (the try failed before calling), so the
-                -- call goes out under it rather than being dropped with an attempt that never
-                -- ran (invariant 7).
-                SELECT p.attempts FROM payments p
-                JOIN payment_attempts a ON a.payment_id = p.payment_id AND a.attempt_no = p.attempts AND a.finished_at IS NULL
-                WHERE p.payment_id = \(ticket.paymentID) AND p.state = \(transition.toName)
-                  AND p.lease_token = \(ticket.lease) AND p.attempts = \(ticket.attempt + 1)
             )
-            SELECT attempts FROM sent UNION ALL SELECT attempts FROM already
+            SELECT attempts FROM sent
             """)
-        guard let attempt = try rows.first?.decode(Int.self) else { return nil }
+        var opened = try rows.first?.decode(Int.self)
+        if opened == nil { opened = try await reuseOwnOpenAttempt(ticket, transition) }
+        guard let attempt = opened else { return nil }
         var sent = ticket
         sent.attempt = attempt
         sent.state = transition.to
         return sent
+    }
+
+    /// This holder's earlier try of `send` committed after its answer was lost: its attempt is
+    /// still open and no call was made for it (the try failed before calling), so the call goes
+    /// out under it rather than being dropped with an attempt that never ran (invariant 7). Its
+    /// `started_at` is set to now, when the call really leaves, so the settle window of a later
+    /// lookup counts from the call. A statement of its own, with a snapshot taken after the
+    /// earlier try's commit (inside `send`'s statement it would not see it after a lock wait).
+    private func reuseOwnOpenAttempt(_ ticket: PaymentTicket, _ transition: PaymentTransition) async throws -> Int? {
+        let rows = try await database.rows(
+            """
+            UPDATE payment_attempts a SET started_at = now()
+            FROM payments p
+            WHERE p.payment_id = \(ticket.paymentID) AND p.state = \(transition.toName)
+              AND p.lease_token = \(ticket.lease) AND p.attempts = \(ticket.attempt + 1)
+              AND a.payment_id = p.payment_id AND a.attempt_no = p.attempts AND a.finished_at IS NULL
+            RETURNING a.attempt_no
+            """)
+        return try rows.first?.decode(Int.self)
     }
 
     /// Whether an earlier call of this payment may have charged: any call the channel did not

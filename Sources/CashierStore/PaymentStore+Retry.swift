@@ -66,6 +66,8 @@ extension PaymentStore {
             )
             SELECT c.payment_id, c.attempts, c.idempotency_key, c.traceparent, c.lease_token, c.channel_reference, c.lookups, c.unknown_since_ms,
                    (extract(epoch FROM now() - last.started_at) * 1000)::bigint AS last_call_age_ms, last.error_code, last.error_message,
+                   (SELECT count(*)::integer FROM payment_attempts a
+                    WHERE a.payment_id = c.payment_id AND (a.outcome = 'interrupted' OR a.finished_at IS NULL)) AS interrupted,
                    o.event_id, o.order_id, o.user_id, o.item_id, o.price, o.currency, o.discount, o.channel,
                    o.payment_method, o.created_at
             FROM claimed c JOIN orders o USING (order_id)
@@ -77,16 +79,29 @@ extension PaymentStore {
         // The last call's age is measured by Postgres's clock, which stamped it, and turned into
         // a time on this process's clock: the settle window never depends on two clocks agreeing.
         let claimedAt = Int64((Date().timeIntervalSince1970 * 1000).rounded())
-        return try rows.map { row in
-            let (paymentID, attempts, key, traceparent, lease, reference, lookups, unknownSince, lastCallAge, errorCode, errorMessage) =
-                try row.decode((String, Int, String, String?, String, String?, Int, Int64?, Int64?, String?, String?).self)
-            let order = try Self.order(from: row, startingAt: 11)
-            var ticket = PaymentTicket(
-                paymentID: paymentID, order: order, idempotencyKey: key, attempt: attempts, lease: lease, state: transition.to,
-                reference: reference, lookups: lookups, unknownSinceMilliseconds: unknownSince,
-                lastCallMilliseconds: lastCallAge.map { claimedAt - max($0, 0) }, traceparent: traceparent)
-            ticket.lastCallError = errorCode.map { Reason(code: $0, message: errorMessage ?? "") }
-            return ticket
+        // Each row on its own: one this build cannot read (an order of a currency or channel it
+        // does not know, a row edited by hand) is logged and left to its lease, which lapses; it
+        // must not fail the claim of the payments claimed with it, again and again.
+        return rows.compactMap { row in
+            do {
+                let (paymentID, attempts, key, traceparent, lease, reference, lookups, unknownSince, lastCallAge, errorCode, errorMessage,
+                     interrupted) =
+                    try row.decode((String, Int, String, String?, String, String?, Int, Int64?, Int64?, String?, String?, Int).self)
+                let order = try Self.order(from: row, startingAt: 12)
+                var ticket = PaymentTicket(
+                    paymentID: paymentID, order: order, idempotencyKey: key, attempt: attempts, lease: lease, state: transition.to,
+                    reference: reference, lookups: lookups, unknownSinceMilliseconds: unknownSince,
+                    lastCallMilliseconds: lastCallAge.map { claimedAt - max($0, 0) }, traceparent: traceparent)
+                ticket.lastCallError = errorCode.map { Reason(code: $0, message: errorMessage ?? "") }
+                ticket.interruptedAttempts = interrupted
+                return ticket
+            } catch {
+                let paymentID = (try? row.makeRandomAccess()[0].decode(String.self)) ?? "?"
+                logger.error(
+                    "a claimed payment cannot be read by this build; left for its lease to lapse: \(StoreError.classify(error))",
+                    metadata: ["payment_id": "\(paymentID)", "transition": "\(transition)"])
+                return nil
+            }
         }
     }
 
@@ -128,17 +143,32 @@ extension PaymentStore {
 
     /// Extends the leases this process still holds (one statement for all of them). Returns
     /// the payment ids whose lease is no longer this holder's (taken over, or settled).
+    ///
+    /// A row another session holds locked is skipped, not waited for: one locked row must not
+    /// make the whole renewal wait out `lock_timeout` and fail, letting every lease of the
+    /// process lapse at once. A skipped lease counts as still held; the next renewal tries it.
     public func renew(_ leases: [(paymentID: String, lease: String)]) async throws -> Set<String> {
         guard !leases.isEmpty else { return [] }
         let rows = try await database.rows(
             """
-            UPDATE payments p SET lease_until = now() + make_interval(secs => \(leaseSeconds))
-            FROM unnest(\(leases.map(\.paymentID))::text[], \(leases.map(\.lease))::text[]) AS r(payment_id, lease)
-            WHERE p.payment_id = r.payment_id AND p.lease_token = r.lease AND p.state = ANY(\(PaymentState.open.map(\.rawValue))::text[])
-            RETURNING p.payment_id
+            WITH r AS (
+                SELECT * FROM unnest(\(leases.map(\.paymentID))::text[], \(leases.map(\.lease))::text[]) AS r(payment_id, lease)
+            ), locked AS (
+                SELECT payment_id FROM payments WHERE payment_id IN (SELECT payment_id FROM r)
+                ORDER BY payment_id FOR NO KEY UPDATE SKIP LOCKED
+            ), renewed AS (
+                UPDATE payments p SET lease_until = now() + make_interval(secs => \(leaseSeconds))
+                FROM r
+                WHERE p.payment_id = r.payment_id AND p.lease_token = r.lease AND p.state = ANY(\(PaymentState.open.map(\.rawValue))::text[])
+                  AND p.payment_id IN (SELECT payment_id FROM locked)
+                RETURNING p.payment_id
+            )
+            SELECT payment_id FROM renewed
+            UNION ALL
+            SELECT payment_id FROM r WHERE payment_id NOT IN (SELECT payment_id FROM locked)
             """)
-        let renewed = Set(try rows.map { try $0.decode(String.self) })
-        return Set(leases.map(\.paymentID)).subtracting(renewed)
+        let renewedOrBusy = Set(try rows.map { try $0.decode(String.self) })
+        return Set(leases.map(\.paymentID)).subtracting(renewedOrBusy)
     }
 
     /// Keeps a message the retry worker cannot read (no payment can be identified from it) as

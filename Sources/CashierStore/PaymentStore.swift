@@ -85,14 +85,16 @@ public struct PaymentStore: Sendable {
                 SELECT o.fingerprint, p.payment_id, p.state, p.attempts, p.idempotency_key, p.channel_reference,
                        coalesce(p.lease_until < now(), true), p.lease_token IS NOT DISTINCT FROM \(ownLease),
                        EXISTS (SELECT 1 FROM payment_attempts a WHERE a.payment_id = p.payment_id AND a.attempt_no = p.attempts
-                                                               AND a.finished_at IS NULL)
+                                                               AND a.finished_at IS NULL),
+                       (SELECT count(*)::integer FROM payment_attempts a
+                        WHERE a.payment_id = p.payment_id AND (a.outcome = 'interrupted' OR a.finished_at IS NULL))
                 FROM orders o JOIN payments p USING (order_id)
                 WHERE o.order_id = \(order.orderID)
                 FOR UPDATE OF p
                 """, logger: logger)
-            var existing: (String, String, String, Int, String, String?, Bool, Bool, Bool)? = nil
-            for try await row in rows.decode((String, String, String, Int, String, String?, Bool, Bool, Bool).self) { existing = row }
-            guard let (fingerprint, paymentID, stateText, attempts, key, reference, lapsed, own, attemptOpen) = existing else {
+            var existing: (String, String, String, Int, String, String?, Bool, Bool, Bool, Int)? = nil
+            for try await row in rows.decode((String, String, String, Int, String, String?, Bool, Bool, Bool, Int).self) { existing = row }
+            guard let (fingerprint, paymentID, stateText, attempts, key, reference, lapsed, own, attemptOpen, interrupted) = existing else {
                 throw StoreError(.invariant, "order \(order.orderID) exists without a payment")
             }
             guard let state = PaymentState(rawValue: stateText) else {
@@ -129,9 +131,11 @@ public struct PaymentStore: Sendable {
                 UPDATE payment_attempts SET finished_at = now(), outcome = 'interrupted'
                 WHERE payment_id = \(paymentID) AND finished_at IS NULL
                 """, logger: logger)
-            return .charge(PaymentTicket(
+            var ticket = PaymentTicket(
                 paymentID: paymentID, order: order, idempotencyKey: key, attempt: attempts, lease: lease, state: resume.to,
-                reference: reference, resumed: true, traceparent: traceparent))
+                reference: reference, resumed: true, traceparent: traceparent)
+            ticket.interruptedAttempts = interrupted
+            return .charge(ticket)
         }
     }
 
@@ -145,7 +149,12 @@ public struct PaymentStore: Sendable {
         openAttempt: Bool, traceparent: String?, on connection: PostgresConnection, logger: Logger
     ) async throws -> Acceptance {
         var attempt = attempts
-        if attemptOpen, !openAttempt {
+        if attemptOpen, openAttempt {
+            // The call leaves now: the settle window of a later lookup counts from here.
+            try await connection.query(
+                "UPDATE payment_attempts SET started_at = now() WHERE payment_id = \(paymentID) AND attempt_no = \(attempts) AND finished_at IS NULL",
+                logger: logger)
+        } else if attemptOpen {
             try await connection.query(
                 """
                 WITH unsent AS (

@@ -22,6 +22,15 @@ public struct PaymentTicket: Sendable, Equatable {
     public var lastCallMilliseconds: Int64?
     /// The error the last call was answered with, if it was (a claimed retry or lookup).
     public var lastCallError: Reason?
+    /// Attempts of this payment closed as `interrupted` (a crash or a take-over between opening
+    /// the attempt and recording its answer): calls that may never have been sent.
+    public var interruptedAttempts = 0
+
+    /// The attempts that count against the retry policy. An interrupted attempt may not have
+    /// been sent, so our crash does not use up the buyer's attempts (invariant 7): up to half
+    /// of them are forgiven (bounded, so a crash loop cannot call for ever). Calling again is
+    /// safe: the same idempotency key, and a lookup first whenever a call may have charged.
+    public var countedAttempts: Int { attempt - min(interruptedAttempts, attempt / 2) }
     /// Whether an earlier holder's call was interrupted before its outcome was recorded.
     public let resumed: Bool
     /// Whether the attempt row of the next call is already open (a new order accepted with its

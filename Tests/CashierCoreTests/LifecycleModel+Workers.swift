@@ -79,7 +79,6 @@ extension LifecycleModel {
     /// PaymentCharger.call: the call of `sent`, whose attempt is open.
     mutating func call(_ actor: Int, _ sent: Ticket, dice: Int) {
         let who = writer(actor, sent)
-        let charged = channel.holdsCharge(key)
         let outcome = channel.call(key, dice: dice)
         let nowCharged = channel.holdsCharge(key)
         switch outcome {

@@ -115,6 +115,21 @@ struct OperationsEndToEndTests {
         #expect(try await pipeline.headers(of: retried.orderID, topic: "payments.retry")["traceparent"] == parents[retried.orderID])
     }
 
+    /// A header is not checked by the event's decoder: a `traceparent` with a NUL (or anything
+    /// that is not a W3C trace context) is dropped, and the order is charged as usual instead of
+    /// failing its accept and ending as a dead letter with no order behind it.
+    @Test func aTraceparentThatIsNotOneIsDroppedAndTheOrderCharged() async throws {
+        let pipeline = try await Pipeline.shared()
+        let order = pipeline.order("bad_traceparent")
+        try await pipeline.publish(
+            Array(order.json().utf8), key: order.orderID,
+            headers: [KafkaHeader(name: "traceparent", text: "00-4bf92f3577b34da6a3ce929d0e0e\u{0}736-00f067aa0ba902b7-01")])
+        try await pipeline.waitForTerminal([order.orderID])
+        #expect(try await pipeline.payment(order.orderID)?.state == "succeeded")
+        #expect(try await pipeline.headers(of: order.orderID)["traceparent"] == nil)
+        #expect(try await pipeline.count("SELECT count(*)::integer FROM dead_letters WHERE reason_code = 'storage_error' AND payload LIKE '%bad_traceparent%'") == 0)
+    }
+
     @Test func gracefulShutdownUnderLoadCommitsEverythingAndLosesNothing() async throws {
         let pipeline = try await Pipeline.shared()
         let worker = try CashierProcess(

@@ -14,3 +14,14 @@ import Testing
         #expect(byPartition == [0: 8, 1: 10])
     }
 }
+
+@Suite struct TraceparentTests {
+    @Test func onlyAW3CTraceContextIsKept() {
+        let valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        #expect(OrderProcessor.traceparent(valid) == valid)
+        for bad in [nil, "", "00-4bf92f3577b34da6a3ce929d0e0e\u{0}736-00f067aa0ba902b7-01", valid.uppercased(), valid + "-x",
+                    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b701-", String(repeating: "a", count: 55)] {
+            #expect(OrderProcessor.traceparent(bad) == nil, "\(String(describing: bad))")
+        }
+    }
+}

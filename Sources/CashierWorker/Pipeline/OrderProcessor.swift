@@ -23,7 +23,7 @@ struct OrderProcessor: Sendable {
     func process(_ work: WorkItem, lease: String) async throws -> Bool {
         let message = work.message
         let origin = work.origin
-        let traceparent = message.header("traceparent")
+        let traceparent = Self.traceparent(message.header("traceparent"))
         switch work.decoded {
         case .failure(let rejection):
             try await reject(rejection, payload: message.value, origin: origin)
@@ -67,6 +67,17 @@ struct OrderProcessor: Sendable {
             }
             return true
         }
+    }
+
+    /// The incoming W3C `traceparent`, if it is one (`version-traceid-parentid-flags`, lowercase
+    /// hex): a header is not checked by the event's decoder, and anything else (a NUL, a huge
+    /// value) must not reach a text column and fail the order's accept; it is dropped.
+    static func traceparent(_ header: String?) -> String? {
+        guard let header, header.utf8.count == 55 else { return nil }
+        let parts = header.utf8.split(separator: UInt8(ascii: "-"), omittingEmptySubsequences: false)
+        guard parts.map(\.count) == [2, 32, 16, 2] else { return nil }
+        let hex = parts.allSatisfy { $0.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) } }
+        return hex ? header : nil
     }
 
     private func reject(_ rejection: OrderRejection, payload: [UInt8], origin: EventOrigin) async throws {

@@ -39,7 +39,7 @@ struct PaymentCharger: Sendable {
         }
         // A resumed payment whose attempts are spent (its last call was interrupted): the
         // channel may have charged, so it is looked up, never called again or failed.
-        guard retryPolicy.allowsAnotherAttempt(after: held.attempt) else {
+        guard retryPolicy.allowsAnotherAttempt(after: held.countedAttempts) else {
             let reason = Reason(code: "interrupted", message: "the last allowed call was interrupted before its answer was recorded")
             try await store.move(held, PaymentChange(PaymentLifecycle.lookUp, reason: reason, dueAtMilliseconds: nextLookup(1)))
             return .recorded
@@ -133,7 +133,7 @@ struct PaymentCharger: Sendable {
                 settled(ticket, status: .failed)
             }
         case .notProcessed(let reason), .retryable(let reason):
-            guard retryPolicy.allowsAnotherAttempt(after: ticket.attempt) else {
+            guard retryPolicy.allowsAnotherAttempt(after: ticket.countedAttempts) else {
                 // No attempt is left. `failed` needs the channel's word that nothing was charged
                 // (invariant 6): this call was not processed, and neither was any earlier one.
                 // A server error says no such thing, and an earlier call that went unanswered or

@@ -39,7 +39,7 @@ struct PaymentResolver: Sendable {
                 PaymentLifecycle.lookUpAgain, reason: reason, dueAtMilliseconds: charger.nextLookup(ticket.lookups + 2)))
         case .notPaid:
             let reason = Reason(code: "lookup_not_paid", message: "the channel holds no charge for this payment")
-            if charger.retryPolicy.allowsAnotherAttempt(after: ticket.attempt) {
+            if charger.retryPolicy.allowsAnotherAttempt(after: ticket.countedAttempts) {
                 try await store.move(ticket, PaymentChange(
                     PaymentLifecycle.resolveUnpaid, reason: reason, dueAtMilliseconds: PaymentCharger.nowMilliseconds()))
                 logger.info("unknown outcome resolved: not paid; retrying with the same key", metadata: ["order_id": "\(ticket.order.orderID)"])

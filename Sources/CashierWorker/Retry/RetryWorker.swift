@@ -10,7 +10,8 @@ public import ServiceLifecycle
 /// Four loops. The *intake* consumes the retry topic in its own consumer group and makes sure
 /// each message's payment is on the schedule in Postgres (the hand-over normally put it there
 /// already) before committing the offset. The *scheduler* claims due retries and due lookups
-/// from Postgres in due-time order (`SKIP LOCKED`, so retry workers share the work), calls the
+/// from Postgres, each in due-time order and sharing the free places fairly (`SKIP LOCKED`, so
+/// retry workers share the work), calls the
 /// channel with the payment's idempotency key or asks it what became of the payment. The
 /// *sweeper* puts back in motion `processing` payments whose holder vanished. The lease keeper
 /// renews the leases of what is in flight. Nothing waits in memory, so a restart keeps every
@@ -154,13 +155,22 @@ public final class RetryWorker: Service, Sendable {
     private func schedule() async {
         await withDiscardingTaskGroup { calls in
             var failures = 0
+            var lookupsFirst = false
             while !shouldStop {
                 let free = configuration.concurrency - running.current
                 var claimed: [PaymentTicket] = []
                 if free > 0 {
                     do {
-                        claimed = try await store.claimDueLookups(limit: free)
-                        claimed += try await store.claimDueRetries(limit: free - claimed.count)
+                        // Each kind first takes at most half the free places (whole places, the
+                        // first kind alternating), then either takes what the other left: a
+                        // backlog of unknown outcomes (a channel down) never starves the retries
+                        // of the other channels, nor the other way round.
+                        lookupsFirst.toggle()
+                        let first = lookupsFirst ? store.claimDueLookups : store.claimDueRetries
+                        let second = lookupsFirst ? store.claimDueRetries : store.claimDueLookups
+                        claimed = try await first(max(1, free / 2))
+                        claimed += try await second(free - claimed.count)
+                        if claimed.count < free { claimed += try await first(free - claimed.count) }
                         failures = 0
                     } catch {
                         failures += 1
