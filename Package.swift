@@ -44,10 +44,13 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
+        /// The strict JSON parser for untrusted input (duplicate keys, byte offsets); no dependencies.
+        .target(name: "CashierJSON", swiftSettings: settings),
         .target(
             name: "CashierCore",
             dependencies: [
-                .product(name: "Crypto", package: "swift-crypto")
+                "CashierJSON",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: settings
         ),
