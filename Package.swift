@@ -54,6 +54,9 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
+        /// libFuzzer target for CashierJSON. `scripts/fuzz.sh` builds it with
+        /// `-sanitize=fuzzer -DCASHIER_FUZZING`; an ordinary build makes a corpus replayer.
+        .executableTarget(name: "CashierFuzz", dependencies: ["CashierJSON"], swiftSettings: settings),
         .target(
             name: "CashierStore",
             dependencies: [
