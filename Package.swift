@@ -44,13 +44,19 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
+        /// The strict JSON parser for untrusted input (duplicate keys, byte offsets); no dependencies.
+        .target(name: "CashierJSON", swiftSettings: settings),
         .target(
             name: "CashierCore",
             dependencies: [
-                .product(name: "Crypto", package: "swift-crypto")
+                "CashierJSON",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: settings
         ),
+        /// libFuzzer target for CashierJSON. `scripts/fuzz.sh` builds it with
+        /// `-sanitize=fuzzer -DCASHIER_FUZZING`; an ordinary build makes a corpus replayer.
+        .executableTarget(name: "CashierFuzz", dependencies: ["CashierJSON"], swiftSettings: settings),
         .target(
             name: "CashierStore",
             dependencies: [

@@ -11,6 +11,9 @@ scripts/ensure-deps.sh
 python3 scripts/check-deploy.py
 python3 scripts/check-contracts.py
 swift build --build-tests
+# The strict inbound JSON parser under libFuzzer, from the bad-input corpus, for a bounded time
+# (its own build path: the sanitizer build leaves .build alone).
+scripts/fuzz.sh "${CASHIER_FUZZ_SECONDS:-30}"
 
 export CASHIER_BIN="$PWD/.build/debug/cashier"
 pgdir=""

@@ -38,23 +38,9 @@ final class Notifier: Sendable {
             logger.error("sandbox could not encrypt a wechat notification (APIv3 key must be 32 bytes)")
             return
         }
-        var writer = JSONWriter()
-        writer.beginObject()
-        writer.member("id", UUID().uuidString)
-        writer.member("create_time", Timestamp.rfc3339(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000)))
-        writer.member("resource_type", "encrypt-resource")
-        writer.member("event_type", "TRANSACTION.SUCCESS")
-        writer.member("summary", "支付成功")
-        writer.key("resource")
-        writer.beginObject()
-        writer.member("original_type", "transaction")
-        writer.member("algorithm", "AEAD_AES_256_GCM")
-        writer.member("ciphertext", ciphertext)
-        writer.member("associated_data", "transaction")
-        writer.member("nonce", nonce)
-        writer.endObject()
-        writer.endObject()
-        let body = writer.text
+        let body = EventJSON.text(WeChatWire.Notification(
+            id: UUID().uuidString, createTime: Timestamp.rfc3339(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000)),
+            resource: .init(ciphertext: ciphertext, nonce: nonce)))
         let headers = WeChatProtocol.signedHeaders(body: Array(body.utf8), serial: SandboxKeys.wechatPlatformSerial, key: keys.wechatPlatformPrivate)
         send(url, body: body, headers: [("Content-Type", "application/json")] + headers, expect: { status, _ in status == 200 || status == 204 })
     }

@@ -2,7 +2,7 @@ import CashierCore
 import Foundation
 
 /// One executed charge on any channel, as `GET /_sandbox/charges` lists it.
-struct SandboxCharge {
+struct SandboxCharge: Encodable {
     let id: String
     let channel: String
     let idempotencyKey: String
@@ -14,6 +14,11 @@ struct SandboxCharge {
     /// completed yet) or `pending` (WeChat Pay).
     let status: String
     let createdAtMilliseconds: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case id, channel, idempotencyKey = "idempotency_key", orderID = "order_id", amount, currency, paymentMethod = "payment_method"
+        case status, createdAtMilliseconds = "created_ms"
+    }
 
     static func all(card: CardSimulator, alipay: AlipaySimulator?, wechat: WeChatSimulator?) -> [SandboxCharge] {
         var charges = card.intents.map { intent in
@@ -40,27 +45,13 @@ struct SandboxCharge {
     }
 
     static func json(_ charges: [SandboxCharge]) -> String {
-        var writer = JSONWriter()
-        writer.beginObject()
-        writer.member("count", Int64(charges.count))
-        writer.member("succeeded", Int64(charges.filter { $0.status == "succeeded" }.count))
-        writer.key("charges")
-        writer.beginArray()
-        for charge in charges {
-            writer.beginObject()
-            writer.member("id", charge.id)
-            writer.member("channel", charge.channel)
-            writer.member("idempotency_key", charge.idempotencyKey)
-            writer.member("order_id", charge.orderID)
-            writer.member("amount", charge.amount)
-            writer.member("currency", charge.currency)
-            writer.member("payment_method", charge.paymentMethod)
-            writer.member("status", charge.status)
-            writer.member("created_ms", charge.createdAtMilliseconds)
-            writer.endObject()
-        }
-        writer.endArray()
-        writer.endObject()
-        return writer.text
+        EventJSON.text(Listing(count: charges.count, succeeded: charges.filter { $0.status == "succeeded" }.count, charges: charges))
+    }
+
+    /// `GET /_sandbox/charges`: how many, how many succeeded, and each charge.
+    struct Listing: Encodable {
+        var count: Int
+        var succeeded: Int
+        var charges: [SandboxCharge]
     }
 }

@@ -54,16 +54,17 @@ public struct SandboxServer: Sendable {
             let query = request.uri.queryParameters.get("query") ?? ""
             let prefix = "metadata['order_id']:'"
             guard query.hasPrefix(prefix), query.hasSuffix("'"), query.count > prefix.count else {
-                return Self.json(400, #"{"error":{"type":"invalid_request_error","code":"parameter_invalid","message":"the sandbox supports only metadata['order_id']:'…' queries"}}"#)
+                return Self.json(400, CardWire.Failure.text(
+                    type: "invalid_request_error", code: "parameter_invalid", message: "the sandbox supports only metadata['order_id']:'…' queries"))
             }
             let orderID = String(query.dropFirst(prefix.count).dropLast())
-            let found = card.intents.filter { $0.orderID == orderID }.map(CardSimulator.intentJSON)
-            return Self.json(200, #"{"object":"search_result","has_more":false,"data":["# + found.joined(separator: ",") + "]}")
+            let found = card.intents.filter { $0.orderID == orderID }.map(CardWire.Intent.init)
+            return Self.json(200, EventJSON.text(CardWire.SearchResult(data: found)))
         }
         router.get("/v1/payment_intents/:id") { _, context -> Response in
             let id = context.parameters.get("id") ?? ""
             guard let intent = card.intent(id: id) else {
-                return Self.json(404, #"{"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such payment_intent"}}"#)
+                return Self.json(404, CardWire.Failure.text(type: "invalid_request_error", code: "resource_missing", message: "No such payment_intent"))
             }
             return Self.json(200, CardSimulator.intentJSON(intent))
         }
@@ -72,7 +73,7 @@ public struct SandboxServer: Sendable {
             let charges = SandboxCharge.all(card: card, alipay: alipay, wechat: wechat).filter { orderFilter == nil || $0.orderID == orderFilter }
             return Self.json(200, SandboxCharge.json(charges))
         }
-        let notConfigured = #"{"error":"this sandbox has no Alipay/WeChat Pay keys: start it with --keys-dir DIR (write a set with `cashier sandbox keys --dir DIR`)"}"#
+        let notConfigured = EventJSON.text(["error": "this sandbox has no Alipay/WeChat Pay keys: start it with --keys-dir DIR (write a set with `cashier sandbox keys --dir DIR`)"])
         router.post("/gateway.do") { [alipay] request, _ -> Response in
             guard let alipay else { return Self.json(503, notConfigured) }
             let body = try await request.body.collect(upTo: 1 << 20)

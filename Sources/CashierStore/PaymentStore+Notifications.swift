@@ -42,32 +42,29 @@ extension PaymentStore {
                 let reason = Reason(
                     code: "channel_contradiction",
                     message: "\(learnedBy) reported charge \(reference) succeeded after the channel had said this payment was not charged; the order's failed result stands")
-                try await connection.query(
+                let inserted = try await DeadLetterOutbox.inserted(
                     """
                     WITH recorded AS (
                         UPDATE payments SET late_reference = \(reference), state = \(transition.toName), updated_at = now()
                         WHERE payment_id = \(paymentID) AND state = ANY(\(transition.fromNames)::text[])
                         RETURNING payment_id
-                    ), letter AS (
-                        INSERT INTO dead_letters (order_id, payment_id, channel, reason_code, reason_message, attempts, payload,
-                                                  source_topic, source_partition, source_offset, source_digest)
-                        SELECT o.order_id, \(paymentID), o.channel, \(reason.code), \(reason.message), \(attempts), '{}',
-                               o.source_topic, o.source_partition, o.source_offset, o.source_digest
-                        FROM recorded JOIN orders o ON o.order_id = \(orderID)
-                        ON CONFLICT (source_topic, source_partition, source_offset, source_digest, reason_code)
-                        DO UPDATE SET status = 'open', reason_message = EXCLUDED.reason_message, updated_at = now()
-                        RETURNING id, source_topic, source_partition, source_offset
                     )
-                    INSERT INTO outbox (event_id, kind, message_key, payload, traceparent)
-                    SELECT \("dlq_\(paymentID)_contradiction"), 'dlq', \(orderID),
-                           json_build_object('dead_letter_id', id, 'order_id', \(orderID)::text, 'payment_id', \(paymentID)::text,
-                               'channel', \(channel.rawValue)::text, 'attempts', \(attempts)::integer,
-                               'reason', json_build_object('code', \(reason.code)::text, 'message', \(reason.message)::text),
-                               'source', json_build_object('topic', source_topic, 'partition', source_partition, 'offset', source_offset))::text,
-                           \(traceparent)
-                    FROM letter
-                    ON CONFLICT (event_id) DO NOTHING
-                    """, logger: logger)
+                    INSERT INTO dead_letters (order_id, payment_id, channel, reason_code, reason_message, attempts, payload,
+                                              source_topic, source_partition, source_offset, source_digest)
+                    SELECT o.order_id, \(paymentID), o.channel, \(reason.code), \(reason.message), \(attempts), '{}',
+                           o.source_topic, o.source_partition, o.source_offset, o.source_digest
+                    FROM recorded JOIN orders o ON o.order_id = \(orderID)
+                    ON CONFLICT (source_topic, source_partition, source_offset, source_digest, reason_code)
+                    DO UPDATE SET status = 'open', reason_message = EXCLUDED.reason_message, updated_at = now()
+                    RETURNING id, source_topic, source_partition, source_offset
+                    """, on: connection, logger: logger)
+                if let (id, source) = inserted {
+                    let event = DeadLetterEvent(
+                        deadLetterID: id, orderID: orderID, paymentID: paymentID, channel: channel, attempts: attempts, reason: reason,
+                        source: source)
+                    try await DeadLetterOutbox.announce(
+                        event, eventID: "dlq_\(paymentID)_contradiction", key: orderID, traceparent: traceparent, on: connection, logger: logger)
+                }
                 return .contradiction(orderID: orderID)
             }
             let result = ResultEvent(

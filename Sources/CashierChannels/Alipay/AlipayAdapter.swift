@@ -80,11 +80,7 @@ public struct AlipayAdapter: ChannelAdapter {
     }
 
     public func lookup(_ request: ChargeRequest, reference: String?) async -> PaymentLookup {
-        var writer = JSONWriter()
-        writer.beginObject()
-        writer.member("out_trade_no", request.idempotencyKey)
-        writer.endObject()
-        switch await call("alipay.trade.query", biz: writer.text, responseKey: "alipay_trade_query_response") {
+        switch await call("alipay.trade.query", biz: EventJSON.text(["out_trade_no": request.idempotencyKey]), responseKey: "alipay_trade_query_response") {
         case .failure(let failure): return .unknown(failure.outcome.reason ?? Reason(code: "alipay_query_failed", message: "alipay query failed"))
         case .success(let answer):
             return AlipayClassifier.query(
@@ -94,18 +90,10 @@ public struct AlipayAdapter: ChannelAdapter {
     }
 
     static func payContent(_ request: ChargeRequest) -> String {
-        var writer = JSONWriter()
-        writer.beginObject()
-        writer.member("out_trade_no", request.idempotencyKey)
-        writer.member("total_amount", request.currency.majorUnitString(request.amount))
-        writer.member("subject", AlipayProtocol.subject(itemID: request.itemID, orderID: request.orderID))
-        writer.member("product_code", "GENERAL_WITHHOLDING")
-        writer.key("agreement_params")
-        writer.beginObject()
-        writer.member("agreement_no", request.paymentMethod)
-        writer.endObject()
-        writer.endObject()
-        return writer.text
+        EventJSON.text(AlipayProtocol.PayContent(
+            outTradeNo: request.idempotencyKey, totalAmount: request.currency.majorUnitString(request.amount),
+            subject: AlipayProtocol.subject(itemID: request.itemID, orderID: request.orderID), productCode: "GENERAL_WITHHOLDING",
+            agreementParams: .init(agreementNo: request.paymentMethod)))
     }
 
     /// The signed request parameters of one call (the `sign` last).

@@ -119,20 +119,11 @@ public struct WeChatAdapter: ChannelAdapter {
     }
 
     static func applyBody(_ request: ChargeRequest, configuration: WeChatConfiguration) -> String {
-        var writer = JSONWriter()
-        writer.beginObject()
-        writer.member("appid", configuration.appid)
-        writer.member("out_trade_no", request.idempotencyKey)
-        writer.member("description", String("Order \(request.orderID) item \(request.itemID)".prefix(127)))
-        writer.member("transaction_notify_url", configuration.notifyURL)
-        writer.member("contract_id", request.paymentMethod)
-        writer.key("amount")
-        writer.beginObject()
-        writer.member("total", request.amount)
-        writer.member("currency", request.currency.code)
-        writer.endObject()
-        writer.endObject()
-        return writer.text
+        EventJSON.text(WeChatProtocol.Deduction(
+            appid: configuration.appid, outTradeNo: request.idempotencyKey,
+            description: String("Order \(request.orderID) item \(request.itemID)".prefix(127)),
+            transactionNotifyURL: configuration.notifyURL, contractID: request.paymentMethod,
+            amount: .init(total: request.amount, currency: request.currency.code)))
     }
 
     /// One signed call: the HTTP status and the verified body (nil when empty), or how it failed.

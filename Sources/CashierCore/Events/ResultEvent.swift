@@ -3,12 +3,12 @@
 /// Encoded once, when the outcome is recorded; the bytes are stored in the outbox and every
 /// republication sends them unchanged ("a repeated result event carries the same content").
 public struct ResultEvent: Sendable, Equatable {
-    public enum Status: String, Sendable {
+    public enum Status: String, Sendable, Codable {
         case succeeded, failed, rejected
     }
 
     /// Where an unparseable event came from, so it can be found without an order id.
-    public struct Source: Sendable, Equatable {
+    public struct Source: Sendable, Equatable, Codable {
         public var topic: String
         public var partition: Int32
         public var offset: Int64
@@ -52,23 +52,31 @@ public struct ResultEvent: Sendable, Equatable {
         self.source = source
     }
 
-    /// The compact JSON value, members in the contract's order.
-    public func json() -> String {
-        var writer = JSONWriter()
-        writer.beginObject()
-        writer.member("event_id", eventID)
-        writer.member("order_id", orderID)
-        writer.member("payment_id", paymentID)
-        writer.member("status", status.rawValue)
-        writer.member("amount", amount)
-        writer.member("currency", currency)
-        writer.member("channel", channel)
-        writer.member("channel_reference", channelReference)
-        writer.member("attempts", Int64(attempts))
-        writer.member("reason", reason)
-        writer.member("occurred_at", occurredAt)
-        if let source { writer.member("source", source) }
-        writer.endObject()
-        return writer.text
+    /// The event's JSON text (`EventJSON`: keys sorted, so the same event is the same bytes).
+    public func json() -> String { EventJSON.text(self) }
+}
+
+extension ResultEvent: Codable {
+    enum CodingKeys: String, CodingKey {
+        case eventID = "event_id", orderID = "order_id", paymentID = "payment_id", status, amount, currency, channel
+        case channelReference = "channel_reference", attempts, reason, occurredAt = "occurred_at", source
+    }
+
+    /// Every member the contract requires is written, `null` when absent; `source` only when
+    /// the event could not be tied to an order.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(eventID, forKey: .eventID)
+        try container.encode(orderID, forKey: .orderID)
+        try container.encode(paymentID, forKey: .paymentID)
+        try container.encode(status, forKey: .status)
+        try container.encode(amount, forKey: .amount)
+        try container.encode(currency, forKey: .currency)
+        try container.encode(channel, forKey: .channel)
+        try container.encode(channelReference, forKey: .channelReference)
+        try container.encode(attempts, forKey: .attempts)
+        try container.encode(reason, forKey: .reason)
+        try container.encode(occurredAt, forKey: .occurredAt)
+        try container.encodeIfPresent(source, forKey: .source)
     }
 }

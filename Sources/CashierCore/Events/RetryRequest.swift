@@ -2,7 +2,7 @@
 ///
 /// Self-contained (the order's chargeable fields travel with it) so the retry worker can act
 /// even before it reads Postgres, and the due time lives in the message, never only in memory.
-public struct RetryRequest: Sendable, Equatable {
+public struct RetryRequest: Sendable, Equatable, Codable {
     public var orderID: String
     public var paymentID: String
     /// Channel calls made so far, the first included.
@@ -21,17 +21,11 @@ public struct RetryRequest: Sendable, Equatable {
         self.source = source
     }
 
-    public func json() -> String {
-        var writer = JSONWriter()
-        writer.beginObject()
-        writer.member("order_id", orderID)
-        writer.member("payment_id", paymentID)
-        writer.member("attempts", Int64(attempts))
-        writer.member("due_at_ms", dueAtMilliseconds)
-        writer.member("last_error", lastError)
-        writer.member("source", source)
-        writer.endObject()
-        return writer.text
+    /// The message's JSON text (`EventJSON`). Read back with `decode(_:)`, the strict parser.
+    public func json() -> String { EventJSON.text(self) }
+
+    enum CodingKeys: String, CodingKey {
+        case orderID = "order_id", paymentID = "payment_id", attempts, dueAtMilliseconds = "due_at_ms", lastError = "last_error", source
     }
 
     /// Why a retry message cannot be read. `code` is `invalid_text` for a string Postgres cannot

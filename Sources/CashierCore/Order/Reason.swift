@@ -1,7 +1,7 @@
 /// Why an order did not succeed: a stable machine-readable `code` and a human `message`.
 ///
 /// Codes are part of the contract (result events, dead letters); messages may change.
-public struct Reason: Sendable, Hashable, CustomStringConvertible {
+public struct Reason: Sendable, Hashable, Codable, CustomStringConvertible {
     public let code: String
     public let message: String
 

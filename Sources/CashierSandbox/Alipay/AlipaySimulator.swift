@@ -157,13 +157,30 @@ public final class AlipaySimulator: Sendable {
 
     /// `{"…_response":{…},"sign":"…"}`, the signature over the response object's exact bytes.
     private func answer(_ responseKey: String, _ fields: [String: String], signer: _RSA.Signing.PrivateKey? = nil) -> String {
-        var writer = JSONWriter()
-        writer.beginObject()
-        for (name, value) in fields.sorted(by: { $0.key < $1.key }) { writer.member(name, value) }
-        writer.endObject()
-        let response = writer.text
+        let response = EventJSON.text(fields)
         let sign = RSASignature.sign(Array(response.utf8), with: signer ?? keys.alipayPlatformPrivate)
-        return #"{"\#(responseKey)":\#(response),"sign":"\#(sign)"}"#
+        // Compact output nests a value as the same bytes it has alone: the signed ones.
+        return EventJSON.text(AlipayAnswer(responseKey: responseKey, response: fields, sign: sign))
+    }
+}
+
+/// `{"…_response":{…},"sign":"…"}`: a response object under its method's key, and its signature.
+private struct AlipayAnswer: Encodable {
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    var responseKey: String
+    var response: [String: String]
+    var sign: String
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(response, forKey: Key(stringValue: responseKey))
+        try container.encode(sign, forKey: Key(stringValue: "sign"))
     }
 }
 

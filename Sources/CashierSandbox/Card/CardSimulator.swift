@@ -151,42 +151,14 @@ public final class CardSimulator: Sendable {
 
     static func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
-    static func intentJSON(_ intent: CardIntent) -> String {
-        var writer = JSONWriter()
-        writer.beginObject()
-        writer.member("id", intent.id)
-        writer.member("object", "payment_intent")
-        writer.member("amount", intent.amount)
-        writer.member("currency", intent.currency)
-        writer.member("status", intent.status)
-        writer.member("payment_method", intent.paymentMethod)
-        writer.key("metadata")
-        writer.beginObject()
-        writer.member("order_id", intent.orderID)
-        writer.endObject()
-        writer.key("last_payment_error")
-        writer.null()
-        writer.endObject()
-        return writer.text
-    }
+    static func intentJSON(_ intent: CardIntent) -> String { EventJSON.text(CardWire.Intent(intent)) }
 
     private func error(_ status: Int, type: String, code: String, message: String, headers: [(String, String)] = []) -> Answer {
         Answer(status: status, body: errorBody(type: type, code: code, declineCode: nil, message: message, intent: nil), headers: headers, delivery: .whole)
     }
 
     private func errorBody(type: String, code: String, declineCode: String?, message: String, intent: String?) -> String {
-        var writer = JSONWriter()
-        writer.beginObject()
-        writer.key("error")
-        writer.beginObject()
-        writer.member("type", type)
-        writer.member("code", code)
-        writer.member("decline_code", declineCode)
-        writer.member("message", message)
-        writer.member("payment_intent", intent)
-        writer.endObject()
-        writer.endObject()
-        return writer.text
+        CardWire.Failure.text(type: type, code: code, declineCode: declineCode, message: message, intent: intent)
     }
 
     /// What one call does, decided from the payment method and the configured rates.
@@ -230,10 +202,10 @@ public final class CardSimulator: Sendable {
         }
 
         static let unavailable = Answer(
-            status: 503, body: #"{"error":{"type":"api_error","code":"service_unavailable","message":"The sandbox is temporarily unavailable."}}"#,
+            status: 503, body: CardWire.Failure.text(type: "api_error", code: "service_unavailable", message: "The sandbox is temporarily unavailable."),
             headers: [("Stripe-Should-Retry", "true")], delivery: .whole)
         static let rateLimited = Answer(
-            status: 429, body: #"{"error":{"type":"invalid_request_error","code":"rate_limit","message":"Too many requests."}}"#,
+            status: 429, body: CardWire.Failure.text(type: "invalid_request_error", code: "rate_limit", message: "Too many requests."),
             headers: [], delivery: .whole)
     }
 }

@@ -19,21 +19,9 @@ public struct WeChatTrade: Sendable, Equatable {
 
     /// The transaction as the query answers it and the notification carries it.
     func json(state: String) -> String {
-        var writer = JSONWriter()
-        writer.beginObject()
-        writer.member("appid", SandboxKeys.wechatAppid)
-        writer.member("mchid", SandboxKeys.wechatMchid)
-        writer.member("out_trade_no", outTradeNo)
-        writer.member("transaction_id", transactionID)
-        writer.member("trade_state", state)
-        writer.member("contract_id", contractID)
-        writer.key("amount")
-        writer.beginObject()
-        writer.member("total", total)
-        writer.member("currency", currency)
-        writer.endObject()
-        writer.endObject()
-        return writer.text
+        EventJSON.text(WeChatWire.Transaction(
+            appid: SandboxKeys.wechatAppid, mchid: SandboxKeys.wechatMchid, outTradeNo: outTradeNo, transactionID: transactionID,
+            tradeState: state, contractID: contractID, amount: .init(total: total, currency: currency)))
     }
 }
 
@@ -144,12 +132,7 @@ public final class WeChatSimulator: Sendable {
     }
 
     private func error(_ status: Int, _ code: String, _ message: String) -> Answer {
-        var writer = JSONWriter()
-        writer.beginObject()
-        writer.member("code", code)
-        writer.member("message", message)
-        writer.endObject()
-        return signed(status, writer.text)
+        signed(status, EventJSON.text(WeChatWire.Failure(code: code, message: message)))
     }
 
     private func signed(_ status: Int, _ body: String) -> Answer {

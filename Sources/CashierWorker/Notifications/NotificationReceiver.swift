@@ -39,8 +39,8 @@ public struct NotificationReceiver: Sendable {
         let verdict = ChannelNotifications.wechat(timestamp: timestamp, nonce: nonce, signature: signature, serial: serial, body: body, keys: keys)
         return await settle(verdict,
             accepted: Reply(status: 204, body: "", contentType: "application/json"),
-            refused: { Reply(status: 401, body: #"{"code":"FAIL","message":"notification refused"}"#, contentType: "application/json") },
-            failed: Reply(status: 500, body: #"{"code":"FAIL","message":"try again"}"#, contentType: "application/json"))
+            refused: { Reply(status: 401, body: EventJSON.text(["code": "FAIL", "message": "notification refused"]), contentType: "application/json") },
+            failed: Reply(status: 500, body: EventJSON.text(["code": "FAIL", "message": "try again"]), contentType: "application/json"))
     }
 
     private func settle(_ verdict: NotificationVerdict, accepted: Reply, refused: () -> Reply, failed: Reply) async -> Reply {

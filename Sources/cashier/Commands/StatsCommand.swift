@@ -56,39 +56,64 @@ struct StatsCommand: AsyncParsableCommand {
     }
 
     static func json(_ channels: [StatsStore.ChannelFigures], _ currencies: [StatsStore.CurrencyFigures], _ rejected: Int, since: Date) -> String {
-        var writer = JSONWriter()
-        writer.beginObject()
-        writer.member("since", TextFormat.timestamp(since))
-        writer.key("channels")
-        writer.beginArray()
-        for figures in channels {
-            let settled = figures.succeeded + figures.failed
-            writer.beginObject()
-            writer.member("channel", figures.channel)
-            writer.member("settled", Int64(settled))
-            writer.member("succeeded", Int64(figures.succeeded))
-            writer.member("failed", Int64(figures.failed))
-            writer.member("in_progress", Int64(figures.pending))
-            writer.key("success_rate")
-            if let value = rate(figures.succeeded, settled) { writer.raw(String(format: "%.4f", value)) } else { writer.null() }
-            writer.key("failure_rate")
-            if let value = rate(figures.failed, settled) { writer.raw(String(format: "%.4f", value)) } else { writer.null() }
-            writer.endObject()
+        EventJSON.text(Report(
+            since: TextFormat.timestamp(since),
+            channels: channels.map { figures in
+                let settled = figures.succeeded + figures.failed
+                return .init(
+                    channel: figures.channel, settled: settled, succeeded: figures.succeeded, failed: figures.failed, inProgress: figures.pending,
+                    successRate: fourPlaces(rate(figures.succeeded, settled)), failureRate: fourPlaces(rate(figures.failed, settled)))
+            },
+            currencies: currencies.map {
+                .init(currency: $0.currency, payments: $0.payments, amountMinor: $0.amount, amount: amount($0.amount, $0.currency))
+            },
+            rejected: rejected))
+    }
+
+    /// A rate as an exact decimal of four places (`0.9375`), so the JSON number is that text.
+    private static func fourPlaces(_ rate: Double?) -> Decimal? {
+        rate.flatMap { Decimal(string: String(format: "%.4f", $0), locale: Locale(identifier: "en_US_POSIX")) }
+    }
+
+    /// `cashier stats --json`.
+    struct Report: Encodable {
+        struct ChannelFigures: Encodable {
+            var channel: String
+            var settled: Int
+            var succeeded: Int
+            var failed: Int
+            var inProgress: Int
+            var successRate: Decimal?
+            var failureRate: Decimal?
+
+            enum CodingKeys: String, CodingKey {
+                case channel, settled, succeeded, failed, inProgress = "in_progress", successRate = "success_rate", failureRate = "failure_rate"
+            }
+
+            /// A rate with nothing settled is null.
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(channel, forKey: .channel)
+                try container.encode(settled, forKey: .settled)
+                try container.encode(succeeded, forKey: .succeeded)
+                try container.encode(failed, forKey: .failed)
+                try container.encode(inProgress, forKey: .inProgress)
+                try container.encode(successRate, forKey: .successRate)
+                try container.encode(failureRate, forKey: .failureRate)
+            }
         }
-        writer.endArray()
-        writer.key("currencies")
-        writer.beginArray()
-        for figures in currencies {
-            writer.beginObject()
-            writer.member("currency", figures.currency)
-            writer.member("payments", Int64(figures.payments))
-            writer.member("amount_minor", figures.amount)
-            writer.member("amount", amount(figures.amount, figures.currency))
-            writer.endObject()
+
+        struct CurrencyFigures: Encodable {
+            var currency: String
+            var payments: Int
+            var amountMinor: Int64
+            var amount: String
+            enum CodingKeys: String, CodingKey { case currency, payments, amountMinor = "amount_minor", amount }
         }
-        writer.endArray()
-        writer.member("rejected", Int64(rejected))
-        writer.endObject()
-        return writer.text
+
+        var since: String
+        var channels: [ChannelFigures]
+        var currencies: [CurrencyFigures]
+        var rejected: Int
     }
 }

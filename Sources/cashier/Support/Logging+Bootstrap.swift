@@ -39,15 +39,14 @@ struct LineLogHandler: LogHandler {
         let message = Redaction.mask("\(event.message)")
         let line: String
         if json {
-            var writer = JSONWriter()
-            writer.beginObject()
-            writer.member("ts", timestamp)
-            writer.member("level", event.level.rawValue)
-            writer.member("logger", label)
-            writer.member("msg", message)
-            for (key, value) in fields.sorted(by: { $0.key < $1.key }) { writer.member(key, Redaction.mask(metadataKey: key, "\(value)")) }
-            writer.endObject()
-            line = writer.text
+            // Metadata first, so a metadata key can never shadow the four fixed members.
+            var members = [String: String]()
+            for (key, value) in fields { members[key] = Redaction.mask(metadataKey: key, "\(value)") }
+            members["ts"] = timestamp
+            members["level"] = event.level.rawValue
+            members["logger"] = label
+            members["msg"] = message
+            line = EventJSON.text(members)
         } else {
             let rendered = fields.sorted { $0.key < $1.key }.map { "\($0.key)=\(Redaction.mask(metadataKey: $0.key, "\($0.value)"))" }.joined(separator: " ")
             line = "\(timestamp) \(event.level) \(label): \(message)\(rendered.isEmpty ? "" : " " + rendered)"

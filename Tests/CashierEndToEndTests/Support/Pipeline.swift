@@ -269,17 +269,25 @@ final class Pipeline: Sendable {
         for orderIDs: Set<String>, atLeast minimum: Int, topic: String = "payments.results", timeout: Duration = .seconds(30),
         on stage: Stage? = nil
     ) async throws -> [String: [JSONValue]] {
+        try await messages(for: orderIDs, atLeast: minimum, topic: topic, timeout: timeout, on: stage).mapValues { $0.map(\.value) }
+    }
+
+    /// Like `results`, with each message's bytes as published beside its parsed value.
+    func messages(
+        for orderIDs: Set<String>, atLeast minimum: Int, topic: String = "payments.results", timeout: Duration = .seconds(30),
+        on stage: Stage? = nil
+    ) async throws -> [String: [(value: JSONValue, bytes: [UInt8])]] {
         let partitions = try await (stage?.producer ?? producer).partitionCount(topic: topic)
         let reader = try KafkaConsumer(
             configuration: KafkaConfiguration(bootstrapServers: stage?.brokers ?? brokers),
             readingFromBeginning: (0..<partitions).map { TopicPartition(topic: topic, partition: Int32($0)) }, logger: logger)
-        var found: [String: [JSONValue]] = [:]
+        var found: [String: [(value: JSONValue, bytes: [UInt8])]] = [:]
         func readOnce() async throws {
             for message in try await reader.poll(maxMessages: 1000, timeout: .milliseconds(200)) {
                 guard let value = try? JSONParser.parse(message.value), case .string(let orderID)? = value["order_id"],
                     orderIDs.contains(orderID)
                 else { continue }
-                found[orderID, default: []].append(value)
+                found[orderID, default: []].append((value, Array(message.value)))
             }
         }
         let deadline = ContinuousClock.now + timeout

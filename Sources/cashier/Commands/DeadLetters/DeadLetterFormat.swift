@@ -5,24 +5,54 @@ import Foundation
 /// How dead letters read on a terminal and in JSON.
 enum DeadLetterFormat {
     static func json(_ letters: [DeadLetter]) -> String {
-        var writer = JSONWriter()
-        writer.beginArray()
-        for letter in letters {
-            writer.beginObject()
-            writer.member("id", letter.id)
-            writer.member("order_id", letter.orderID)
-            writer.member("payment_id", letter.paymentID)
-            writer.member("channel", letter.channel)
-            writer.member("attempts", Int64(letter.attempts))
-            writer.member("reason", letter.reason)
-            writer.member("status", letter.status.rawValue)
-            writer.member("created_at", TextFormat.timestamp(letter.createdAt))
-            writer.member("updated_at", TextFormat.timestamp(letter.updatedAt))
-            writer.member("source", letter.source)
-            writer.endObject()
+        EventJSON.text(letters.map(Listed.init))
+    }
+
+    /// One dead letter in `cashier dlq list --json`.
+    struct Listed: Encodable {
+        var id: Int64
+        var orderID: String?
+        var paymentID: String?
+        var channel: String?
+        var attempts: Int
+        var reason: Reason
+        var status: String
+        var createdAt: String
+        var updatedAt: String
+        var source: ResultEvent.Source
+
+        init(_ letter: DeadLetter) {
+            id = letter.id
+            orderID = letter.orderID
+            paymentID = letter.paymentID
+            channel = letter.channel
+            attempts = letter.attempts
+            reason = letter.reason
+            status = letter.status.rawValue
+            createdAt = TextFormat.timestamp(letter.createdAt)
+            updatedAt = TextFormat.timestamp(letter.updatedAt)
+            source = letter.source
         }
-        writer.endArray()
-        return writer.text
+
+        enum CodingKeys: String, CodingKey {
+            case id, orderID = "order_id", paymentID = "payment_id", channel, attempts, reason, status, createdAt = "created_at"
+            case updatedAt = "updated_at", source
+        }
+
+        /// Unknown order, payment or channel are written as null, as they always were.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(id, forKey: .id)
+            try container.encode(orderID, forKey: .orderID)
+            try container.encode(paymentID, forKey: .paymentID)
+            try container.encode(channel, forKey: .channel)
+            try container.encode(attempts, forKey: .attempts)
+            try container.encode(reason, forKey: .reason)
+            try container.encode(status, forKey: .status)
+            try container.encode(createdAt, forKey: .createdAt)
+            try container.encode(updatedAt, forKey: .updatedAt)
+            try container.encode(source, forKey: .source)
+        }
     }
 
     static func table(_ letters: [DeadLetter]) -> String {

@@ -1,0 +1,122 @@
+import CashierCore
+import CashierStore
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+/// Every dead-letter statement of the store against a real Postgres: the `payments.dlq` message
+/// is written in the same transaction as its row (both rows carry one transaction id, `xmin`),
+/// names the row's id, is written once however often the record comes back, and matches
+/// Contracts/schemas — as do the results and retry messages in the outbox.
+@Suite(.serialized, .enabled(if: Pipeline.isAvailable, "needs CASHIER_TEST_DATABASE_URL (run `make test`)"))
+struct DeadLetterOutboxTests {
+    let run = UUID().uuidString.prefix(8).lowercased()
+
+    @Test func everyDeadLetterIsAnnouncedOnceInItsOwnTransactionAndMatchesTheContract() async throws {
+        try await withStore { store, db async throws in
+            // Exhausted: the payment fails, with its result and a dead letter.
+            let order = self.order("exhausted", price: 2990)
+            guard case .charge(let ticket) = try await store.accept(order, origin: origin(1), openAttempt: true) else {
+                throw TestFailure("the order was not accepted for charging")
+            }
+            let lastError = Reason(code: "service_unavailable", message: "card channel HTTP 503")
+            let exhausted = Reason(code: "retries_exhausted", message: "1 attempts failed; last: \(lastError)")
+            let failed = ResultEvent(
+                eventID: PaymentIdentity.resultEventID(paymentID: ticket.paymentID, status: "failed"), orderID: order.orderID,
+                paymentID: ticket.paymentID, status: .failed, amount: order.amount, currency: "CNY", channel: "card", channelReference: nil,
+                attempts: ticket.attempt, reason: exhausted, occurredAt: "2026-12-02T10:00:00.000Z")
+            #expect(try await store.move(ticket, PaymentChange(
+                PaymentLifecycle.exhaust, outcome: .retryable(lastError), reason: exhausted, result: failed, deadLetter: exhausted)))
+            // A success reported after that: a contradiction.
+            #expect(try await store.learnSuccess(
+                idempotencyKey: ticket.idempotencyKey, channel: .card, reference: "pi_late", occurredAt: "2026-12-02T10:00:01.000Z",
+                learnedBy: "test") == .contradiction(orderID: order.orderID))
+            // The same order id with another price: a conflict (the conflicting event is kept).
+            var conflicting = order
+            conflicting.price += 1
+            _ = try await store.accept(conflicting, origin: origin(2))
+            // A later invalid event naming the order: a conflict without an event.
+            let invalid = Array(#"{"event_id":"e","order_id":"\#(order.orderID)","price":-1}"#.utf8)
+            var rejection: OrderRejection?
+            do throws(OrderRejection) { _ = try OrderCreated.decode(invalid) } catch { rejection = error }
+            try await store.rejectAsConflict(try #require(rejection), payload: invalid, origin: origin(3))
+            // Records that name no order.
+            let poison = Array("poison \u{0} record".utf8)
+            try await store.deadLetterPoison(poison, origin: origin(4), error: StoreError(.invariant, "cannot be stored"))
+            let unreadable = Array(#"{"order_id":1}"#.utf8)
+            let unreadableReason = Reason(code: "invalid_retry_message", message: "retry message lacks string order_id")
+            try await store.deadLetterUnreadable(unreadable, origin: origin(5, topic: "payments.retry"), reason: unreadableReason)
+            // The same records again change nothing.
+            try await store.deadLetterPoison(poison, origin: origin(4), error: StoreError(.invariant, "cannot be stored"))
+            try await store.deadLetterUnreadable(unreadable, origin: origin(5, topic: "payments.retry"), reason: unreadableReason)
+            try await store.rejectAsConflict(try #require(rejection), payload: invalid, origin: origin(3))
+
+            let letters = try await db.query(
+                """
+                SELECT d.id, d.reason_code, d.xmin::text, o.xmin::text, o.payload
+                FROM dead_letters d JOIN outbox o ON o.kind = 'dlq' AND (o.payload::jsonb ->> 'dead_letter_id')::bigint = d.id
+                ORDER BY d.id
+                """, logger: Logger(label: "test")).collect()
+            let codes = try letters.map { try $0.decode((Int64, String, String, String, String).self).1 }
+            #expect(codes.sorted() == ["channel_contradiction", "invalid_retry_message", "order_conflict", "order_conflict", "retries_exhausted", "storage_error"])
+            #expect(try await count("SELECT count(*) FROM dead_letters", db) == 6)
+            #expect(try await count("SELECT count(*) FROM outbox WHERE kind = 'dlq'", db) == 6, "one message per dead letter")
+            for row in letters {
+                let (id, code, letterTransaction, messageTransaction, payload) = try row.decode((Int64, String, String, String, String).self)
+                #expect(letterTransaction == messageTransaction, "dead letter \(id) (\(code)) and its message were written by different transactions")
+                let event = try JSONDecoder().decode(DeadLetterEvent.self, from: Data(payload.utf8))
+                #expect(event.deadLetterID == id)
+                #expect(event.reason.code == code)
+                #expect(payload == event.json(), "the stored message is the type's own encoding")
+            }
+
+            let directory = NSTemporaryDirectory() + "cashier-outbox-\(run)"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let messages = try await db.query("SELECT id, kind, payload FROM outbox", logger: Logger(label: "test")).collect()
+            let schemas = ["dlq": "dead-letter", "result": "payment-result", "retry": "payment-retry"]
+            for row in messages {
+                let (id, kind, payload) = try row.decode((Int64, String, String).self)
+                let schema = try #require(schemas[kind], "outbox kind \(kind)")
+                try Data(payload.utf8).write(to: URL(fileURLWithPath: "\(directory)/\(schema).\(id).json"))
+            }
+            #expect(messages.count == 7, "six dead letters and the failed result")
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("scripts/check-contracts.py").path
+            let verdict = try? await Shell.run(["python3", script, "--events", directory])
+            #expect(verdict != nil, "outbox messages do not match the schemas: run scripts/check-contracts.py --events \(directory)")
+        }
+    }
+
+    private func order(_ name: String, price: Int64) -> OrderCreated {
+        OrderCreated(
+            eventID: "evt_\(run)_\(name)", orderID: "ord_\(run)_\(name)", userID: "u_1", itemID: "course_1", price: price,
+            currency: Currency(code: "CNY")!, channel: .card, paymentMethod: "pm_sandbox_unavailable", createdAt: "2026-12-02T10:00:00Z")
+    }
+
+    private func origin(_ offset: Int64, topic: String = "orders.created") -> EventOrigin {
+        EventOrigin(topic: topic, partition: 0, offset: offset, digest: "digest_\(run)_\(offset)")
+    }
+
+    private func count(_ sql: String, _ db: PostgresClient) async throws -> Int {
+        let rows = try await db.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "test")).collect()
+        return try rows.first!.decode(Int.self)
+    }
+
+    /// A store on a fresh database of the shared cluster.
+    private func withStore(_ body: (PaymentStore, PostgresClient) async throws -> Void) async throws {
+        let pipeline = try await Pipeline.shared()
+        let name = "outbox_" + run
+        try await pipeline.db.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: pipeline.logger)
+        guard let shared = Pipeline.databaseURL, let slash = shared.lastIndex(of: "/") else { throw TestFailure("no database URL") }
+        let url = shared[..<slash] + "/" + name + shared[slash...].drop { $0 != "?" }
+        let (status, _, stderr) = try await CashierProcess.run(["migrate", "--database-url", url])
+        guard status == 0 else { throw TestFailure("migrate failed: \(stderr)") }
+        let db = PostgresClient(configuration: try DatabaseURL.configuration(url), backgroundLogger: Logger(label: "outbox-db"))
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await db.run() }
+            try await body(PaymentStore(client: db, logger: Logger(label: "outbox-store"), worker: "outbox-test"), db)
+            group.cancelAll()
+        }
+    }
+}
