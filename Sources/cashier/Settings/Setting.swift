@@ -76,20 +76,14 @@ extension Setting: AnySetting {
     var defaultDescription: String? { required ? "(required)" : fallbackText ?? fallback.map(\.description) }
 
     func problem(with text: String, source: SettingSource) -> String? {
-        let place = source.place.map { " in \($0)" } ?? ""
+        // A secret's value is never shown, not even a wrong one.
+        let given = "\(name)=\"\(secret ? "***" : String(text.prefix(60)))\"" + (source.place.map { " in \($0)" } ?? "")
         if let choices, !choices.contains(text) {
-            return "\(name)=\"\(text.prefix(60))\"\(place) is not one of \(choices.joined(separator: ", ")); fix or unset it"
+            return "\(given) is not one of \(choices.joined(separator: ", ")); fix or unset it"
         }
-        guard let value = Value(settingText: text) else {
-            return "\(name)=\"\(text.prefix(60))\"\(place) is not \(Value.kind)\(rangeText); fix or unset it"
-        }
-        if let range, !range.contains(value) {
-            return "\(name)=\"\(text.prefix(60))\"\(place) is not \(Value.kind)\(rangeText); fix or unset it"
-        }
-        return nil
+        if let value = Value(settingText: text), range?.contains(value) ?? true { return nil }
+        return "\(given) is not \(Value.kind)\(range.map { " in \($0.lowerBound)...\($0.upperBound)" } ?? ""); fix or unset it"
     }
-
-    private var rangeText: String { range.map { " in \($0.lowerBound)...\($0.upperBound)" } ?? "" }
 
     /// The flag's help: what it does, the variable it overrides and the default.
     var flagHelp: ArgumentHelp { flagHelp() }
@@ -104,29 +98,27 @@ extension Setting: AnySetting {
         }
         return ArgumentHelp("\(help) (\(notes.joined(separator: ", "))).", valueName: valueName)
     }
+}
 
-    /// Where swift-configuration looks the setting up: `CASHIER_HTTP_PORT` is `cashier.http.port`,
+extension ConfigKey {
+    /// Where swift-configuration looks a setting up: `CASHIER_HTTP_PORT` is `cashier.http.port`,
     /// which its environment provider encodes back to `CASHIER_HTTP_PORT`.
-    var key: AbsoluteConfigKey { Self.key(name) }
-
-    static func key(_ name: String) -> AbsoluteConfigKey {
-        AbsoluteConfigKey(name.lowercased().split(separator: "_").map(String.init))
+    init(setting name: String) {
+        self.init(name.lowercased().split(separator: "_").map(String.init))
     }
 }
 
-/// Where a setting's effective value came from.
+/// Where a setting's effective value came from, when no flag gave it.
 enum SettingSource: Sendable, Equatable {
-    case flag(String)
     case environment
     case file(String)
-    /// `cashier dev`'s own values (the sandbox's URLs and keys).
-    case embedded(String)
+    /// `cashier dev`'s own values (the sandbox's URLs and development keys).
+    case embedded
     case `default`
 
     /// How `config check` names it.
     var label: String {
         switch self {
-        case .flag: "flag"
         case .environment: "environment"
         case .file: "file"
         case .embedded: "embedded"

@@ -27,7 +27,7 @@ struct SettingsReader: Sendable {
         }
         if !embedded.isEmpty {
             providers.append(Self.provider("embedded", embedded))
-            sources[providers.last!.providerName] = .embedded("cashier dev")
+            sources[providers.last!.providerName] = .embedded
         }
         self.sources = sources
         recorder = SourceRecorder()
@@ -44,7 +44,7 @@ struct SettingsReader: Sendable {
         return InMemoryProvider(
             name: name,
             values: Dictionary(uniqueKeysWithValues: values.filter { !$0.value.isEmpty }.map { name, value in
-                (Setting<String>.key(name), ConfigValue(.string(value), isSecret: secret.contains(name)))
+                (AbsoluteConfigKey(ConfigKey(setting: name)), ConfigValue(.string(value), isSecret: secret.contains(name)))
             }))
     }
 
@@ -52,9 +52,9 @@ struct SettingsReader: Sendable {
 
     /// The setting's text and where it came from; nil when nothing sets it.
     func text(_ setting: some AnySetting) -> (text: String, source: SettingSource)? {
-        let key = Setting<String>.key(setting.name)
-        guard let text = reader.string(forKey: ConfigKey(key.components), isSecret: setting.secret) else { return nil }
-        return (text, recorder.provider(of: key).flatMap { sources[$0] } ?? .environment)
+        let key = ConfigKey(setting: setting.name)
+        guard let text = reader.string(forKey: key, isSecret: setting.secret) else { return nil }
+        return (text, recorder.provider(of: AbsoluteConfigKey(key)).flatMap { sources[$0] } ?? .environment)
     }
 
     /// The text of each of `settings` that is set, by name.
@@ -65,25 +65,29 @@ struct SettingsReader: Sendable {
     /// The setting's value: its flag, else what the environment or file says (checked), else
     /// the declared default; nil when none of them gives one.
     func optionalValue<Value>(_ setting: Setting<Value>, flag: Value? = nil) throws -> Value? {
+        try given(setting, flag: flag) ?? setting.fallback
+    }
+
+    /// The value of a setting that always has one: `fallback` stands in for a default that
+    /// depends on the command (`cashier dev`'s free port, twice the channel timeout).
+    func value<Value>(_ setting: Setting<Value>, flag: Value? = nil, default fallback: Value? = nil) throws -> Value {
+        guard let value = try given(setting, flag: flag) ?? fallback ?? setting.fallback else {
+            preconditionFailure("\(setting.name) has no default: read it with optionalValue")
+        }
+        return value
+    }
+
+    /// The flag's value (in range), else the checked value of the environment or the file.
+    private func given<Value>(_ setting: Setting<Value>, flag: Value?) throws -> Value? {
         if let flag {
             if let range = setting.range, !range.contains(flag) {
                 throw CLIError("--\(setting.flag ?? setting.name) \(flag) is out of range; use \(range.lowerBound)...\(range.upperBound)")
             }
             return flag
         }
-        guard let found = text(setting) else { return setting.fallback }
+        guard let found = text(setting) else { return nil }
         if let problem = setting.problem(with: found.text, source: found.source) { throw CLIError(problem) }
         return Value(settingText: found.text)
-    }
-
-    /// The value of a setting that always has one: `fallback` stands in for a default that
-    /// depends on the command (`cashier dev`'s free port, twice the channel timeout).
-    func value<Value>(_ setting: Setting<Value>, flag: Value? = nil, default fallback: Value? = nil) throws -> Value {
-        if flag == nil, text(setting) == nil, let fallback { return fallback }
-        guard let value = try optionalValue(setting, flag: flag) ?? fallback else {
-            preconditionFailure("\(setting.name) has no default: read it with optionalValue")
-        }
-        return value
     }
 
     // MARK: Checking
