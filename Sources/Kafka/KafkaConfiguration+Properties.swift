@@ -27,12 +27,23 @@ extension KafkaConfiguration {
     private static let secretSet = Set(secretProperties)
 
     /// Whether the property's value is a secret and must never be printed: one of
-    /// `secretProperties`, or, for properties unknown here, a name that says so.
+    /// `secretProperties`, or, for properties unknown here, a name that says so. The one rule
+    /// for `cashier config check`, log masking and librdkafka's refusals.
     public static func isSecret(_ key: String) -> Bool {
         let name = key.trimmingWhitespace().lowercased()
-        return secretSet.contains(name) || name.contains("password") || name.contains("secret") || name.contains("passphrase")
-            || name.hasSuffix(".key.pem") || name.hasSuffix("private.key")
+        return secretSet.contains(name) || secretWords.contains { name.contains($0) } || secretSuffixes.contains { name.hasSuffix($0) }
     }
+
+    /// `isSecret` as a regular expression over a property name (case-insensitive), for masking
+    /// `name=value` in free text.
+    public static var secretNamePattern: String {
+        let escape = { (text: String) in String(text.flatMap { $0 == "." ? ["\\", "."] : [$0] }) }
+        return (secretProperties.map(escape) + secretWords.map { #"[\w.]*"# + $0 + #"[\w.]*"# } + secretSuffixes.map { #"[\w.]*"# + escape($0) })
+            .joined(separator: "|")
+    }
+
+    private static let secretWords = ["password", "secret", "passphrase"]
+    private static let secretSuffixes = [".key.pem", "private.key"]
 
     /// Why Cashier refuses this operator-given property, as one line naming the problem and the
     /// fix; nil when it may be passed through.

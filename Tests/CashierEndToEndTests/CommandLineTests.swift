@@ -198,6 +198,99 @@ import Testing
         }
     }
 
+    /// The `config check` row of `name`: its value and where it came from.
+    func row(_ out: String, _ name: String) -> (value: String, source: String)? {
+        guard let line = out.split(separator: "\n").first(where: { $0.hasPrefix(name + " ") }) else { return nil }
+        let columns = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        return (columns.dropFirst().dropLast().joined(separator: " "), columns.last ?? "")
+    }
+
+    @Test func configCheckShowsEverySettingWithItsSourceInPrecedenceOrder() async throws {
+        let path = NSTemporaryDirectory() + "cashier-config-\(UUID().uuidString.prefix(8)).conf"
+        try Data("""
+            CASHIER_KAFKA_BROKERS=kafka-file:9092
+            CASHIER_TOPIC_ORDERS=orders.from-file
+            CASHIER_HTTP_PORT=9001
+            CASHIER_LEASE_MS=60000
+            CASHIER_DATABASE_URL=postgres://cashier:hunter2@db:5432/cashier
+
+            """.utf8).write(to: URL(fileURLWithPath: path))
+        let environment = [
+            "CASHIER_KAFKA_BROKERS": "kafka-env:9092", "CASHIER_TOPIC_ORDERS": "", "CASHIER_DATABASE_URL": "", "CASHIER_HTTP_PORT": "",
+            "CASHIER_CARD_URL": "https://api.stripe.com", "CASHIER_CARD_API_KEY": "sk_live_0123456789abcdef", "CASHIER_KAFKA_OPTIONS": "",
+            "CASHIER_LEASE_MS": "", "CASHIER_RETRY_FACTOR": "",
+        ]
+        let (status, out, err) = try await CashierProcess.run(["config", "check", "--config", path], environment: environment)
+        #expect(status == 0, "\(err)")
+        #expect(row(out, "CASHIER_KAFKA_BROKERS")! == ("kafka-env:9092", "environment"), "the environment wins over the file")
+        #expect(row(out, "CASHIER_TOPIC_ORDERS")! == ("orders.from-file", "file"), "an empty variable is unset")
+        #expect(row(out, "CASHIER_HTTP_PORT")! == ("9001", "file"))
+        #expect(row(out, "CASHIER_LEASE_MS")! == ("60000", "file"))
+        #expect(row(out, "CASHIER_RETRY_FACTOR")! == ("2.0", "default") || row(out, "CASHIER_RETRY_FACTOR")! == ("2", "default"))
+        #expect(row(out, "CASHIER_CARD_API_KEY")!.value == "sk_l…***")
+        #expect(row(out, "CASHIER_DATABASE_URL")!.value == "postgres://cashier:***@db:5432/cashier")
+        #expect(!out.contains("hunter2") && !out.contains("0123456789abcdef"))
+        for name in ["CASHIER_SWEEP_MS", "CASHIER_LOOKUP_SETTLE_MS", "CASHIER_BREAKER_MIN_CALLS_WECHAT", "CASHIER_WECHAT_APIV3_KEY"] {
+            #expect(row(out, name) != nil, "\(name) listed")
+        }
+
+        // The flag wins over both: its value is used even where the environment's is bad.
+        try await expectOneLineError(
+            ["worker", "--config", path, "--concurrency", "5"], environment: environment.merging(["CASHIER_CONCURRENCY": "0", "CASHIER_RETRY_BASE_MS": "x"]) { $1 },
+            mentioning: ["CASHIER_RETRY_BASE_MS"])
+    }
+
+    @Test func configCheckPutsEachBadValueAndUnknownNameOnItsOwnLine() async throws {
+        let path = NSTemporaryDirectory() + "cashier-config-\(UUID().uuidString.prefix(8)).conf"
+        try Data("""
+            CASHIER_KAFKA_BROKERS=kafka-1:9092
+            CASHIER_DATABASE_URL=postgres://cashier@db:5432/cashier
+            CASHIER_CARD_URL=https://api.stripe.com
+            CASHIER_CARD_API_KEY=sk_live_0123456789abcdef
+            CASHIER_LEASE_MS=1
+            CASHIER_LOG_LEVEL=loud
+            CASHIER_SWEEP_MS=often
+            CASHIER_BROKERS=kafka-1:9092
+            CASHIER_TOPIC_RESULT=results
+            not a setting
+
+            """.utf8).write(to: URL(fileURLWithPath: path))
+        let environment = [
+            "CASHIER_DATABASE_URL": "", "CASHIER_KAFKA_BROKERS": "", "CASHIER_CARD_URL": "", "CASHIER_CARD_API_KEY": "", "CASHIER_KAFKA_OPTIONS": "",
+            "CASHIER_LEASE_MS": "", "CASHIER_LOG_LEVEL": "", "CASHIER_SWEEP_MS": "", "CASHIER_RETRY_FACTOR": "fast",
+        ]
+        let (status, _, err) = try await CashierProcess.run(["config", "check", "--config", path], environment: environment)
+        #expect(status != 0)
+        let problems = err.split(separator: "\n").filter { $0.hasPrefix("problem: ") }
+        let expected: [[String]] = [
+            ["CASHIER_LEASE_MS=\"1\"", path, "300...3600000"], ["CASHIER_LOG_LEVEL=\"loud\"", path, "debug"], ["CASHIER_SWEEP_MS=\"often\"", path],
+            ["CASHIER_BROKERS", "line 8", "not a Cashier setting"], ["CASHIER_TOPIC_RESULT", "line 9", "not a Cashier setting"],
+            ["line 10", "NAME=value"], ["CASHIER_RETRY_FACTOR=\"fast\"", "fix or unset it"],
+        ]
+        #expect(problems.count == expected.count, "\(err)")
+        for words in expected {
+            #expect(problems.filter { line in words.allSatisfy { line.contains($0) } }.count == 1, "\(words) once in:\n\(err)")
+        }
+        // Any other command: the first problem, in one line.
+        try await expectOneLineError(["worker", "--config", path], mentioning: ["CASHIER_BROKERS", "and 2 more"])
+    }
+
+    @Test func secretKafkaPropertiesAreMaskedByOneRuleInConfigCheck() async throws {
+        // Names the list does not hold, secret by the rule's words and suffixes.
+        let names = ["sasl.oauthbearer.client.private.key", "ssl.engine.key.pem", "example.client.secret.value", "custom.passphrase"]
+        let options = names.enumerated().map { "\($0.element)=hidden\($0.offset)value" }.joined(separator: ",")
+        let environment = [
+            "CASHIER_KAFKA_BROKERS": "kafka-1:9092", "CASHIER_DATABASE_URL": "postgres://cashier@db:5432/cashier",
+            "CASHIER_CARD_URL": "https://api.stripe.com", "CASHIER_CARD_API_KEY": "sk_live_0123456789abcdef",
+            "CASHIER_KAFKA_OPTIONS": "security.protocol=SASL_SSL,\(options)",
+        ]
+        let (_, out, err) = try await CashierProcess.run(["config", "check"], environment: environment)
+        for (index, name) in names.enumerated() {
+            #expect(out.contains("\(name)=***"), "\(name) not shown masked: \(out)")
+            #expect(!out.contains("hidden\(index)value") && !err.contains("hidden\(index)value"), "\(name)'s value shown")
+        }
+    }
+
     @Test(.enabled(if: Pipeline.isAvailable)) func workerRefusesAnUnmigratedDatabase() async throws {
         let pipeline = try await Pipeline.shared()
         let name = "cashier_unmigrated_\(pipeline.runID)"

@@ -57,6 +57,20 @@ import Testing
         }
     }
 
+    @Test(arguments: ["sasl.oauthbearer.client.private.key", "ssl.engine.key.pem", "example.client.secret.value", "custom.passphrase"])
+    func aKafkaPropertySecretByItsNameIsMaskedAsConfigCheckMasksIt(_ name: String) {
+        #expect(KafkaConfiguration.isSecret(name))
+        let plain = Redaction.mask("options: linger.ms=5,\(name)=s3cr3t value,acks=all")
+        #expect(!plain.contains("s3cr3t") && plain.contains("linger.ms=5") && plain.contains("acks=all"), "\(plain)")
+        let json = Redaction.mask(#"{"\#(name)":"s3cr3t value","other":"kept"}"#)
+        #expect(!json.contains("s3cr3t") && json.contains("kept"), "\(json)")
+    }
+
+    @Test func aPropertyThatIsNoSecretStaysReadable() {
+        let text = "security.protocol=SASL_SSL,sasl.mechanisms=PLAIN,ssl.ca.location=/etc/ca.pem,linger.ms=5"
+        #expect(Redaction.mask(text) == text)
+    }
+
     @Test func privateKeysURLPasswordsAndAPIKeysAreMasked() {
         let pem = "key: -----BEGIN RSA PRIVATE KEY-----\nMIIEow\nAbCd==\n-----END RSA PRIVATE KEY----- loaded"
         #expect(!Redaction.mask(pem).contains("MIIEow") && Redaction.mask(pem).hasSuffix("loaded"))

@@ -2,8 +2,8 @@ import Foundation
 import Kafka
 
 /// Masks what must never reach a log line: passwords in URLs, API secret keys, private keys,
-/// the values of secret librdkafka properties (`KafkaConfiguration.secretProperties`, the same
-/// list `cashier config check` masks), and buyers' saved credentials — `payment_method` values
+/// the values of secret librdkafka properties (`KafkaConfiguration.isSecret`, the same rule
+/// `cashier config check` masks by), and buyers' saved credentials — `payment_method` values
 /// (card payment-method tokens, Alipay `agreement_no`, WeChat Pay `contract_id`) — beyond a
 /// short prefix.
 public enum Redaction {
@@ -81,7 +81,7 @@ public enum Redaction {
         }
     }
 
-    private static let kafkaSecrets = KafkaConfiguration.secretProperties.map(NSRegularExpression.escapedPattern(for:)).joined(separator: "|")
+    private static let kafkaSecrets = KafkaConfiguration.secretNamePattern
     private static let credentials = credentialKeys.joined(separator: "|")
 
     private static let rules: [Rule] = [

@@ -7,7 +7,7 @@ import Hummingbird
 import Kafka
 import Logging
 
-struct DevCommand: AsyncParsableCommand {
+struct DevCommand: ConfiguredCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
         abstract: "Everything on embedded defaults in one process: kafka-dev, sandbox (card, Alipay, WeChat Pay), worker, retry worker, notify server; against CASHIER_DATABASE_URL.",
@@ -26,20 +26,20 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Orders processed at once.")
     var concurrency: Int = 64
 
-    func run() async throws {
-        LogSetup.bootstrap()
+    func run(with settings: SettingsReader) async throws {
+        try LogSetup.bootstrap(settings)
         let logger = Logger(label: "cashier.dev")
-        let postgres = try database.resolve()
+        let postgres = try database.resolve(settings)
         var sandboxConfiguration = try sandbox.configuration()
         let sandboxListener = Listener.sandbox(host: sandbox.host, port: sandbox.port)
-        let listener = try http.listener(default: 0)
+        let listener = try http.listener(settings, default: 0)
         try await sandboxListener.ensureAvailable()
         try await listener.ensureAvailable()
         var configuration = WorkerConfiguration()
-        configuration.retryPolicy = try retry.policy()
+        configuration.retryPolicy = try retry.policy(settings)
         // The order worker only writes the first lookup's due time; the retry worker (below) judges lookups.
-        configuration.lookupPolicy = try retry.lookupPolicy(channelTimeout: .seconds(10))
-        configuration.lease = try retry.lease()
+        configuration.lookupPolicy = try retry.lookupPolicy(settings, channelTimeout: .seconds(10))
+        configuration.lease = try retry.lease(settings)
         configuration.concurrency = concurrency
         configuration.workerName = WorkerAssembly.workerName()
 
@@ -76,7 +76,7 @@ struct DevCommand: AsyncParsableCommand {
             Output.line("sandbox=\(sandboxURL)")
 
             // Keys are loaded once; the notify URL is filled in when the notify server listens.
-            var resolvedChannels = try channels.resolve(sandbox: (sandboxURL, keysDirectory, "http://notify.invalid"))
+            var resolvedChannels = try channels.resolve(settings, sandbox: (sandboxURL, keysDirectory, "http://notify.invalid"))
             let keys = resolvedChannels.notificationKeys
             let host = sandbox.host
             group.addTask {
@@ -95,7 +95,7 @@ struct DevCommand: AsyncParsableCommand {
 
             resolvedChannels.setNotifyBaseURL(notifyURL)
             let retries = try RetryWorkerCommand.configuration(
-                topics: configuration.topics, groupID: nil, concurrency: concurrency, retry: retry, channels: resolvedChannels)
+                settings, topics: configuration.topics, groupID: nil, concurrency: concurrency, retry: retry, channels: resolvedChannels)
             try await WorkerAssembly.run(
                 kafka: kafka, postgres: postgres, channels: resolvedChannels, roles: [.orders(configuration), .retries(retries)],
                 http: listener, logger: logger)

@@ -4,7 +4,7 @@ import Foundation
 import Kafka
 import Logging
 
-struct KafkaDevCommand: AsyncParsableCommand {
+struct KafkaDevCommand: ConfiguredCommand {
     static let configuration = CommandConfiguration(
         commandName: "kafka-dev",
         abstract: "An in-memory Kafka-protocol broker for development and tests (librdkafka's mock cluster).",
@@ -22,9 +22,9 @@ struct KafkaDevCommand: AsyncParsableCommand {
         guard (1...256).contains(partitions) else { throw CLIError("--partitions \(partitions) is out of range; use 1...256") }
     }
 
-    func run() async throws {
-        LogSetup.bootstrap()
-        let broker = try DevBroker.start(partitions: partitions, topics: try kafka.topics(), bootstrapFile: bootstrapFile)
+    func run(with settings: SettingsReader) async throws {
+        try LogSetup.bootstrap(settings)
+        let broker = try DevBroker.start(partitions: partitions, topics: try kafka.topics(settings), bootstrapFile: bootstrapFile)
         await Signals.waitForTermination()
         withExtendedLifetime(broker) {}
     }

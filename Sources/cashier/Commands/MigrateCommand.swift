@@ -2,17 +2,17 @@ import ArgumentParser
 import CashierStore
 import Logging
 
-struct MigrateCommand: AsyncParsableCommand {
+struct MigrateCommand: ConfiguredCommand {
     static let configuration = CommandConfiguration(
         commandName: "migrate",
         abstract: "Create or upgrade the Postgres schema; safe to run repeatedly and concurrently.")
 
     @OptionGroup var database: DatabaseOptions
 
-    func run() async throws {
-        LogSetup.bootstrap()
+    func run(with settings: SettingsReader) async throws {
+        try LogSetup.bootstrap(settings)
         let logger = Logger(label: "cashier.migrate")
-        let postgres = try database.resolve()
+        let postgres = try database.resolve(settings)
         let applied = try await PostgresRuntime.with(url: postgres.url, postgres.configuration, logger: logger) { client in
             try await Migrator(client: client, logger: logger).migrate()
         }

@@ -5,7 +5,7 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 
-struct NotifyServerCommand: AsyncParsableCommand {
+struct NotifyServerCommand: ConfiguredCommand {
     static let configuration = CommandConfiguration(
         commandName: "notify-server",
         abstract: "Receive the channels' payment notifications (Alipay, WeChat Pay) and settle the payments they name.",
@@ -18,18 +18,18 @@ struct NotifyServerCommand: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var channels: ChannelOptions
-    @Option(help: "Port to listen on (env CASHIER_NOTIFY_PORT, default 8081).")
+    @Option(name: .customLong(Settings.notifyPort.flag!), help: Settings.notifyPort.flagHelp)
     var port: Int?
     @Option(help: "Address to listen on.")
     var host: String = "0.0.0.0"
 
-    func run() async throws {
-        LogSetup.bootstrap()
+    func run(with settings: SettingsReader) async throws {
+        try LogSetup.bootstrap(settings)
         MetricsSetup.bootstrap()
         let logger = Logger(label: "cashier.notify")
-        let port = try Env.int(self.port, "CASHIER_NOTIFY_PORT", default: 8081, range: 0...65535, flagName: "--port")
-        let postgres = try database.resolve()
-        let keys = try channels.resolve(forNotifications: true).notificationKeys
+        let port = try settings.value(Settings.notifyPort, flag: self.port)
+        let postgres = try database.resolve(settings)
+        let keys = try channels.resolve(settings, forNotifications: true).notificationKeys
         let host = self.host
         let listener = Listener.notifications(host: host, port: port)
         try await listener.ensureAvailable()

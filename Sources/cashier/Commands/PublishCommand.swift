@@ -4,7 +4,7 @@ import Foundation
 import Kafka
 import Logging
 
-struct PublishCommand: AsyncParsableCommand {
+struct PublishCommand: ConfiguredCommand {
     static let configuration = CommandConfiguration(
         commandName: "publish",
         abstract: "The upstream side and load generator: publish valid (and K deliberately invalid) orders.",
@@ -51,11 +51,11 @@ struct PublishCommand: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
-        LogSetup.bootstrap()
+    func run(with settings: SettingsReader) async throws {
+        try LogSetup.bootstrap(settings)
         let logger = Logger(label: "cashier.publish")
-        let kafkaConfiguration = try kafka.configuration()
-        let topics = try kafka.topics()
+        let kafkaConfiguration = try kafka.configuration(settings)
+        let topics = try kafka.topics(settings)
         let runID = self.runID ?? String(UInt32.random(in: 0...UInt32.max), radix: 36)
         let producer = try KafkaProducer(configuration: kafkaConfiguration, logger: logger)
 

@@ -2,7 +2,7 @@ import ArgumentParser
 import CashierWorker
 import Logging
 
-struct RetryWorkerCommand: AsyncParsableCommand {
+struct RetryWorkerCommand: ConfiguredCommand {
     static let configuration = CommandConfiguration(
         commandName: "retry-worker",
         abstract: "Consume the retry topic and re-attempt failed charges with exponential backoff and the same idempotency key.",
@@ -18,36 +18,36 @@ struct RetryWorkerCommand: AsyncParsableCommand {
     @OptionGroup var retry: RetryOptions
     @OptionGroup var http: HTTPOptions
 
-    @Option(name: .customLong("group-id"), help: "Consumer group (env CASHIER_GROUP_ID, default cashier-retry; give each Deployment its own).")
+    @Option(name: .customLong(Settings.groupID.flag!), help: Settings.groupID.flagHelp(default: RetryWorkerConfiguration().groupID))
     var groupID: String?
 
-    @Option(help: "Retries running at once in this process (default 64).")
+    @Option(name: .customLong(Settings.retryConcurrency.flag!), help: Settings.retryConcurrency.flagHelp)
     var concurrency: Int?
 
-    func run() async throws {
-        LogSetup.bootstrap()
+    func run(with settings: SettingsReader) async throws {
+        try LogSetup.bootstrap(settings)
         let logger = Logger(label: "cashier.retry")
-        let kafkaConfiguration = try kafka.configuration()
-        let postgres = try database.resolve()
-        let resolvedChannels = try channels.resolve()
+        let kafkaConfiguration = try kafka.configuration(settings)
+        let postgres = try database.resolve(settings)
+        let resolvedChannels = try channels.resolve(settings)
         let configuration = try RetryWorkerCommand.configuration(
-            topics: try kafka.topics(), groupID: groupID, concurrency: concurrency, retry: retry, channels: resolvedChannels)
+            settings, topics: try kafka.topics(settings), groupID: groupID, concurrency: concurrency, retry: retry, channels: resolvedChannels)
         try await WorkerAssembly.run(
             kafka: kafkaConfiguration, postgres: postgres, channels: resolvedChannels, roles: [.retries(configuration)],
-            http: try http.listener(), logger: logger)
+            http: try http.listener(settings), logger: logger)
     }
 
     static func configuration(
-        topics: Topics, groupID: String?, concurrency: Int?, retry: RetryOptions, channels: ChannelOptions.Resolved
+        _ settings: SettingsReader, topics: Topics, groupID: String?, concurrency: Int?, retry: RetryOptions, channels: ChannelOptions.Resolved
     ) throws -> RetryWorkerConfiguration {
         var configuration = RetryWorkerConfiguration()
         configuration.topics = topics
-        configuration.groupID = groupID ?? Env.value("CASHIER_GROUP_ID") ?? configuration.groupID
-        configuration.concurrency = try Env.int(concurrency, "CASHIER_RETRY_CONCURRENCY", default: 64, range: 1...4096, flagName: "--concurrency")
-        configuration.retryPolicy = try retry.policy()
-        configuration.lookupPolicy = try retry.lookupPolicy(channelTimeout: channels.timeout)
-        configuration.lease = try retry.lease()
-        configuration.sweepEvery = .milliseconds(try Env.int(nil, "CASHIER_SWEEP_MS", default: 5000, range: 100...600_000, flagName: ""))
+        configuration.groupID = try settings.value(Settings.groupID, flag: groupID, default: configuration.groupID)
+        configuration.concurrency = try settings.value(Settings.retryConcurrency, flag: concurrency)
+        configuration.retryPolicy = try retry.policy(settings)
+        configuration.lookupPolicy = try retry.lookupPolicy(settings, channelTimeout: channels.timeout)
+        configuration.lease = try retry.lease(settings)
+        configuration.sweepEvery = .milliseconds(try settings.value(Settings.sweep))
         configuration.workerName = "retry:" + WorkerAssembly.workerName()
         return configuration
     }

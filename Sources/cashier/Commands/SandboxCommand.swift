@@ -12,7 +12,7 @@ struct SandboxCommand: AsyncParsableCommand {
         defaultSubcommand: SandboxServeCommand.self)
 }
 
-struct SandboxServeCommand: AsyncParsableCommand {
+struct SandboxServeCommand: ConfiguredCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve the card, Alipay and WeChat Pay protocols (the default).",
@@ -34,8 +34,8 @@ struct SandboxServeCommand: AsyncParsableCommand {
 
     @OptionGroup var options: SandboxOptions
 
-    func run() async throws {
-        LogSetup.bootstrap()
+    func run(with settings: SettingsReader) async throws {
+        try LogSetup.bootstrap(settings)
         let server = try SandboxServer(configuration: try options.configuration())
         let app = server.application(host: options.host, port: options.port, logger: Logger(label: "cashier.sandbox")) { port in
             Output.line("sandbox=http://\(options.host):\(port)")
@@ -95,7 +95,7 @@ struct SandboxOptions: ParsableArguments {
     }
 }
 
-struct SandboxKeysCommand: AsyncParsableCommand {
+struct SandboxKeysCommand: ConfiguredCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
         abstract: "Write a matching set of development keys (Alipay app/platform, WeChat Pay merchant/platform, APIv3 key).",
@@ -104,7 +104,7 @@ struct SandboxKeysCommand: AsyncParsableCommand {
     @Option(help: "Directory to write into (created if missing).")
     var dir: String
 
-    func run() async throws {
+    func run(with settings: SettingsReader) async throws {
         do {
             try SandboxKeys.generate(into: dir)
         } catch {

@@ -4,7 +4,7 @@ import CashierStore
 import Foundation
 import Logging
 
-struct StatsCommand: AsyncParsableCommand {
+struct StatsCommand: ConfiguredCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats",
         abstract: "Success and failure rates per channel, volumes and amounts per currency, from Postgres.",
@@ -16,10 +16,10 @@ struct StatsCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
-    func run() async throws {
-        LogSetup.bootstrap()
+    func run(with settings: SettingsReader) async throws {
+        try LogSetup.bootstrap(settings)
         let start = try SinceArgument.parse(since)
-        let postgres = try database.resolve()
+        let postgres = try database.resolve(settings)
         let logger = Logger(label: "cashier.stats")
         let (channels, currencies, rejected) = try await PostgresRuntime.with(url: postgres.url, postgres.configuration, logger: logger) { client in
             try await Migrator(client: client, logger: logger).requireCurrent()

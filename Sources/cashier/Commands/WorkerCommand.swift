@@ -3,7 +3,7 @@ import CashierStore
 import CashierWorker
 import Logging
 
-struct WorkerCommand: AsyncParsableCommand {
+struct WorkerCommand: ConfiguredCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
         abstract: "Consume orders.created, charge through the channels, record in Postgres, publish results.",
@@ -15,29 +15,29 @@ struct WorkerCommand: AsyncParsableCommand {
     @OptionGroup var retry: RetryOptions
     @OptionGroup var http: HTTPOptions
 
-    @Option(name: .customLong("group-id"), help: "Consumer group (env CASHIER_GROUP_ID, default cashier-payments).")
+    @Option(name: .customLong(Settings.groupID.flag!), help: Settings.groupID.flagHelp(default: WorkerConfiguration().groupID))
     var groupID: String?
 
-    @Option(help: "Orders processed at once; never two of the same order (default 64).")
+    @Option(name: .customLong(Settings.concurrency.flag!), help: Settings.concurrency.flagHelp)
     var concurrency: Int?
 
-    func run() async throws {
-        LogSetup.bootstrap()
+    func run(with settings: SettingsReader) async throws {
+        try LogSetup.bootstrap(settings)
         let logger = Logger(label: "cashier.worker")
         // Validate everything before any connection is made.
-        let kafkaConfiguration = try kafka.configuration()
-        let postgres = try database.resolve()
-        let resolvedChannels = try channels.resolve()
+        let kafkaConfiguration = try kafka.configuration(settings)
+        let postgres = try database.resolve(settings)
+        let resolvedChannels = try channels.resolve(settings)
         var configuration = WorkerConfiguration()
-        configuration.topics = try kafka.topics()
-        configuration.groupID = groupID ?? Env.value("CASHIER_GROUP_ID") ?? configuration.groupID
-        configuration.concurrency = try Env.int(concurrency, "CASHIER_CONCURRENCY", default: 64, range: 1...4096, flagName: "--concurrency")
-        configuration.retryPolicy = try retry.policy()
-        configuration.lookupPolicy = try retry.lookupPolicy(channelTimeout: resolvedChannels.timeout)
-        configuration.lease = try retry.lease()
+        configuration.topics = try kafka.topics(settings)
+        configuration.groupID = try settings.value(Settings.groupID, flag: groupID, default: configuration.groupID)
+        configuration.concurrency = try settings.value(Settings.concurrency, flag: concurrency)
+        configuration.retryPolicy = try retry.policy(settings)
+        configuration.lookupPolicy = try retry.lookupPolicy(settings, channelTimeout: resolvedChannels.timeout)
+        configuration.lease = try retry.lease(settings)
         configuration.breakerMaxWait = resolvedChannels.breakerMaxWait
         configuration.workerName = WorkerAssembly.workerName()
         try await WorkerAssembly.run(kafka: kafkaConfiguration, postgres: postgres, channels: resolvedChannels, roles: [.orders(configuration)],
-            http: try http.listener(), logger: logger)
+            http: try http.listener(settings), logger: logger)
     }
 }

@@ -11,7 +11,7 @@ import Logging
 /// Channel endpoints and credentials. Secrets come from the environment only, never flags
 /// (flags show up in process listings). Key files are loaded once, here, at start-up.
 struct ChannelOptions: ParsableArguments {
-    @Option(name: .customLong("channel-timeout-ms"), help: "Per-request channel timeout; a timeout is an unknown outcome (env CASHIER_CHANNEL_TIMEOUT_MS, default 10000).")
+    @Option(name: .customLong(Settings.channelTimeout.flag!), help: Settings.channelTimeout.flagHelp)
     var channelTimeoutMilliseconds: Int?
 
     struct Resolved {
@@ -41,32 +41,50 @@ struct ChannelOptions: ParsableArguments {
 
     /// Validates everything up front. In `cashier dev`, `sandbox` fills in every channel.
     /// `forNotifications`: only the keys that check notifications are needed (no notify URL).
-    func resolve(sandbox: (url: String, keysDirectory: String, notifyBaseURL: String)? = nil, forNotifications: Bool = false) throws -> Resolved {
-        let timeout = try Env.int(channelTimeoutMilliseconds, "CASHIER_CHANNEL_TIMEOUT_MS", default: 10_000, range: 1...600_000, flagName: "--channel-timeout-ms")
+    func resolve(
+        _ settings: SettingsReader, sandbox: (url: String, keysDirectory: String, notifyBaseURL: String)? = nil, forNotifications: Bool = false
+    ) throws -> Resolved {
+        let timeout = try settings.value(Settings.channelTimeout, flag: channelTimeoutMilliseconds)
         var resolved = Resolved(timeout: .milliseconds(timeout))
         // Unset: as many as the worker's own concurrency, so a healthy channel never holds orders back.
-        if Env.value("CASHIER_CHANNEL_CONCURRENCY") != nil {
-            resolved.protection.concurrency = try Env.int(nil, "CASHIER_CHANNEL_CONCURRENCY", default: 64, range: 1...4096, flagName: "")
+        if let concurrency = try settings.optionalValue(Settings.channelConcurrency) { resolved.protection.concurrency = concurrency }
+        resolved.breakerMaxWait = .milliseconds(try settings.value(Settings.breakerMaxWait))
+        resolved.protection.minimumCalls = try settings.value(Settings.breakerMinCalls)
+        for (channel, setting) in Settings.breakerMinCallsByChannel {
+            if let calls = try settings.optionalValue(setting) { resolved.protection.minimumCallsByChannel[channel] = calls }
         }
-        resolved.breakerMaxWait = .milliseconds(try Env.int(nil, "CASHIER_BREAKER_MAX_WAIT_MS", default: 60_000, range: 1...86_400_000, flagName: ""))
-        resolved.protection.minimumCalls = try Env.int(nil, "CASHIER_BREAKER_MIN_CALLS", default: 20, range: 1...1_000_000, flagName: "")
-        for channel in Channel.allCases {
-            let name = "CASHIER_BREAKER_MIN_CALLS_\(channel.rawValue.uppercased())"
-            if Env.value(name) != nil { resolved.protection.minimumCallsByChannel[channel] = try Env.int(nil, name, default: 20, range: 1...1_000_000, flagName: "") }
-        }
-        resolved.protection.openFor = .milliseconds(try Env.int(nil, "CASHIER_BREAKER_OPEN_MS", default: 30_000, range: 1...3_600_000, flagName: ""))
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty }
+        resolved.protection.openFor = .milliseconds(try settings.value(Settings.breakerOpen))
+        var settings = settings
         if let sandbox {
-            for (name, value) in try Self.sandboxSettings(sandbox.keysDirectory) where environment[name] == nil { environment[name] = value }
-            environment["CASHIER_CARD_URL"] = environment["CASHIER_CARD_URL"] ?? sandbox.url
-            environment["CASHIER_CARD_API_KEY"] = environment["CASHIER_CARD_API_KEY"] ?? "sk_test_sandbox"
-            environment["CASHIER_ALIPAY_URL"] = environment["CASHIER_ALIPAY_URL"] ?? sandbox.url + "/gateway.do"
-            environment["CASHIER_WECHAT_URL"] = environment["CASHIER_WECHAT_URL"] ?? sandbox.url
-            environment["CASHIER_NOTIFY_BASE_URL"] = environment["CASHIER_NOTIFY_BASE_URL"] ?? sandbox.notifyBaseURL
+            // Below everything an operator set: the development keys, then the sandbox's URLs.
+            let urls = [
+                Settings.cardURL.name: sandbox.url, Settings.cardAPIKey.name: "sk_test_sandbox", Settings.alipayURL.name: sandbox.url + "/gateway.do",
+                Settings.wechatURL.name: sandbox.url, Settings.notifyBaseURL.name: sandbox.notifyBaseURL,
+            ]
+            settings = settings.addingEmbedded(try Self.sandboxSettings(sandbox.keysDirectory).merging(urls) { keys, _ in keys })
         }
-        let settings = ChannelSettings(environment)
+        return try ChannelSettings(settings.texts(Settings.channels)).resolve(into: resolved, forNotifications: forNotifications)
+    }
+
+    /// The settings in a `cashier sandbox keys` directory's `cashier.env`.
+    static func sandboxSettings(_ directory: String) throws -> [String: String] {
+        try ConfigFile(path: (directory as NSString).appendingPathComponent(SandboxKeys.File.environment)).checkedValues()
+    }
+}
+
+/// The CASHIER_* channel settings, read all-or-nothing per channel with one line per problem.
+struct ChannelSettings {
+    private let values: [String: String]
+    init(_ values: [String: String]) { self.values = values }
+
+    subscript(_ name: String) -> String? { values[name] }
+
+    /// The channels these settings configure; at least one.
+    func resolve(into resolved: ChannelOptions.Resolved, forNotifications: Bool = false) throws -> ChannelOptions.Resolved {
+        var resolved = resolved
+        let settings = self
         if let url = settings["CASHIER_CARD_URL"] {
-            resolved.cardURL = try Env.baseURL(url, setting: "CASHIER_CARD_URL")
+            resolved.cardURL = try Settings.baseURL(url, setting: "CASHIER_CARD_URL")
             resolved.cardAPIKey = try settings.required("CASHIER_CARD_API_KEY", because: "the card channel at CASHIER_CARD_URL needs its secret key")
         } else if settings["CASHIER_CARD_API_KEY"] != nil {
             throw CLIError("CASHIER_CARD_API_KEY is set but CASHIER_CARD_URL is not; set the card API base URL too")
@@ -79,19 +97,6 @@ struct ChannelOptions: ParsableArguments {
         return resolved
     }
 
-    /// The settings in a `cashier sandbox keys` directory's `cashier.env`.
-    static func sandboxSettings(_ directory: String) throws -> [String: String] {
-        try ConfigFile.settings(in: (directory as NSString).appendingPathComponent(SandboxKeys.File.environment))
-    }
-}
-
-/// The CASHIER_* channel settings, read all-or-nothing per channel with one line per problem.
-struct ChannelSettings {
-    private let values: [String: String]
-    init(_ values: [String: String]) { self.values = values }
-
-    subscript(_ name: String) -> String? { values[name] }
-
     func required(_ name: String, because why: String) throws -> String {
         guard let value = values[name] else { throw CLIError("\(name) is not set; \(why)") }
         return value
@@ -102,7 +107,7 @@ struct ChannelSettings {
     func alipay() throws -> AlipayConfiguration? {
         guard anySet("CASHIER_ALIPAY_") else { return nil }
         let why = "the Alipay channel needs CASHIER_ALIPAY_URL, _APP_ID, _PRIVATE_KEY_FILE and _PUBLIC_KEY_FILE"
-        let url = try Env.baseURL(try required("CASHIER_ALIPAY_URL", because: why), setting: "CASHIER_ALIPAY_URL")
+        let url = try Settings.baseURL(try required("CASHIER_ALIPAY_URL", because: why), setting: "CASHIER_ALIPAY_URL")
         let appID = try required("CASHIER_ALIPAY_APP_ID", because: why)
         do {
             let privateKey = try RSAKeys.loadPrivateKey(file: try required("CASHIER_ALIPAY_PRIVATE_KEY_FILE", because: why), setting: "CASHIER_ALIPAY_PRIVATE_KEY_FILE")
@@ -117,7 +122,7 @@ struct ChannelSettings {
     func wechat(requireNotifyURL: Bool) throws -> WeChatConfiguration? {
         guard anySet("CASHIER_WECHAT_") else { return nil }
         let why = "the WeChat Pay channel needs CASHIER_WECHAT_URL, _MCHID, _APPID, _SERIAL_NO, _PRIVATE_KEY_FILE, _PLATFORM_PUBLIC_KEY_FILE, _PLATFORM_SERIAL and _APIV3_KEY"
-        let url = try Env.baseURL(try required("CASHIER_WECHAT_URL", because: why), setting: "CASHIER_WECHAT_URL")
+        let url = try Settings.baseURL(try required("CASHIER_WECHAT_URL", because: why), setting: "CASHIER_WECHAT_URL")
         let apiV3Key = try required("CASHIER_WECHAT_APIV3_KEY", because: why)
         guard apiV3Key.utf8.count == 32 else {
             throw CLIError("CASHIER_WECHAT_APIV3_KEY must be the 32-character APIv3 key from the merchant platform (it has \(apiV3Key.utf8.count))")
@@ -133,7 +138,7 @@ struct ChannelSettings {
                 baseURL: url, mchid: try required("CASHIER_WECHAT_MCHID", because: why), appid: try required("CASHIER_WECHAT_APPID", because: why),
                 serialNo: try required("CASHIER_WECHAT_SERIAL_NO", because: why), merchantPrivateKey: privateKey,
                 platformKeys: [try required("CASHIER_WECHAT_PLATFORM_SERIAL", because: why): platformKey], apiV3Key: apiV3Key,
-                notifyURL: Self.join(try Env.baseURL(notifyBase, setting: "CASHIER_NOTIFY_BASE_URL"), "/notify/wechat"))
+                notifyURL: Self.join(try Settings.baseURL(notifyBase, setting: "CASHIER_NOTIFY_BASE_URL"), "/notify/wechat"))
         } catch let error as KeyError {
             throw CLIError(error.description)
         }

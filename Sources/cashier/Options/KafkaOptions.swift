@@ -5,24 +5,24 @@ import Kafka
 
 /// Broker, raw librdkafka properties and topic names (DESIGN.md sections 2 and 4).
 struct KafkaOptions: ParsableArguments {
-    @Option(name: .customLong("brokers"), help: "Kafka bootstrap servers (env CASHIER_KAFKA_BROKERS).")
+    @Option(name: .customLong(Settings.kafkaBrokers.flag!), help: Settings.kafkaBrokers.flagHelp)
     var brokers: String?
 
-    @Option(name: .customLong("kafka-option"), help: ArgumentHelp("librdkafka property passed through, k=v; repeatable (env CASHIER_KAFKA_OPTIONS, comma-separated).", valueName: "k=v"))
+    @Option(name: .customLong(Settings.kafkaOptions.flag!), help: Settings.kafkaOptions.flagHelp(valueName: "k=v"))
     var kafkaOptions: [String] = []
 
-    @Option(name: .customLong("topic-orders"), help: "Orders topic (env CASHIER_TOPIC_ORDERS, default orders.created).")
+    @Option(name: .customLong(Settings.topicOrders.flag!), help: Settings.topicOrders.flagHelp)
     var topicOrders: String?
-    @Option(name: .customLong("topic-results"), help: "Results topic (env CASHIER_TOPIC_RESULTS, default payments.results).")
+    @Option(name: .customLong(Settings.topicResults.flag!), help: Settings.topicResults.flagHelp)
     var topicResults: String?
-    @Option(name: .customLong("topic-retry"), help: "Retry topic (env CASHIER_TOPIC_RETRY, default payments.retry).")
+    @Option(name: .customLong(Settings.topicRetry.flag!), help: Settings.topicRetry.flagHelp)
     var topicRetry: String?
-    @Option(name: .customLong("topic-dlq"), help: "Dead-letter topic (env CASHIER_TOPIC_DLQ, default payments.dlq).")
+    @Option(name: .customLong(Settings.topicDLQ.flag!), help: Settings.topicDLQ.flagHelp)
     var topicDLQ: String?
 
-    /// The Kafka configuration from flags and environment; the first problem, if any, as one line.
-    func configuration(defaultBrokers: String? = nil) throws -> KafkaConfiguration {
-        let (configuration, problems) = resolve(defaultBrokers: defaultBrokers)
+    /// The Kafka configuration from flags and settings; the first problem, if any, as one line.
+    func configuration(_ settings: SettingsReader, defaultBrokers: String? = nil) throws -> KafkaConfiguration {
+        let (configuration, problems) = resolve(settings, defaultBrokers: defaultBrokers)
         if let first = problems.first {
             throw CLIError(problems.count == 1 ? first : "\(first) (and \(problems.count - 1) more Kafka setting problem\(problems.count == 2 ? "" : "s"))")
         }
@@ -30,13 +30,13 @@ struct KafkaOptions: ParsableArguments {
     }
 
     /// Every problem with the Kafka configuration, one line each (for `cashier config check`).
-    func problems(defaultBrokers: String? = nil) -> [String] {
-        resolve(defaultBrokers: defaultBrokers).problems
+    func problems(_ settings: SettingsReader, defaultBrokers: String? = nil) -> [String] {
+        resolve(settings, defaultBrokers: defaultBrokers).problems
     }
 
-    private func resolve(defaultBrokers: String?) -> (configuration: KafkaConfiguration?, problems: [String]) {
+    private func resolve(_ settings: SettingsReader, defaultBrokers: String?) -> (configuration: KafkaConfiguration?, problems: [String]) {
         var problems: [String] = []
-        let servers = brokers ?? Env.value("CASHIER_KAFKA_BROKERS") ?? defaultBrokers
+        let servers = brokers ?? settings.text(Settings.kafkaBrokers)?.text ?? defaultBrokers
         if let servers {
             for server in servers.split(separator: ",") {
                 let parts = server.split(separator: ":")
@@ -48,15 +48,10 @@ struct KafkaOptions: ParsableArguments {
         } else {
             problems.append("no Kafka brokers given: pass --brokers HOST:PORT or set CASHIER_KAFKA_BROKERS")
         }
-        let fromEnvironment = Env.value("CASHIER_KAFKA_OPTIONS")
-        let environmentSource =
-            if let file = ConfigFile.path, let fromEnvironment, ConfigFile.loaded["CASHIER_KAFKA_OPTIONS"] == fromEnvironment {
-                "CASHIER_KAFKA_OPTIONS in \(file)"
-            } else {
-                "CASHIER_KAFKA_OPTIONS"
-            }
+        let fromSettings = settings.text(Settings.kafkaOptions)
+        let settingSource = Settings.kafkaOptions.name + (fromSettings?.source.place.map { " in \($0)" } ?? "")
         var options: [(key: String, value: String)] = []
-        let sources = [(environmentSource, fromEnvironment.map { $0.split(separator: ",").map(String.init) } ?? []), ("--kafka-option", kafkaOptions)]
+        let sources = [(settingSource, fromSettings.map { $0.text.split(separator: ",").map(String.init) } ?? []), ("--kafka-option", kafkaOptions)]
         for (source, items) in sources {
             for (position, item) in items.enumerated() {
                 guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
@@ -77,17 +72,18 @@ struct KafkaOptions: ParsableArguments {
         return (KafkaConfiguration(bootstrapServers: servers, options: options), [])
     }
 
-    func topics() throws -> Topics {
+    func topics(_ settings: SettingsReader) throws -> Topics {
         var topics = Topics()
-        topics.orders = try name(topicOrders, "CASHIER_TOPIC_ORDERS", topics.orders)
-        topics.results = try name(topicResults, "CASHIER_TOPIC_RESULTS", topics.results)
-        topics.retry = try name(topicRetry, "CASHIER_TOPIC_RETRY", topics.retry)
-        topics.dlq = try name(topicDLQ, "CASHIER_TOPIC_DLQ", topics.dlq)
+        topics.orders = try name(topicOrders, Settings.topicOrders, settings, topics.orders)
+        topics.results = try name(topicResults, Settings.topicResults, settings, topics.results)
+        topics.retry = try name(topicRetry, Settings.topicRetry, settings, topics.retry)
+        topics.dlq = try name(topicDLQ, Settings.topicDLQ, settings, topics.dlq)
         return topics
     }
 
-    private func name(_ flag: String?, _ variable: String, _ fallback: String) throws -> String {
-        let name = flag ?? Env.value(variable) ?? fallback
+    private func name(_ flag: String?, _ setting: Setting<String>, _ settings: SettingsReader, _ fallback: String) throws -> String {
+        let name = try settings.value(setting, flag: flag, default: fallback)
+        let variable = setting.name
         let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
         guard !name.isEmpty, name.count <= 249, name.allSatisfy(allowed.contains), name != ".", name != ".." else {
             throw CLIError("topic name \"\(name.prefix(60))\" (\(variable)) is invalid; Kafka allows 1-249 of A-Z a-z 0-9 . _ -")

@@ -5,12 +5,12 @@ import Logging
 
 enum LogSetup {
     /// Logs go to stderr so that stdout stays machine-readable (`bootstrap=…`, summaries).
-    /// Level from `CASHIER_LOG_LEVEL` (trace, debug, info, notice, warning, error), default info.
-    /// Format from `CASHIER_LOG_FORMAT` (`json` or `text`): JSON lines by default when stderr is
-    /// not a terminal (collectors read them), readable text on a terminal.
-    static func bootstrap() {
-        let level = Env.value("CASHIER_LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
-        let json = Env.value("CASHIER_LOG_FORMAT").map { $0 == "json" } ?? (isatty(STDERR_FILENO) == 0)
+    /// Level from `Settings.logLevel`, default info. Format from `Settings.logFormat` (`json` or
+    /// `text`): JSON lines by default when stderr is not a terminal (collectors read them),
+    /// readable text on a terminal.
+    static func bootstrap(_ settings: SettingsReader) throws {
+        let level = try Logger.Level(rawValue: settings.value(Settings.logLevel)) ?? .info
+        let json = try settings.optionalValue(Settings.logFormat).map { $0 == "json" } ?? (isatty(STDERR_FILENO) == 0)
         LoggingSystem.bootstrap { label in
             var handler = LineLogHandler(label: label, json: json)
             handler.logLevel = level

@@ -13,7 +13,7 @@ struct DlqCommand: AsyncParsableCommand {
         subcommands: [DlqListCommand.self, DlqShowCommand.self, DlqReplayCommand.self, DlqDiscardCommand.self])
 }
 
-struct DlqListCommand: AsyncParsableCommand {
+struct DlqListCommand: ConfiguredCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List dead letters (open ones unless --status says otherwise).")
 
     @OptionGroup var database: DatabaseOptions
@@ -28,14 +28,14 @@ struct DlqListCommand: AsyncParsableCommand {
     @Option(help: "open, replayed, discarded or all (default open).")
     var status: String = "open"
 
-    func run() async throws {
-        LogSetup.bootstrap()
+    func run(with settings: SettingsReader) async throws {
+        try LogSetup.bootstrap(settings)
         var filter = DeadLetterFilter()
         filter.statuses = try DlqArguments.statuses(status)
         filter.channel = try channel.map(DlqArguments.channel)
         filter.reasonCode = reason
         filter.since = try since.map { try SinceArgument.parse($0) }
-        let postgres = try database.resolve()
+        let postgres = try database.resolve(settings)
         let logger = Logger(label: "cashier.dlq")
         let query = filter
         let letters = try await PostgresRuntime.with(url: postgres.url, postgres.configuration, logger: logger) { client in
@@ -50,16 +50,16 @@ struct DlqListCommand: AsyncParsableCommand {
     }
 }
 
-struct DlqShowCommand: AsyncParsableCommand {
+struct DlqShowCommand: ConfiguredCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one dead letter: the order, every attempt, the errors, the actions taken.")
 
     @OptionGroup var database: DatabaseOptions
     @Argument(help: "The dead letter's id (from `cashier dlq list`).")
     var id: Int64
 
-    func run() async throws {
-        LogSetup.bootstrap()
-        let postgres = try database.resolve()
+    func run(with settings: SettingsReader) async throws {
+        try LogSetup.bootstrap(settings)
+        let postgres = try database.resolve(settings)
         let logger = Logger(label: "cashier.dlq")
         let id = self.id
         let text = try await PostgresRuntime.with(url: postgres.url, postgres.configuration, logger: logger) { client -> String in
@@ -76,7 +76,7 @@ struct DlqShowCommand: AsyncParsableCommand {
     }
 }
 
-struct DlqDiscardCommand: AsyncParsableCommand {
+struct DlqDiscardCommand: ConfiguredCommand {
     static let configuration = CommandConfiguration(
         commandName: "discard", abstract: "Close an open dead letter without acting on it (audited; the order's result stands).")
 
@@ -88,10 +88,10 @@ struct DlqDiscardCommand: AsyncParsableCommand {
     @Option(help: "Who discards it (default: $USER).")
     var actor: String?
 
-    func run() async throws {
-        LogSetup.bootstrap()
+    func run(with settings: SettingsReader) async throws {
+        try LogSetup.bootstrap(settings)
         guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw CLIError("--reason is empty; say why the dead letter is discarded") }
-        let postgres = try database.resolve()
+        let postgres = try database.resolve(settings)
         let logger = Logger(label: "cashier.dlq")
         let (id, actor, reason) = (self.id, DlqArguments.actor(actor), self.reason)
         let previous = try await PostgresRuntime.with(url: postgres.url, postgres.configuration, logger: logger) { client in

@@ -6,7 +6,7 @@ import CashierWorker
 import Foundation
 import Logging
 
-struct DlqReplayCommand: AsyncParsableCommand {
+struct DlqReplayCommand: ConfiguredCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract: "Replay dead letters: ask the channel first, charge at most once with the same idempotency key.",
@@ -42,10 +42,10 @@ struct DlqReplayCommand: AsyncParsableCommand {
         guard rate > 0, rate.isFinite else { throw CLIError("--rate \(rate) must be a positive number of replays per second") }
     }
 
-    func run() async throws {
-        LogSetup.bootstrap()
-        let postgres = try database.resolve()
-        let resolvedChannels = try channels.resolve()
+    func run(with settings: SettingsReader) async throws {
+        try LogSetup.bootstrap(settings)
+        let postgres = try database.resolve(settings)
+        let resolvedChannels = try channels.resolve(settings)
         let logger = Logger(label: "cashier.dlq")
         var filter = DeadLetterFilter()
         // Explicit ids are looked up in any status so a second replay can say what it found.
