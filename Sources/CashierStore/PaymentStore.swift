@@ -265,7 +265,12 @@ public struct PaymentStore: Sendable {
     /// Keeps a consumed record whose outcome cannot be stored (a storage error that is not
     /// transient) as a dead letter with that error, so its offset can move on: a poison record
     /// never holds a partition. Its text is made storable first, so this cannot fail the same way.
-    public func deadLetterPoison(_ payload: [UInt8], origin: EventOrigin, error: StoreError) async throws {
+    ///
+    /// - Parameter rejection: for a record that decoded as a valid order, the `rejected` result
+    ///   it gets (invariant 2: the order's event still ends with a result) — published only if
+    ///   the order was never accepted, so no payment exists and no call can have been made; an
+    ///   order whose later write failed keeps its own payment and result.
+    public func deadLetterPoison(_ payload: [UInt8], origin: EventOrigin, error: StoreError, rejection: ResultEvent? = nil) async throws {
         let reason = Reason(code: "storage_error", message: StorableText.of("the outcome of this record could not be stored: \(error)"))
         let text = StorableText.of(payload.prefix(OrderCreated.maxEventBytes))
         let eventID = PaymentIdentity.deadLetterEventID(origin)
@@ -281,6 +286,15 @@ public struct PaymentStore: Sendable {
             guard let id = inserted else { return }
             let event = DeadLetterEvent(deadLetterID: id, orderID: nil, reason: reason, source: origin.source)
             try await DeadLetterOutbox.announce(event, eventID: eventID, key: eventID, on: connection, logger: logger)
+            if let rejection, let orderID = rejection.orderID {
+                try await connection.query(
+                    """
+                    INSERT INTO outbox (event_id, kind, message_key, payload)
+                    SELECT \(rejection.eventID), 'result', \(StorableText.of(orderID)), \(StorableText.of(rejection.json()))
+                    WHERE NOT EXISTS (SELECT 1 FROM orders WHERE order_id = \(StorableText.of(orderID)))
+                    ON CONFLICT (event_id) DO NOTHING
+                    """, logger: logger)
+            }
         }
         logger.error("record dead-lettered: its outcome could not be stored", metadata: [
             "offset": "\(origin.partition)/\(origin.offset)", "error": "\(error)",

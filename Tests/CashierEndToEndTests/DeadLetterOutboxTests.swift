@@ -47,6 +47,19 @@ struct DeadLetterOutboxTests {
             let unreadable = Array(#"{"order_id":1}"#.utf8)
             let unreadableReason = Reason(code: "invalid_retry_message", message: "retry message lacks string order_id")
             try await store.deadLetterUnreadable(unreadable, origin: origin(5, topic: "payments.retry"), reason: unreadableReason)
+            // A valid order that cannot be stored gets a rejected result — unless it was accepted
+            // (then its payment and its own result stand).
+            let storedNot = self.order("unstorable", price: 100)
+            let rejected = ResultEvent(
+                eventID: "rej_\(run)", orderID: storedNot.orderID, paymentID: nil, status: .rejected, amount: nil, currency: nil, channel: nil,
+                channelReference: nil, attempts: 0, reason: Reason(code: "storage_error", message: "not stored"), occurredAt: "2026-12-02T10:00:02.000Z")
+            try await store.deadLetterPoison(Array(storedNot.json().utf8), origin: origin(6), error: StoreError(.database, "x"), rejection: rejected)
+            var accepted = rejected
+            accepted.eventID = "rej_accepted_\(run)"
+            accepted.orderID = order.orderID
+            try await store.deadLetterPoison(Array(order.json().utf8), origin: origin(7), error: StoreError(.database, "x"), rejection: accepted)
+            #expect(try await count("SELECT count(*) FROM outbox WHERE event_id = 'rej_\(run)' AND kind = 'result'", db) == 1)
+            #expect(try await count("SELECT count(*) FROM outbox WHERE event_id = 'rej_accepted_\(run)'", db) == 0, "an accepted order keeps its own result")
             // The same records again change nothing.
             try await store.deadLetterPoison(poison, origin: origin(4), error: StoreError(.invariant, "cannot be stored"))
             try await store.deadLetterUnreadable(unreadable, origin: origin(5, topic: "payments.retry"), reason: unreadableReason)

@@ -192,7 +192,7 @@ public final class OrderWorker: Service, Sendable {
         while !Task.isCancelled {
             do {
                 if let poison {
-                    try await store.deadLetterPoison(item.message.value, origin: item.origin, error: poison)
+                    try await store.deadLetterPoison(item.message.value, origin: item.origin, error: poison, rejection: Self.rejection(item, poison))
                     return true
                 }
                 return try await processor.process(item, lease: lease)
@@ -210,6 +210,16 @@ public final class OrderWorker: Service, Sendable {
             }
         }
         return false
+    }
+
+    /// The `rejected` result of a valid order whose record cannot be stored (the store publishes
+    /// it only if the order was never accepted).
+    static func rejection(_ item: WorkItem, _ error: StoreError) -> ResultEvent? {
+        guard case .success(let order) = item.decoded else { return nil }
+        let reason = Reason(code: "storage_error", message: "this order could not be stored (\(error)); it was not charged")
+        return ResultEvent(
+            eventID: PaymentIdentity.rejectionEventID(item.origin), orderID: order.orderID, paymentID: nil, status: .rejected, amount: nil,
+            currency: nil, channel: nil, channelReference: nil, attempts: 0, reason: reason, occurredAt: PaymentCharger.now(), source: nil)
     }
 
     /// Waits for in-flight records; at the deadline cancels them (cancelled records are not
