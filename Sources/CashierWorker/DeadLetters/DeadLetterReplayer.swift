@@ -32,7 +32,7 @@ public struct DeadLetterReplayer: Sendable {
 
     public func replay(_ letter: DeadLetter, actor: String, reason: String) async throws -> Report {
         // An operator's action, a trace of its own: the dead letter names the order.
-        try await withSpan("dlq replay", context: .topLevel) { span in
+        try await Traces.withSpan("dlq replay", context: .topLevel) { span in
             if span.isRecording {
                 if let orderID = letter.orderID { span.attributes[Traces.Attribute.orderID] = orderID }
                 if let paymentID = letter.paymentID { span.attributes[Traces.Attribute.paymentID] = paymentID }

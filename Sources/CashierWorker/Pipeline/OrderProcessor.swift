@@ -27,7 +27,7 @@ struct OrderProcessor: Sendable {
         let traceparent = message.header("traceparent")
         switch work.decoded {
         case .failure(let rejection):
-            try await withSpan("reject") { span in
+            try await Traces.withSpan("reject") { span in
                 Traces.describe(span, rejection)
                 try await reject(rejection, payload: message.value, origin: origin)
             }
@@ -40,7 +40,7 @@ struct OrderProcessor: Sendable {
             if refusal == .cancelled { return false }
             let acceptance: Acceptance
             do {
-                acceptance = try await withSpan("accept") { span in
+                acceptance = try await Traces.withSpan("accept") { span in
                     let acceptance = try await store.accept(order, origin: origin, traceparent: traceparent, openAttempt: refusal == nil, lease: lease)
                     Traces.describe(span, acceptance)
                     return acceptance

@@ -172,7 +172,7 @@ public final class OrderWorker: Service, Sendable {
         var item: WorkItem? = first
         while let current = item {
             // The order's span, a child of the order event's own (its `traceparent` header).
-            let durable = await withSpan("order", context: Traces.context(from: current.message.headers), ofKind: .consumer) { span in
+            let durable = await Traces.withSpan("order", context: Traces.context(from: current.message.headers), ofKind: .consumer) { span in
                 Traces.describe(span, current)
                 return await processUntilDurable(current)
             }

@@ -110,7 +110,7 @@ public final class OutboxRelay: Service, Sendable {
 
     /// The span of one record's publication, in the trace of the order event it is about.
     private func publishSpan(_ record: OutboxRecord) -> any Span {
-        let span = startSpan("publish", context: Traces.context(traceparent: record.traceparent), ofKind: .producer)
+        let span = Traces.startSpan("publish", context: Traces.context(traceparent: record.traceparent), ofKind: .producer)
         if span.isRecording {
             span.attributes[Traces.Attribute.orderID] = record.key
             span.attributes["messaging.destination.name"] = topic(of: record.kind)

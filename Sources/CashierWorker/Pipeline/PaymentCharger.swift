@@ -68,7 +68,7 @@ struct PaymentCharger: Sendable {
 
     /// Sends the admitted call of `ticket` (its attempt open) and records the answer.
     private func call(_ ticket: PaymentTicket, through protection: ChannelProtection, source: ResultEvent.Source?) async throws -> Ending {
-        let outcome = await withSpan("channel call", ofKind: .client) { span in
+        let outcome = await Traces.withSpan("channel call", ofKind: .client) { span in
             Traces.describe(span, ticket)
             let outcome = await protection.call(Self.request(for: ticket))
             span.attributes[Traces.Attribute.outcome] = outcome.kind
@@ -77,7 +77,7 @@ struct PaymentCharger: Sendable {
         logger.debug(
             "channel answered",
             metadata: ["order_id": "\(ticket.order.orderID)", "attempt": "\(ticket.attempt)", "outcome": "\(outcome.kind)"])
-        try await withSpan("settle") { span in
+        try await Traces.withSpan("settle") { span in
             Traces.describe(span, ticket)
             span.attributes[Traces.Attribute.outcome] = outcome.kind
             try await recordDurably(ticket, outcome, source: source)

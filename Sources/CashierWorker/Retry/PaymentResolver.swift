@@ -19,7 +19,7 @@ struct PaymentResolver: Sendable {
         // sent while the last call may still be running at the channel says "not yet" however
         // late its answer comes back.
         let lookedAt = PaymentCharger.nowMilliseconds()
-        let lookup = await withSpan("channel lookup", ofKind: .client) { span in
+        let lookup = await Traces.withSpan("channel lookup", ofKind: .client) { span in
             Traces.describe(span, ticket)
             let lookup = await charger.channels.protection(for: ticket.order.channel)
                 .lookup(PaymentCharger.request(for: ticket), reference: ticket.reference)

@@ -177,7 +177,7 @@ public final class RetryWorker: Service, Sendable {
                     calls.addTask {
                         // A retry's or a lookup's span, in the trace of the order event.
                         let name = ticket.state == .resolving ? "lookup" : "retry"
-                        await withSpan(name, context: Traces.context(traceparent: ticket.traceparent)) { span in
+                        await Traces.withSpan(name, context: Traces.context(traceparent: ticket.traceparent)) { span in
                             Traces.describe(span, ticket)
                             await self.untilRecorded(ticket)
                         }

@@ -1,9 +1,9 @@
+import CashierWorker
 import Foundation
 import Logging
 import OTel
 import ServiceLifecycle
 import Synchronization
-import Tracing
 
 /// Traces go out over OTLP/HTTP (swift-otel) when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
 /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set; otherwise tracing stays off: the global
@@ -37,7 +37,7 @@ enum TracingSetup {
             configuration.logs.enabled = false
             configuration.traces.exporter = .otlp
             let (tracer, service) = try OTel.makeTracingBackend(configuration: configuration)
-            InstrumentationSystem.bootstrap(tracer)
+            Traces.bootstrap(tracer)
             backend = service
             logger.info("tracing on: spans exported over OTLP/HTTP")
             return service
