@@ -14,6 +14,9 @@ public enum ChannelHTTP {
         configuration.timeout.connect = .seconds(3)
         configuration.httpVersion = .http1Only
         configuration.decompression = .disabled
+        // The channels' wire stays exactly the protocol: no trace headers to a payment provider
+        // (the worker's own "channel call" span times the call).
+        configuration.tracing.tracer = nil
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 

@@ -2,6 +2,7 @@ import CashierChannels
 import CashierCore
 public import CashierStore
 public import Logging
+import Tracing
 
 /// Replays dead letters for an operator. For each one: ask the channel whether the payment
 /// already happened; if it did, settle it as succeeded without a call; if it did not, make one
@@ -30,6 +31,19 @@ public struct DeadLetterReplayer: Sendable {
     }
 
     public func replay(_ letter: DeadLetter, actor: String, reason: String) async throws -> Report {
+        // An operator's action, a trace of its own: the dead letter names the order.
+        try await Traces.withSpan("dlq replay", context: .topLevel) { span in
+            if span.isRecording {
+                if let orderID = letter.orderID { span.attributes[Traces.Attribute.orderID] = orderID }
+                if let paymentID = letter.paymentID { span.attributes[Traces.Attribute.paymentID] = paymentID }
+            }
+            let report = try await replayLetter(letter, actor: actor, reason: reason)
+            span.attributes[Traces.Attribute.outcome] = report.kind.rawValue
+            return report
+        }
+    }
+
+    private func replayLetter(_ letter: DeadLetter, actor: String, reason: String) async throws -> Report {
         let start = try await store.beginReplay(letter.id, actor: actor, reason: reason, lease: lease)
         let claim: ReplayClaim
         switch start {

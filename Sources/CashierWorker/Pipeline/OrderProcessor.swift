@@ -5,6 +5,7 @@ import Foundation
 import Kafka
 import Logging
 import Metrics
+import Tracing
 
 /// Takes one `order.created` record from bytes to a durable outcome. Safe to run again for
 /// the same record at any point (after a crash, a rebalance, a duplicate): every step is
@@ -26,7 +27,10 @@ struct OrderProcessor: Sendable {
         let traceparent = Self.traceparent(message.header("traceparent"))
         switch work.decoded {
         case .failure(let rejection):
-            try await reject(rejection, payload: message.value, origin: origin)
+            try await Traces.withSpan("reject") { span in
+                Traces.describe(span, rejection)
+                try await reject(rejection, payload: message.value, origin: origin)
+            }
             return true
         case .success(let order):
             // The channel's place (and its breaker's leave) first: then a new order's payment and
@@ -36,7 +40,11 @@ struct OrderProcessor: Sendable {
             if refusal == .cancelled { return false }
             let acceptance: Acceptance
             do {
-                acceptance = try await store.accept(order, origin: origin, traceparent: traceparent, openAttempt: refusal == nil, lease: lease)
+                acceptance = try await Traces.withSpan("accept") { span in
+                    let acceptance = try await store.accept(order, origin: origin, traceparent: traceparent, openAttempt: refusal == nil, lease: lease)
+                    Traces.describe(span, acceptance)
+                    return acceptance
+                }
             } catch {
                 if refusal == nil { protection.abandon() }
                 throw error

@@ -5,6 +5,7 @@ public import Logging
 import Metrics
 public import ServiceLifecycle
 import Synchronization
+import Tracing
 
 /// `cashier worker`: consumes `orders.created` and drives each order to a durable outcome.
 ///
@@ -170,7 +171,12 @@ public final class OrderWorker: Service, Sendable {
     private func runSerially(first: WorkItem, key: String) async {
         var item: WorkItem? = first
         while let current = item {
-            if await processUntilDurable(current) {
+            // The order's span, a child of the order event's own (its `traceparent` header).
+            let durable = await Traces.withSpan("order", context: Traces.context(from: current.message.headers), ofKind: .consumer) { span in
+                Traces.describe(span, current)
+                return await processUntilDurable(current)
+            }
+            if durable {
                 let partition = TopicPartition(topic: current.message.topic, partition: current.message.partition)
                 tracker.withLock { $0.finished(partition, offset: current.message.offset, generation: current.generation) }
                 progress.advanced()

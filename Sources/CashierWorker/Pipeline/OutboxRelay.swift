@@ -3,6 +3,7 @@ public import Kafka
 public import Logging
 import Metrics
 public import ServiceLifecycle
+import Tracing
 
 /// Publishes outbox records (results, retries, dead letters) to Kafka, at least once and with
 /// their stored bytes, so a republished event is identical to the first.
@@ -90,16 +91,31 @@ public final class OutboxRelay: Service, Sendable {
     private func send(_ records: [OutboxRecord]) async -> [Int64] {
         let messages = records.map { record in
             var headers: [KafkaHeader] = []
+            // The order event's own header, byte for byte: other services read it.
             if let traceparent = record.traceparent { headers.append(KafkaHeader(name: "traceparent", text: traceparent)) }
             return OutgoingMessage(topic: topic(of: record.kind), key: Array(record.key.utf8), value: Array(record.payload.utf8), headers: headers)
         }
+        let spans = records.map { record in publishSpan(record) }
         let results = await producer.sendInOrder(messages)
         var outcomes: [(id: Int64, key: String, delivered: Bool)] = []
-        for (record, result) in zip(records, results) {
+        for (index, (record, result)) in zip(records, results).enumerated() {
             if case .failure(let error) = result { logger.warning("outbox record \(record.id) not published yet: \(error)") }
-            outcomes.append((record.id, record.key, delivered: (try? result.get()) != nil))
+            let delivered = (try? result.get()) != nil
+            outcomes.append((record.id, record.key, delivered: delivered))
+            spans[index].attributes[Traces.Attribute.outcome] = delivered ? "delivered" : "not_delivered"
+            spans[index].end()
         }
         return Self.publishable(outcomes)
+    }
+
+    /// The span of one record's publication, in the trace of the order event it is about.
+    private func publishSpan(_ record: OutboxRecord) -> any Span {
+        let span = Traces.startSpan("publish", context: Traces.context(traceparent: record.traceparent), ofKind: .producer)
+        if span.isRecording {
+            span.attributes[Traces.Attribute.orderID] = record.key
+            span.attributes["messaging.destination.name"] = topic(of: record.kind)
+        }
+        return span
     }
 
     private func topic(of kind: OutboxRecord.Kind) -> String {

@@ -4,6 +4,7 @@ import CashierStore
 import Foundation
 import Logging
 import Metrics
+import Tracing
 
 /// The channel call of a held payment and the recording of its answer along the lifecycle,
 /// shared by the order worker and the retry worker.
@@ -67,11 +68,20 @@ struct PaymentCharger: Sendable {
 
     /// Sends the admitted call of `ticket` (its attempt open) and records the answer.
     private func call(_ ticket: PaymentTicket, through protection: ChannelProtection, source: ResultEvent.Source?) async throws -> Ending {
-        let outcome = await protection.call(Self.request(for: ticket))
+        let outcome = await Traces.withSpan("channel call", ofKind: .client) { span in
+            Traces.describe(span, ticket)
+            let outcome = await protection.call(Self.request(for: ticket))
+            span.attributes[Traces.Attribute.outcome] = outcome.kind
+            return outcome
+        }
         logger.debug(
             "channel answered",
             metadata: ["order_id": "\(ticket.order.orderID)", "attempt": "\(ticket.attempt)", "outcome": "\(outcome.kind)"])
-        try await recordDurably(ticket, outcome, source: source)
+        try await Traces.withSpan("settle") { span in
+            Traces.describe(span, ticket)
+            span.attributes[Traces.Attribute.outcome] = outcome.kind
+            try await recordDurably(ticket, outcome, source: source)
+        }
         return .recorded
     }
 

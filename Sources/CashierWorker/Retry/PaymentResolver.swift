@@ -2,6 +2,7 @@ import CashierChannels
 import CashierCore
 import CashierStore
 import Logging
+import Tracing
 
 /// Looks up payments whose outcome is unknown (`resolving`) and settles them along the
 /// lifecycle: found paid → `succeeded`; found not paid → a call with the same key is safe, so
@@ -18,8 +19,13 @@ struct PaymentResolver: Sendable {
         // sent while the last call may still be running at the channel says "not yet" however
         // late its answer comes back.
         let lookedAt = PaymentCharger.nowMilliseconds()
-        let lookup = await charger.channels.protection(for: ticket.order.channel)
-            .lookup(PaymentCharger.request(for: ticket), reference: ticket.reference)
+        let lookup = await Traces.withSpan("channel lookup", ofKind: .client) { span in
+            Traces.describe(span, ticket)
+            let lookup = await charger.channels.protection(for: ticket.order.channel)
+                .lookup(PaymentCharger.request(for: ticket), reference: ticket.reference)
+            Traces.describe(span, lookup)
+            return lookup
+        }
         switch lookup {
         case .paid(let reference):
             let result = PaymentCharger.result(ticket, status: .succeeded, reference: reference, reason: nil)

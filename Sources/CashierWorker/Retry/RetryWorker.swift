@@ -4,6 +4,7 @@ public import Kafka
 public import Logging
 import Metrics
 public import ServiceLifecycle
+import Tracing
 
 /// `cashier retry-worker`: re-attempts payments when due and looks up unknown outcomes.
 ///
@@ -184,7 +185,12 @@ public final class RetryWorker: Service, Sendable {
                     leases.hold(ticket)
                     running.started()
                     calls.addTask {
-                        await self.untilRecorded(ticket)
+                        // A retry's or a lookup's span, in the trace of the order event.
+                        let name = ticket.state == .resolving ? "lookup" : "retry"
+                        await Traces.withSpan(name, context: Traces.context(traceparent: ticket.traceparent)) { span in
+                            Traces.describe(span, ticket)
+                            await self.untilRecorded(ticket)
+                        }
                         self.leases.release(ticket)
                         self.running.finished()
                         self.progress.advanced()

@@ -23,6 +23,7 @@ enum WorkerAssembly {
         // A taken port is found before any connection is made.
         try await listener.ensureAvailable()
         MetricsSetup.bootstrap()
+        let tracing = try TracingSetup.bootstrap(logger: logger)
         let connections = roles.map { role in
             switch role {
             case .orders(let configuration): configuration.concurrency
@@ -78,9 +79,10 @@ enum WorkerAssembly {
                     Output.line("http=http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(port)")
                 }
                 // Shutdown runs in reverse: the pipelines stop first, then the relay publishes
-                // what they recorded last and flushes the producer.
+                // what they recorded last and flushes the producer, then the last spans go out.
                 var settings = ServiceGroupConfiguration(
-                    services: extraServices + [listener.service(ops), relay] + pipelines, gracefulShutdownSignals: [.sigterm, .sigint],
+                    services: (tracing.map { [$0] } ?? []) + extraServices + [listener.service(ops), relay] + pipelines,
+                    gracefulShutdownSignals: [.sigterm, .sigint],
                     cancellationSignals: [], logger: logger)
                 settings.maximumGracefulShutdownDuration = deadline + .seconds(4)
                 try await ServiceGroup(configuration: settings).run()

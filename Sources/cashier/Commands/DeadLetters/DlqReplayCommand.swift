@@ -58,7 +58,8 @@ struct DlqReplayCommand: ConfiguredCommand {
         let lease = resolvedChannels.timeout * 2 + .seconds(30)
         let query = filter
         let counts: [DeadLetterReplayer.Report.Kind: Int]
-        do { counts = try await PostgresRuntime.with(url: postgres.url, postgres.configuration, logger: logger) { client in
+        // A replay's spans (when tracing is on) are sent before the command returns.
+        do { counts = try await TracingSetup.exporting(logger: logger) { try await PostgresRuntime.with(url: postgres.url, postgres.configuration, logger: logger) { client in
             try await Migrator(client: client, logger: logger).requireCurrent()
             let store = DeadLetterStore(client: client, logger: logger)
             let letters = try await store.list(query)
@@ -82,7 +83,7 @@ struct DlqReplayCommand: ConfiguredCommand {
                 if index + 1 < letters.count { try? await Task.sleep(until: started + interval) }
             }
             return counts
-        } } catch {
+        } } } catch {
             try? await http.shutdown()
             throw error
         }
