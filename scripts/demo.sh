@@ -33,7 +33,10 @@ export CASHIER_DATABASE_URL
 
 # Port 0: the sandbox picks a free port, so two demos (or a demo and a sandbox) never clash.
 # Short backoff (waits up to 0.2, 0.4, 0.8 s; 4 calls) so retried orders finish within the demo.
-"$bin" dev --port 0 --bootstrap-file "$work/bootstrap" --retry-base-ms 200 --retry-max-ms 2000 --retry-max-attempts 4 \
+# The sandbox's card search sees a charge at once, so its "no charge" is believed after 2 s
+# rather than the 60 s Stripe's search index may lag (the production default): a card order
+# whose last call got a 5xx is looked up before it may fail, and would otherwise end a minute late.
+CASHIER_LOOKUP_SEARCH_LAG_MS="${CASHIER_LOOKUP_SEARCH_LAG_MS:-2000}" "$bin" dev --port 0 --bootstrap-file "$work/bootstrap" --retry-base-ms 200 --retry-max-ms 2000 --retry-max-attempts 4 \
   >"$work/dev.out" 2>"$work/dev.log" &
 dev_pid=$!
 for _ in $(seq 1 100); do
