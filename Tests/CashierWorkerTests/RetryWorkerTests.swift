@@ -20,6 +20,7 @@ import Testing
         let valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
         #expect(OrderProcessor.traceparent(valid) == valid)
         for bad in [nil, "", "00-4bf92f3577b34da6a3ce929d0e0e\u{0}736-00f067aa0ba902b7-01", valid.uppercased(), valid + "-x",
+                    "00-00000000000000000000000000000000-00f067aa0ba902b7-01", "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
                     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b701-", String(repeating: "a", count: 55)] {
             #expect(OrderProcessor.traceparent(bad) == nil, "\(String(describing: bad))")
         }

@@ -6,6 +6,7 @@ import Kafka
 import Logging
 import Metrics
 import Tracing
+import W3CTraceContext
 
 /// Takes one `order.created` record from bytes to a durable outcome. Safe to run again for
 /// the same record at any point (after a crash, a rebalance, a duplicate): every step is
@@ -77,15 +78,13 @@ struct OrderProcessor: Sendable {
         }
     }
 
-    /// The incoming W3C `traceparent`, if it is one (`version-traceid-parentid-flags`, lowercase
-    /// hex): a header is not checked by the event's decoder, and anything else (a NUL, a huge
-    /// value) must not reach a text column and fail the order's accept; it is dropped.
+    /// The incoming W3C `traceparent`, if it is one, in its canonical form (swift-w3c-trace-context
+    /// decodes it): a header is not checked by the event's decoder, and anything else (a NUL, a
+    /// huge value, upper-case hex, an all-zero id) must not reach a text column and fail the order's accept; it is
+    /// dropped.
     static func traceparent(_ header: String?) -> String? {
-        guard let header, header.utf8.count == 55 else { return nil }
-        let parts = header.utf8.split(separator: UInt8(ascii: "-"), omittingEmptySubsequences: false)
-        guard parts.map(\.count) == [2, 32, 16, 2] else { return nil }
-        let hex = parts.allSatisfy { $0.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) } }
-        return hex ? header : nil
+        guard let header, let context = try? TraceContext(traceParentHeaderValue: header) else { return nil }
+        return context.traceParentHeaderValue
     }
 
     private func reject(_ rejection: OrderRejection, payload: [UInt8], origin: EventOrigin) async throws {
