@@ -40,6 +40,8 @@ extension PaymentStore {
         let changes = writes.map(\.change)
         let outcomes = changes.map(\.outcome)
         let messages = writes.map(\.message)
+        // Only a lookup's success closes dead letters; the hot path's statement leaves the step out.
+        let closesLetters = changes.contains { $0.transition == PaymentLifecycle.resolvePaid }
         let rows = try await database.rows(
             """
             WITH input AS (
@@ -94,19 +96,7 @@ extension PaymentStore {
                 FROM input i JOIN moved m ON m.payment_id = i.payment_id AND m.lease_token = i.lease_token AND m.attempt = i.attempt
                 WHERE i.message_id IS NOT NULL
                 ON CONFLICT (event_id) DO NOTHING
-            ), letters AS (
-                -- A lookup found the charge of a payment with open dead letters (an unknown outcome
-                -- a replay put back on the lookup schedule): they are settled, and audited so.
-                UPDATE dead_letters d SET status = 'replayed', updated_at = now()
-                FROM input i JOIN moved m ON m.payment_id = i.payment_id AND m.lease_token = i.lease_token AND m.attempt = i.attempt
-                WHERE i.closes_letters AND d.order_id = i.order_id AND d.payment_id = i.payment_id AND d.status = 'open'
-                RETURNING d.id, d.order_id, i.reference
-            ), audited AS (
-                INSERT INTO dead_letter_actions (dead_letter_id, order_id, action, actor, reason, outcome, detail, finished_at)
-                SELECT id, order_id, 'lookup', 'retry-worker', 'charge found by lookup', 'found_paid',
-                       'a lookup found charge ' || coalesce(reference, '?') || '; the payment succeeded', now()
-                FROM letters
-            )
+            )\(unescaped: closesLetters ? Self.closingLetters : "")
             SELECT true, payment_id, lease_token, attempt FROM moved
             UNION ALL
             SELECT false, i.payment_id, i.lease_token, i.attempt FROM input i WHERE i.payment_id NOT IN (SELECT payment_id FROM locked)
@@ -126,6 +116,22 @@ extension PaymentStore {
             return busy.contains(write.ticket.paymentID) ? .busy : .refused
         }
     }
+
+    /// The step of `moveTogether` that settles the open dead letters of a payment a lookup found
+    /// paid (an unknown outcome a replay put back on the lookup schedule), audited so.
+    private static let closingLetters = """
+        , letters AS (
+            UPDATE dead_letters d SET status = 'replayed', updated_at = now()
+            FROM input i JOIN moved m ON m.payment_id = i.payment_id AND m.lease_token = i.lease_token AND m.attempt = i.attempt
+            WHERE i.closes_letters AND d.order_id = i.order_id AND d.payment_id = i.payment_id AND d.status = 'open'
+            RETURNING d.id, d.order_id, i.reference
+        ), audited AS (
+            INSERT INTO dead_letter_actions (dead_letter_id, order_id, action, actor, reason, outcome, detail, finished_at)
+            SELECT id, order_id, 'lookup', 'retry-worker', 'charge found by lookup', 'found_paid',
+                   'a lookup found charge ' || coalesce(reference, '?') || '; the payment succeeded', now()
+            FROM letters
+        )
+        """
 
     private static func writerKey(_ payment: String, _ lease: String, _ attempt: Int) -> String {
         payment + "\u{1F}" + lease + "\u{1F}" + String(attempt)
