@@ -11,12 +11,14 @@ extension DeadLetterStore {
         let logger = self.logger
         let token = "replay:\(actor)#" + String(UInt64.random(in: .min ... .max), radix: 16)
         return try await client.withTransaction(logger: logger) { connection -> ReplayStart in
-            let letters = try await connection.query(
-                "SELECT status, payment_id, reason_code FROM dead_letters WHERE id = \(id) FOR UPDATE", logger: logger)
-            var letter: (String, String?, String)? = nil
-            for try await row in letters.decode((String, String?, String).self) { letter = row }
-            guard let (statusText, paymentIDOrNil, reasonCode) = letter else { return .notFound }
-            let status = DeadLetter.Status(rawValue: statusText) ?? .open
+            // The payment's row is locked before the letter's, the order every other writer of
+            // both (a lookup closing the letters of a payment it found paid) takes them in, so a
+            // replay and a lookup cannot deadlock. A letter's payment never changes.
+            let named = try await connection.query(
+                "SELECT payment_id, reason_code FROM dead_letters WHERE id = \(id)", logger: logger)
+            var letter: (String?, String)? = nil
+            for try await row in named.decode((String?, String).self) { letter = row }
+            guard let (paymentIDOrNil, reasonCode) = letter else { return .notFound }
             guard let paymentID = paymentIDOrNil else {
                 return .notReplayable(
                     "reason \(reasonCode): this event was never charged and has nothing to replay; `cashier dlq discard \(id) --reason …` closes it")
@@ -32,6 +34,11 @@ extension DeadLetterStore {
             typealias PaymentRow = (String, Int, String, String?, Bool?, String?, String, String, String, String, Int64, String, String, String, String, String?)
             var payment: PaymentRow? = nil
             for try await row in payments.decode(PaymentRow.self) { payment = row }
+            let statuses = try await connection.query("SELECT status FROM dead_letters WHERE id = \(id) FOR UPDATE", logger: logger)
+            var statusText: String? = nil
+            for try await (row) in statuses.decode(String.self) { statusText = row }
+            guard let statusText else { return .notFound }
+            let status = DeadLetter.Status(rawValue: statusText) ?? .open
             guard let payment, let state = PaymentState(rawValue: payment.0) else {
                 throw StoreError(.invariant, "dead letter \(id) names payment \(paymentID), which does not exist or has an unknown state")
             }
