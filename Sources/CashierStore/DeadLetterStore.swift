@@ -99,15 +99,35 @@ public struct DeadLetterStore: Sendable {
     }
 
     /// Closes an open dead letter without acting on it. Returns the status it had.
+    ///
+    /// Refused (`DiscardRefused`) for the letter of a payment whose outcome is still open (an
+    /// `outcome_unknown` letter: parked, no lookup due): closing it would leave the payment with
+    /// neither a result nor anyone to look at it. `dlq replay` resolves it.
     public func discard(_ id: Int64, actor: String, reason: String) async throws -> DeadLetter.Status? {
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection in
-            let rows = try await connection.query("SELECT status, order_id FROM dead_letters WHERE id = \(id) FOR UPDATE", logger: logger)
-            var found: (String, String?)? = nil
-            for try await row in rows.decode((String, String?).self) { found = row }
-            guard let (statusText, orderID) = found else { return nil }
+        // A refusal is returned out of the transaction (which wraps what its body throws).
+        let (status, refusal) = try await client.withTransaction(logger: logger) { connection -> (DeadLetter.Status?, DiscardRefused?) in
+            // The payment's row first, then the letter's: the order replays and lookups take.
+            var paymentState: String? = nil
+            let payments = try await connection.query(
+                """
+                SELECT p.state FROM payments p
+                WHERE p.payment_id = (SELECT payment_id FROM dead_letters WHERE id = \(id))
+                FOR UPDATE
+                """, logger: logger)
+            for try await state in payments.decode(String.self) { paymentState = state }
+            let rows = try await connection.query(
+                "SELECT status, order_id, payment_id FROM dead_letters WHERE id = \(id) FOR UPDATE", logger: logger)
+            var found: (String, String?, String?)? = nil
+            for try await row in rows.decode((String, String?, String?).self) { found = row }
+            guard let (statusText, orderID, paymentID) = found else { return (nil, nil) }
             let status = DeadLetter.Status(rawValue: statusText) ?? .open
-            guard status == .open else { return status }
+            guard status == .open else { return (status, nil) }
+            if let paymentID, let state = paymentState.flatMap(PaymentState.init(rawValue:)), !state.isTerminal {
+                return (status, DiscardRefused(
+                    description: "dead letter \(id): payment \(paymentID) is still \(state.rawValue) (its outcome is not known), "
+                        + "so discarding would leave it unresolved; `cashier dlq replay \(id) --reason …` looks it up"))
+            }
             try await connection.query(
                 """
                 WITH closed AS (
@@ -116,8 +136,10 @@ public struct DeadLetterStore: Sendable {
                 INSERT INTO dead_letter_actions (dead_letter_id, order_id, action, actor, reason, outcome, detail, finished_at)
                 VALUES (\(id), \(orderID), 'discard', \(actor), \(reason), 'discarded', '', now())
                 """, logger: logger)
-            return .open
+            return (.open, nil)
         }
+        if let refusal { throw refusal }
+        return status
     }
 }
 
@@ -136,4 +158,9 @@ extension DeadLetterStore {
         }
         return nil
     }
+}
+
+/// A dead letter that must not be discarded: its payment's outcome is still open.
+public struct DiscardRefused: Error, CustomStringConvertible {
+    public let description: String
 }

@@ -95,6 +95,15 @@ public struct PaymentStore: Sendable {
             var existing: (String, String, String, Int, String, String?, Bool, Bool, Bool, Int)? = nil
             for try await row in rows.decode((String, String, String, Int, String, String?, Bool, Bool, Bool, Int).self) { existing = row }
             guard let (fingerprint, paymentID, stateText, attempts, key, reference, lapsed, own, attemptOpen, interrupted) = existing else {
+                if try await Self.wasRejectedForStorage(order.orderID, on: connection, logger: logger) {
+                    try await connection.query(
+                        """
+                        INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition)
+                        VALUES (\(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(order.eventID), \(order.orderID), 'duplicate')
+                        ON CONFLICT DO NOTHING
+                        """, logger: logger)
+                    return .rejectedEarlier
+                }
                 throw StoreError(.invariant, "order \(order.orderID) exists without a payment")
             }
             guard let state = PaymentState(rawValue: stateText) else {
@@ -172,6 +181,16 @@ public struct PaymentStore: Sendable {
         ticket.attemptOpen = attemptOpen && openAttempt
         logger.notice("an earlier try of this order's accept had committed; continuing under its lease", metadata: ["order_id": "\(order.orderID)"])
         return .charge(ticket)
+    }
+
+    /// Whether an earlier record of `orderID` was rejected because it could not be stored.
+    private static func wasRejectedForStorage(_ orderID: String, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        let rows = try await connection.query(
+            """
+            SELECT EXISTS (SELECT 1 FROM inbox WHERE order_id = \(orderID) AND disposition = 'rejected' AND reason_code = 'storage_error')
+            """, logger: logger)
+        for try await found in rows.decode(Bool.self) { return found }
+        return false
     }
 
     private static func recordConflict(
@@ -275,23 +294,37 @@ public struct PaymentStore: Sendable {
         let text = StorableText.of(payload.prefix(OrderCreated.maxEventBytes))
         let eventID = PaymentIdentity.deadLetterEventID(origin)
         let logger = self.logger
+        // The order id of a valid order, so that `dlq list --order-id` finds the letter.
+        let orderID = rejection?.orderID.map(StorableText.of)
         try await database.transaction { connection in
             let inserted = try await DeadLetterOutbox.insertedID(
                 """
-                INSERT INTO dead_letters (reason_code, reason_message, payload, source_topic, source_partition, source_offset, source_digest)
-                VALUES (\(reason.code), \(reason.message), \(text), \(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest))
+                INSERT INTO dead_letters (reason_code, reason_message, payload, source_topic, source_partition, source_offset, source_digest, order_id)
+                VALUES (\(reason.code), \(reason.message), \(text), \(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(orderID))
                 ON CONFLICT DO NOTHING
                 RETURNING id
                 """, on: connection, logger: logger)
             guard let id = inserted else { return }
-            let event = DeadLetterEvent(deadLetterID: id, orderID: nil, reason: reason, source: origin.source)
-            try await DeadLetterOutbox.announce(event, eventID: eventID, key: eventID, on: connection, logger: logger)
-            if let rejection, let orderID = rejection.orderID {
+            let event = DeadLetterEvent(deadLetterID: id, orderID: orderID, reason: reason, source: origin.source)
+            try await DeadLetterOutbox.announce(event, eventID: eventID, key: orderID ?? eventID, on: connection, logger: logger)
+            if let rejection, let orderID {
+                // Published only if the order was never accepted; then the inbox keeps the
+                // rejection, and every later event of the order is answered by it (never charged).
                 try await connection.query(
                     """
+                    WITH unaccepted AS (
+                        SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM orders WHERE order_id = \(orderID))
+                    ), tombstone AS (
+                        INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, order_id, disposition,
+                                           reason_code, reason_message)
+                        SELECT \(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(orderID), 'rejected',
+                               \(reason.code), \(reason.message)
+                        FROM unaccepted
+                        ON CONFLICT DO NOTHING
+                    )
                     INSERT INTO outbox (event_id, kind, message_key, payload)
-                    SELECT \(rejection.eventID), 'result', \(StorableText.of(orderID)), \(StorableText.of(rejection.json()))
-                    WHERE NOT EXISTS (SELECT 1 FROM orders WHERE order_id = \(StorableText.of(orderID)))
+                    SELECT \(rejection.eventID), 'result', \(orderID), \(StorableText.of(rejection.json()))
+                    FROM unaccepted
                     ON CONFLICT (event_id) DO NOTHING
                     """, logger: logger)
             }

@@ -28,9 +28,10 @@ public struct PaymentTicket: Sendable, Equatable {
 
     /// The attempts that count against the retry policy. An interrupted attempt may not have
     /// been sent, so our crash does not use up the buyer's attempts (invariant 7): up to half
-    /// of them are forgiven (bounded, so a crash loop cannot call for ever). Calling again is
-    /// safe: the same idempotency key, and a lookup first whenever a call may have charged.
-    public var countedAttempts: Int { attempt - min(interruptedAttempts, attempt / 2) }
+    /// of them, rounded up, are forgiven (bounded, so a crash loop cannot call for ever; rounded
+    /// up, so a first attempt cut short under a policy of one attempt is still made). Calling
+    /// again is safe: the same idempotency key, and a lookup first whenever a call may have charged.
+    public var countedAttempts: Int { attempt - min(interruptedAttempts, (attempt + 1) / 2) }
     /// Whether an earlier holder's call was interrupted before its outcome was recorded.
     public let resumed: Bool
     /// Whether the attempt row of the next call is already open (a new order accepted with its
@@ -68,6 +69,10 @@ public enum Acceptance: Sendable, Equatable {
     case duplicate(state: PaymentState)
     /// Same order id, different chargeable fields: dead-lettered, never charged.
     case conflict
+    /// An earlier event of this order was rejected because its record could not be stored
+    /// (`storage_error`, `PaymentStore.deadLetterPoison`): the buyer was told "not charged", so
+    /// the order is never charged; nothing more is published.
+    case rejectedEarlier
 }
 
 /// What a success learned out of band (a notification, or a writer whose lease was lost) did.

@@ -60,6 +60,13 @@ struct DeadLetterOutboxTests {
             try await store.deadLetterPoison(Array(order.json().utf8), origin: origin(7), error: StoreError(.database, "x"), rejection: accepted)
             #expect(try await count("SELECT count(*) FROM outbox WHERE event_id = 'rej_\(run)' AND kind = 'result'", db) == 1)
             #expect(try await count("SELECT count(*) FROM outbox WHERE event_id = 'rej_accepted_\(run)'", db) == 0, "an accepted order keeps its own result")
+            // The buyer was told "rejected": a later event of that order (an upstream duplicate,
+            // a redelivery) is never charged, and the letter is found by its order id.
+            var again = storedNot
+            again.eventID += "_again"
+            #expect(try await store.accept(again, origin: origin(8), openAttempt: true) == .rejectedEarlier)
+            #expect(try await count("SELECT count(*) FROM payments WHERE order_id = '\(storedNot.orderID)'", db) == 0)
+            #expect(try await count("SELECT count(*) FROM dead_letters WHERE order_id = '\(storedNot.orderID)'", db) == 1)
             // The same records again change nothing.
             try await store.deadLetterPoison(poison, origin: origin(4), error: StoreError(.invariant, "cannot be stored"))
             try await store.deadLetterUnreadable(unreadable, origin: origin(5, topic: "payments.retry"), reason: unreadableReason)
@@ -98,6 +105,32 @@ struct DeadLetterOutboxTests {
                 .appendingPathComponent("scripts/check-contracts.py").path
             let verdict = try? await Shell.run(["python3", script, "--events", directory])
             #expect(verdict != nil, "outbox messages do not match the schemas: run scripts/check-contracts.py --events \(directory)")
+        }
+    }
+
+    @Test func theLetterOfAPaymentWhoseOutcomeIsUnknownCannotBeDiscarded() async throws {
+        try await withStore { store, db async throws in
+            let order = self.order("parked", price: 500)
+            guard case .charge(let ticket) = try await store.accept(order, origin: origin(1), openAttempt: true) else {
+                throw TestFailure("the order was not accepted for charging")
+            }
+            // As a payment parked past the lookup horizon stands: resolving, no lookup due, a letter.
+            try await db.query(
+                "UPDATE payments SET state = 'resolving', retry_due_at = NULL, lease_token = NULL WHERE payment_id = \(ticket.paymentID)",
+                logger: Logger(label: "test"))
+            let id = try await db.query(
+                """
+                INSERT INTO dead_letters (order_id, payment_id, reason_code, reason_message, payload, source_topic, source_partition,
+                                          source_offset, source_digest)
+                VALUES (\(order.orderID), \(ticket.paymentID), 'outcome_unknown', 'unknown', '{}', 'orders.created', 0, 1, 'd')
+                RETURNING id
+                """, logger: Logger(label: "test")).collect()[0].decode(Int64.self)
+            let letters = DeadLetterStore(client: db, logger: Logger(label: "test"))
+            await #expect(throws: DiscardRefused.self) { try await letters.discard(id, actor: "op", reason: "cleanup") }
+            #expect(try await count("SELECT count(*) FROM dead_letters WHERE id = \(id) AND status = 'open'", db) == 1)
+            // Once the payment has an outcome the letter can be closed.
+            try await db.query("UPDATE payments SET state = 'failed' WHERE payment_id = \(ticket.paymentID)", logger: Logger(label: "test"))
+            #expect(try await letters.discard(id, actor: "op", reason: "cleanup") == .open)
         }
     }
 

@@ -49,6 +49,9 @@ extension PaymentStore {
                        channel, payment_method, fingerprint, created_at,
                        source_topic, source_partition, source_offset, source_digest
                 FROM input
+                -- An order whose earlier record could not be stored was told "rejected": never charged.
+                WHERE NOT EXISTS (SELECT 1 FROM inbox r WHERE r.order_id = input.order_id AND r.disposition = 'rejected'
+                                                          AND r.reason_code = 'storage_error')
                 ON CONFLICT (order_id) DO NOTHING
                 RETURNING order_id
             ), new_payment AS (

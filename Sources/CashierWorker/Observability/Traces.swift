@@ -96,6 +96,7 @@ public enum Traces {
             span.attributes[Attribute.outcome] = ticket.resumed ? "taken_over" : "accepted"
         case .duplicate(let state): span.attributes[Attribute.outcome] = "duplicate_\(state.rawValue)"
         case .conflict: span.attributes[Attribute.outcome] = "order_conflict"
+        case .rejectedEarlier: span.attributes[Attribute.outcome] = "rejected_earlier"
         }
     }
 
