@@ -65,18 +65,21 @@ extension PaymentStore {
                 FROM claimed c WHERE a.payment_id = c.payment_id AND a.finished_at IS NULL
             )
             SELECT c.payment_id, c.attempts, c.idempotency_key, c.traceparent, c.lease_token, c.channel_reference, c.lookups, c.unknown_since_ms,
-                   (extract(epoch FROM now() - last.started_at) * 1000)::bigint AS last_call_age_ms, last.error_code, last.error_message,
+                   (extract(epoch FROM now() - coalesce(last.finished_at, last.started_at)) * 1000)::bigint AS last_call_age_ms, last.error_code, last.error_message,
                    (SELECT count(*)::integer FROM payment_attempts a
                     WHERE a.payment_id = c.payment_id AND (a.outcome = 'interrupted' OR a.finished_at IS NULL)) AS interrupted,
                    o.event_id, o.order_id, o.user_id, o.item_id, o.price, o.currency, o.discount, o.channel,
                    o.payment_method, o.created_at
             FROM claimed c JOIN orders o USING (order_id)
             LEFT JOIN LATERAL (
-                SELECT a.started_at, a.error_code, a.error_message FROM payment_attempts a
+                SELECT a.started_at, a.finished_at, a.error_code, a.error_message FROM payment_attempts a
                 WHERE a.payment_id = c.payment_id ORDER BY a.attempt_no DESC LIMIT 1
             ) last ON true
             """)
-        // The last call's age is measured by Postgres's clock, which stamped it, and turned into
+        // The last call's age counts from its answer (its start when it has none): an Alipay or
+        // WeChat Pay repeat queries first and sends its charge up to a channel timeout after the
+        // attempt opened, so the settle window must not start before the charge itself did.
+        // It is measured by Postgres's clock, which stamped it, and turned into
         // a time on this process's clock: the settle window never depends on two clocks agreeing.
         let claimedAt = Int64((Date().timeIntervalSince1970 * 1000).rounded())
         // Each row on its own: one this build cannot read (an order of a currency or channel it

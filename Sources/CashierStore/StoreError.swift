@@ -72,8 +72,9 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .poolClosed, .queryCancelled:
             return StoreError(.transient, "postgres connection lost (\(error.code)\(cause(error)))")
         default:
-            // Protocol-level surprises (unexpected messages, TLS, authentication): not the server's data.
-            return StoreError(.database, "postgres client error (\(error.code)\(cause(error)))")
+            // Protocol-level surprises (unexpected messages, TLS, authentication): the connection's
+            // fault, not the record's, so retried like a lost connection, never made a poison record.
+            return StoreError(.transient, "postgres client error (\(error.code)\(cause(error)))")
         }
     }
 
@@ -110,8 +111,11 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     }
 
     /// SQLSTATE classes that mean "try again": connection exceptions, insufficient resources,
-    /// operator intervention (shutdown, restart, cannot connect now), system errors.
-    private static let transientClasses: Set<String> = ["08", "53", "57", "58"]
+    /// operator intervention (shutdown, restart, cannot connect now), system errors; and the
+    /// environment's faults, which no record causes and a person fixes (authorization `28`,
+    /// an unknown database `3D`, a missing table or column, a revoked privilege `42`): they hold
+    /// the line, alerted by its lag, rather than reject every order that meets them as poison.
+    private static let transientClasses: Set<String> = ["08", "53", "57", "58", "28", "3D", "42"]
     /// serialization_failure, deadlock_detected, lock_not_available, read-only while a
     /// replica is promoted.
     private static let transientStates: Set<String> = ["40001", "40P01", "55P03", "25006"]

@@ -27,6 +27,16 @@ import Testing
         #expect(try RetryRequest.decode(Array(request.json().utf8)) == request)
     }
 
+    @Test func aRetryMessageDueAtATimePostgresCannotHoldIsRefused() {
+        for due: Int64 in [-1, 253_402_300_800_000, .max] {
+            var request = RetryRequest(
+                orderID: "ord_1", paymentID: "pay_1", attempts: 2, dueAtMilliseconds: 0,
+                lastError: Reason(code: "x", message: "y"), source: .init(topic: "orders.created", partition: 1, offset: 7))
+            request.dueAtMilliseconds = due
+            #expect(throws: (any Error).self) { try RetryRequest.decode(Array(request.json().utf8)) }
+        }
+    }
+
     @Test func timestampsAreRFC3339UTC() {
         #expect(Timestamp.rfc3339(millisecondsSinceEpoch: 0) == "1970-01-01T00:00:00.000Z")
         #expect(Timestamp.rfc3339(millisecondsSinceEpoch: 1_795_514_400_123) == "2026-11-24T10:00:00.123Z")

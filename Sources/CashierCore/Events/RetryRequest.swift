@@ -68,11 +68,17 @@ public struct RetryRequest: Sendable, Equatable, Codable {
         }
         let error = document["last_error"]
         let source = document["source"]
+        // A due time Postgres cannot hold as a timestamp (22008) would fail its batch for ever:
+        // from the epoch to the year 9999 is far more than any schedule needs.
+        let due = try integer(document["due_at_ms"], "due_at_ms")
+        guard (0...253_402_300_799_000).contains(due) else {
+            throw DecodingError(description: "retry message: due_at_ms \(due) is not a time between 1970 and 9999")
+        }
         return RetryRequest(
             orderID: try string(document["order_id"], "order_id"),
             paymentID: try string(document["payment_id"], "payment_id"),
             attempts: Int(try integer(document["attempts"], "attempts")),
-            dueAtMilliseconds: try integer(document["due_at_ms"], "due_at_ms"),
+            dueAtMilliseconds: due,
             lastError: Reason(code: try string(error?["code"], "last_error.code"), message: try string(error?["message"], "last_error.message")),
             source: ResultEvent.Source(
                 topic: try string(source?["topic"], "source.topic"),
