@@ -304,9 +304,12 @@ public struct PaymentStore: Sendable {
                 ON CONFLICT DO NOTHING
                 RETURNING id
                 """, on: connection, logger: logger)
-            guard let id = inserted else { return }
-            let event = DeadLetterEvent(deadLetterID: id, orderID: orderID, reason: reason, source: origin.source)
-            try await DeadLetterOutbox.announce(event, eventID: eventID, key: orderID ?? eventID, on: connection, logger: logger)
+            if let id = inserted {
+                let event = DeadLetterEvent(deadLetterID: id, orderID: orderID, reason: reason, source: origin.source)
+                try await DeadLetterOutbox.announce(event, eventID: eventID, key: orderID ?? eventID, on: connection, logger: logger)
+            }
+            // Written even when the letter already was (a record back after a crash before its
+            // offset was committed): both statements below change nothing the second time.
             if let rejection, let orderID {
                 // Published only if the order was never accepted; then the inbox keeps the
                 // rejection, and every later event of the order is answered by it (never charged).

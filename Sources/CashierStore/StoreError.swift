@@ -54,6 +54,12 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     /// into a log line or message; classify it and use the `StoreError`'s description.
     public static func classify(_ error: any Error) -> StoreError {
         if let error = error as? StoreError { return error }
+        // `withTransaction` wraps what went wrong (in its body, or its BEGIN or COMMIT): the
+        // cause is classified, or every failed transaction would look like a lost connection
+        // and a record's own bad data would be retried for ever.
+        if let error = error as? PostgresTransactionError, let cause = error.closureError ?? error.commitError ?? error.beginError {
+            return classify(cause)
+        }
         if let error = error as? PSQLError { return classify(error) }
         if let error = error as? PostgresDecodingError { return classify(error) }
         if error is CancellationError { return StoreError(.transient, "cancelled") }

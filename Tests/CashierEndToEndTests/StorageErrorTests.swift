@@ -37,6 +37,20 @@ import Testing
             let database = Database(client: client, logger: Logger(label: "t"))
             await #expect(throws: StoreError.self) { try await database.rows("SELECT 1/0") }
             do { try await database.rows("SELECT 1/0") } catch { #expect("\(error)" == "postgres: division by zero (SQLSTATE 22012)") }
+            // Inside a transaction too: its wrapper is not mistaken for a lost connection.
+            do {
+                try await database.transaction { connection in _ = try await connection.query("SELECT 1/0", logger: Logger(label: "t")) }
+                Issue.record("the transaction should fail")
+            } catch {
+                let classified = StoreError.classify(error)
+                #expect(classified.sqlState == "22012" && !classified.isRetryable, "\(classified)")
+            }
+            do {
+                try await database.transaction { _ in throw StoreError(.invariant, "a bug") }
+            } catch {
+                let classified = StoreError.classify(error)
+                #expect(classified.code == .invariant && !classified.isRetryable, "\(classified)")
+            }
         }
     }
 

@@ -6,7 +6,8 @@
 /// | `retries_exhausted`, `outcome_unknown` | yes | yes | yes | the accepted order |
 /// | `channel_contradiction` | yes | yes | – | – |
 /// | `order_conflict` | yes | – | – | the conflicting order, when it could be read |
-/// | `storage_error`, `invalid_retry_message`, `invalid_text` | `null` | – | – | – |
+/// | `storage_error` | the order's, when the record decoded as a valid order; else `null` | – | – | – |
+/// | `invalid_retry_message`, `invalid_text` | `null` | – | – | – |
 ///
 /// Built in Swift once the dead-letter row exists (its id is `dead_letter_id`) and written to
 /// the outbox in the same transaction as the row.
