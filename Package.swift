@@ -113,10 +113,17 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
+        /// The load generator behind `cashier publish`: orders in, results counted; never part
+        /// of a production process.
+        .target(
+            name: "CashierTools",
+            dependencies: ["CashierCore", "Kafka", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: settings
+        ),
         .executableTarget(
             name: "cashier",
             dependencies: [
-                "CashierCore", "CashierStore", "CashierChannels", "CashierSandbox", "CashierWorker", "Kafka",
+                "CashierCore", "CashierStore", "CashierChannels", "CashierSandbox", "CashierWorker", "CashierTools", "Kafka",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -157,6 +164,7 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
+        .testTarget(name: "CashierToolsTests", dependencies: ["CashierTools", "CashierCore"], swiftSettings: settings),
         .testTarget(
             name: "CashierEndToEndTests",
             dependencies: [

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CashierCore
+import CashierTools
 import Foundation
 import Kafka
 import Logging
