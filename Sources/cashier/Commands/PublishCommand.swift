@@ -1,5 +1,6 @@
 import ArgumentParser
 import CashierCore
+import CashierOps
 import CashierTools
 import Foundation
 import Kafka
