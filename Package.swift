@@ -115,21 +115,40 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
-        .executableTarget(
-            name: "cashier",
+        /// What every long-running process serves and writes: the ops listener (/healthz,
+        /// /readyz, /metrics), the notify server, logging, tracing, the operators' renderers.
+        .target(
+            name: "CashierOps",
             dependencies: [
-                "CashierCore", "CashierStore", "CashierChannels", "CashierSandbox", "CashierWorker", "Kafka",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Configuration", package: "swift-configuration"),
+                "CashierCore", "CashierStore", "CashierWorker",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "OTel", package: "swift-otel"),
+            ],
+            swiftSettings: settings
+        ),
+        /// The load generator behind `cashier publish`: orders in, results counted; never part
+        /// of a production process, so apart from CashierOps.
+        .target(
+            name: "CashierTools",
+            dependencies: ["CashierCore", "Kafka", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: settings
+        ),
+        .executableTarget(
+            name: "cashier",
+            dependencies: [
+                "CashierCore", "CashierStore", "CashierChannels", "CashierSandbox", "CashierWorker", "CashierOps", "CashierTools", "Kafka",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: settings
         ),
@@ -159,6 +178,19 @@ let package = Package(
             ],
             swiftSettings: settings
         ),
+        .testTarget(
+            name: "CashierOpsTests",
+            dependencies: [
+                "CashierOps", "CashierStore", "CashierCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: settings
+        ),
+        .testTarget(name: "CashierToolsTests", dependencies: ["CashierTools", "CashierCore"], swiftSettings: settings),
         .testTarget(
             name: "CashierEndToEndTests",
             dependencies: [

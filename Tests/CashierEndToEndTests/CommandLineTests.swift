@@ -139,6 +139,16 @@ import Testing
         #expect(!broker.log.contains("CONFWARN"), "\(broker.log)")
     }
 
+    /// The ServiceGroup's handlers are in place before `bootstrap=` is printed, so a stop sent
+    /// as soon as the address is read is a clean exit, not the default action's 143 (or 130).
+    @Test(arguments: [SIGTERM, SIGINT])
+    func kafkaDevExitsZeroWhenSignalledAsSoonAsItAnnouncesItself(_ signal: Int32) async throws {
+        let broker = try CashierProcess("kafka-dev-signal-\(signal)", ["kafka-dev", "--partitions", "1"])
+        _ = try await broker.value(after: "bootstrap=")
+        broker.signal(signal)
+        #expect(await broker.waitForExit(timeout: .seconds(10)) == 0, "\(broker.log)")
+    }
+
     static let refusedKafkaOptions = [
         ("enable.auto.commit", "true"), ("enable.auto.commit", "false"), ("enable.auto.offset.store", "true"),
         ("enable.idempotence", "false"), ("acks", "1"), ("request.required.acks", "0"),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CashierOps
 import Foundation
 
 struct ConfigCommand: AsyncParsableCommand {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CashierOps
 import CashierStore
 import CashierWorker
 import Hummingbird

@@ -1,5 +1,7 @@
 import ArgumentParser
 import CashierCore
+import CashierOps
+import CashierTools
 import Foundation
 import Kafka
 import Logging

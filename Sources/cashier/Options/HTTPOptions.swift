@@ -1,4 +1,5 @@
 import ArgumentParser
+import CashierOps
 
 /// The operations listener (`/healthz`, `/readyz`, `/metrics`).
 struct HTTPOptions: ParsableArguments {

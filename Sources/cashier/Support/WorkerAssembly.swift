@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CashierChannels
+import CashierOps
 import CashierStore
 import CashierWorker
 import Foundation

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CashierCore
+import CashierOps
 import CashierStore
 import Foundation
 import Logging

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import CashierChannels
+import CashierOps
 import CashierStore
 import CashierWorker
 import Foundation

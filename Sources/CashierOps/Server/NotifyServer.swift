@@ -1,13 +1,13 @@
-import CashierWorker
-import Hummingbird
+public import CashierWorker
+public import Hummingbird
 import HTTPTypes
-import Logging
+public import Logging
 import NIOCore
 
 /// The HTTP endpoint the channels call with payment notifications: `POST /notify/alipay`,
 /// `POST /notify/wechat`, with the operations routes (`/healthz`, `/readyz`, `/metrics`).
-enum NotifyServer {
-    static func application(
+public enum NotifyServer {
+    public static func application(
         receiver: NotificationReceiver, host: String, port: Int, readiness: Readiness = Readiness(), logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {

@@ -1,10 +1,11 @@
 import CashierCore
-import CashierStore
+public import CashierStore
 import Foundation
 
 /// How dead letters read on a terminal and in JSON.
-enum DeadLetterFormat {
-    static func json(_ letters: [DeadLetter]) -> String {
+public enum DeadLetterFormat {
+    /// `cashier dlq list --json`.
+    public static func json(_ letters: [DeadLetter]) -> String {
         EventJSON.text(letters.map(Listed.init))
     }
 
@@ -55,7 +56,8 @@ enum DeadLetterFormat {
         }
     }
 
-    static func table(_ letters: [DeadLetter]) -> String {
+    /// `cashier dlq list`.
+    public static func table(_ letters: [DeadLetter]) -> String {
         guard !letters.isEmpty else { return "no dead letters match" }
         let header = ["ID", "ORDER", "CHANNEL", "ATTEMPTS", "STATUS", "CREATED", "REASON"]
         let rows = letters.map { letter in
@@ -65,7 +67,8 @@ enum DeadLetterFormat {
         return TextFormat.columns([header] + rows) + "\n\(letters.count) dead letter\(letters.count == 1 ? "" : "s")"
     }
 
-    static func detail(_ letter: DeadLetter, payment: PaymentSummary?, attempts: [AttemptRecord], actions: [DeadLetterAction]) -> String {
+    /// `cashier dlq show`.
+    public static func detail(_ letter: DeadLetter, payment: PaymentSummary?, attempts: [AttemptRecord], actions: [DeadLetterAction]) -> String {
         var lines = [
             "dead letter \(letter.id)  [\(letter.status.rawValue)]",
             "  order:     \(letter.orderID ?? "-")   channel: \(letter.channel ?? "-")",

@@ -1,18 +1,33 @@
 import Foundation
 
 /// The readable report printed after `cashier publish --await-results` (and by `make demo`).
-struct RunSummary {
-    var runID: String
-    var published: Int
-    var invalid: Int
-    var expected: Int
-    var results: [String: ResultCollector.Seen]
-    var publishMilliseconds: [String: Int64]
-    var firstPublishMilliseconds: Int64
-    var duplicates: Int
-    var conflictingDuplicates: Int
+public struct RunSummary: Sendable {
+    public var runID: String
+    public var published: Int
+    public var invalid: Int
+    public var expected: Int
+    public var results: [String: ResultCollector.Seen]
+    public var publishMilliseconds: [String: Int64]
+    public var firstPublishMilliseconds: Int64
+    public var duplicates: Int
+    public var conflictingDuplicates: Int
 
-    func render() -> String {
+    public init(
+        runID: String, published: Int, invalid: Int, expected: Int, results: [String: ResultCollector.Seen],
+        publishMilliseconds: [String: Int64], firstPublishMilliseconds: Int64, duplicates: Int, conflictingDuplicates: Int
+    ) {
+        self.runID = runID
+        self.published = published
+        self.invalid = invalid
+        self.expected = expected
+        self.results = results
+        self.publishMilliseconds = publishMilliseconds
+        self.firstPublishMilliseconds = firstPublishMilliseconds
+        self.duplicates = duplicates
+        self.conflictingDuplicates = conflictingDuplicates
+    }
+
+    public func render() -> String {
         var lines: [String] = []
         let byStatus = Dictionary(grouping: results.values, by: \.status).mapValues(\.count)
         let succeeded = byStatus["succeeded", default: 0]

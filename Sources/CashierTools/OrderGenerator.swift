@@ -1,28 +1,15 @@
-import CashierCore
-
-/// Which shares of the valid card orders meet which channel behaviour (the sandbox's magic
-/// payment methods); the rest are charged normally.
-struct FaultMix {
-    /// The card declines (terminal).
-    var decline = 0.05
-    /// The channel answers 503 to the first two calls (retried into one charge).
-    var transient = 0.0
-    /// The channel answers 503 to every call (retries exhausted, dead-lettered).
-    var unavailable = 0.0
-
-    var total: Double { decline + transient + unavailable }
-}
+public import CashierCore
 
 /// Makes the orders `cashier publish` sends: valid ones with a realistic mix of currencies,
 /// discounts and channel behaviour, and deliberately invalid ones of every kind the worker
 /// must reject.
-struct OrderGenerator {
-    let runID: String
-    let channel: String
-    let faults: FaultMix
+public struct OrderGenerator {
+    public let runID: String
+    public let channel: String
+    public let faults: FaultMix
     private var random = SystemRandomNumberGenerator()
 
-    init(runID: String, channel: String, faults: FaultMix) {
+    public init(runID: String, channel: String, faults: FaultMix) {
         self.runID = runID
         self.channel = channel
         self.faults = faults
@@ -31,7 +18,7 @@ struct OrderGenerator {
     private static let currencies: [Currency] = [.cny, .cny, .cny, .cny, .usd, .eur, .hkd, .jpy, .krw, .kwd]
     private static let discounts = ["0", "0", "0.1", "0.15", "0.25", "0.333"]
 
-    mutating func valid(_ index: Int, nowMilliseconds: Int64) -> OrderCreated {
+    public mutating func valid(_ index: Int, nowMilliseconds: Int64) -> OrderCreated {
         let channel: Channel =
             switch self.channel {
             case "mixed": Channel.allCases[index % Channel.allCases.count]
@@ -59,11 +46,11 @@ struct OrderGenerator {
             createdAt: Timestamp.rfc3339(millisecondsSinceEpoch: nowMilliseconds))
     }
 
-    func orderID(_ index: Int) -> String { "ord_\(runID)_\(index)" }
+    public func orderID(_ index: Int) -> String { "ord_\(runID)_\(index)" }
 
     /// The k-th invalid event. Kinds cycle so every rejection path is exercised; the returned
     /// order id is nil when the event carries none that the worker could read.
-    func invalid(_ k: Int) -> (bytes: [UInt8], orderID: String?, kind: String) {
+    public func invalid(_ k: Int) -> (bytes: [UInt8], orderID: String?, kind: String) {
         let id = "ord_\(runID)_bad\(k)"
         func event(_ fields: String) -> [UInt8] {
             Array(#"{"event_id":"evt_\#(runID)_bad\#(k)","order_id":"\#(id)","user_id":"u_1","item_id":"course_1",\#(fields)}"#.utf8)

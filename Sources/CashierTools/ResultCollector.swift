@@ -1,33 +1,43 @@
 import CashierCore
 import Foundation
-import Kafka
-import Logging
+public import Kafka
+public import Logging
 
 /// Reads `payments.results` from the beginning and keeps the results of one publish run:
 /// those whose order id was published, or whose `source` is a published record.
-final class ResultCollector {
-    struct Seen {
-        var status: String
-        var channel: String?
-        var eventID: String
-        var arrivedMilliseconds: Int64
-        var attempts: Int
-        var reasonCode: String?
+public final class ResultCollector {
+    /// The first result of one key.
+    public struct Seen: Sendable {
+        public var status: String
+        public var channel: String?
+        public var eventID: String
+        public var arrivedMilliseconds: Int64
+        public var attempts: Int
+        public var reasonCode: String?
+
+        public init(status: String, channel: String?, eventID: String, arrivedMilliseconds: Int64, attempts: Int, reasonCode: String?) {
+            self.status = status
+            self.channel = channel
+            self.eventID = eventID
+            self.arrivedMilliseconds = arrivedMilliseconds
+            self.attempts = attempts
+            self.reasonCode = reasonCode
+        }
     }
 
-    private(set) var results: [String: Seen] = [:]
-    private(set) var duplicates = 0
-    private(set) var conflictingDuplicates = 0
+    public private(set) var results: [String: Seen] = [:]
+    public private(set) var duplicates = 0
+    public private(set) var conflictingDuplicates = 0
     private let consumer: KafkaConsumer
 
-    init(kafka: KafkaConfiguration, topic: String, partitions: Int, logger: Logger) throws {
+    public init(kafka: KafkaConfiguration, topic: String, partitions: Int, logger: Logger) throws {
         let list = (0..<partitions).map { TopicPartition(topic: topic, partition: Int32($0)) }
         consumer = try KafkaConsumer(configuration: kafka, readingFromBeginning: list, logger: logger)
     }
 
     /// Polls until every expected key has a result or the deadline passes.
     /// Keys are order ids, or `source:P/O` for events published without a readable order id.
-    func collect(expecting expected: Set<String>, deadline: ContinuousClock.Instant, onProgress: (Int) -> Void) async throws {
+    public func collect(expecting expected: Set<String>, deadline: ContinuousClock.Instant, onProgress: (Int) -> Void) async throws {
         while results.count < expected.count && ContinuousClock.now < deadline {
             let messages = try await consumer.poll(maxMessages: 1000, timeout: .milliseconds(200))
             let now = Int64(Date().timeIntervalSince1970 * 1000)
@@ -60,5 +70,5 @@ final class ResultCollector {
         }
     }
 
-    func close() async { await consumer.close() }
+    public func close() async { await consumer.close() }
 }

@@ -1,24 +1,33 @@
 import CashierCore
 import Foundation
-import Kafka
+public import Kafka
 
 /// Sends a run's orders at a steady rate, many in flight at once, and remembers when each
 /// was sent (for latency) and which result keys to expect.
-struct Publisher {
-    let producer: KafkaProducer
-    let topic: String
-    let runID: String
-    let channel: String
-    let faults: FaultMix
+public struct Publisher: Sendable {
+    public let producer: KafkaProducer
+    public let topic: String
+    public let runID: String
+    public let channel: String
+    public let faults: FaultMix
 
-    struct Outcome {
-        var expectedKeys: Set<String> = []
-        var publishedAt: [String: Int64] = [:]
-        var startMilliseconds: Int64 = 0
-        var seconds: Double = 0
+    public init(producer: KafkaProducer, topic: String, runID: String, channel: String, faults: FaultMix) {
+        self.producer = producer
+        self.topic = topic
+        self.runID = runID
+        self.channel = channel
+        self.faults = faults
     }
 
-    func publish(count: Int, invalid: Int, rate: Double) async throws -> Outcome {
+    /// What a run sent: the result keys to wait for and when each was published.
+    public struct Outcome: Sendable {
+        public var expectedKeys: Set<String> = []
+        public var publishedAt: [String: Int64] = [:]
+        public var startMilliseconds: Int64 = 0
+        public var seconds: Double = 0
+    }
+
+    public func publish(count: Int, invalid: Int, rate: Double) async throws -> Outcome {
         var generator = OrderGenerator(runID: runID, channel: channel, faults: faults)
         // Spread the invalid events evenly through the run.
         let invalidEvery = invalid > 0 ? max(1, count / invalid) : Int.max
@@ -75,5 +84,5 @@ struct Publisher {
         outcome.publishedAt[key] = sentAt
     }
 
-    static func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+    public static func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 }

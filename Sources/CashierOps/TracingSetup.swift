@@ -1,8 +1,8 @@
 import CashierWorker
 import Foundation
-import Logging
+public import Logging
 import OTel
-import ServiceLifecycle
+public import ServiceLifecycle
 import Synchronization
 
 /// Traces go out over OTLP/HTTP (swift-otel) when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
@@ -12,11 +12,11 @@ import Synchronization
 /// swift-otel reads the rest of the standard variables itself (`OTEL_SERVICE_NAME`, default
 /// `cashier`; `OTEL_EXPORTER_OTLP_PROTOCOL`, `http/protobuf` or `http/json`;
 /// `OTEL_EXPORTER_OTLP_HEADERS`; `OTEL_BSP_*` for the batching; `OTEL_TRACES_SAMPLER`; …).
-enum TracingSetup {
-    static let endpointVariables = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+public enum TracingSetup {
+    public static let endpointVariables = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
 
     /// Whether this process exports traces.
-    static var isEnabled: Bool {
+    public static var isEnabled: Bool {
         let environment = ProcessInfo.processInfo.environment
         if environment["OTEL_SDK_DISABLED"]?.lowercased() == "true" { return false }
         return endpointVariables.contains { !(environment[$0] ?? "").isEmpty }
@@ -26,7 +26,7 @@ enum TracingSetup {
     /// process's services). Returns the exporter's service (batching span processor, OTLP/HTTP
     /// exporter) to run in the process's `ServiceGroup`, ahead of the services that make
     /// spans: it shuts down after them and sends their last spans. Nil when tracing is off.
-    static func bootstrap(logger: Logger) throws -> (any Service)? {
+    public static func bootstrap(logger: Logger) throws -> (any Service)? {
         guard isEnabled else { return nil }
         return try backend.withLock { backend in
             if let existing = backend { return existing }
@@ -47,7 +47,7 @@ enum TracingSetup {
     /// Runs `body` with the exporter running beside it (when tracing is on), then shuts the
     /// exporter down, which sends the spans still batched: for commands without a long-lived
     /// `ServiceGroup` (`cashier dlq replay`).
-    static func exporting<T: Sendable>(logger: Logger, _ body: @Sendable () async throws -> T) async throws -> T {
+    public static func exporting<T: Sendable>(logger: Logger, _ body: @Sendable () async throws -> T) async throws -> T {
         guard let service = try bootstrap(logger: logger) else { return try await body() }
         let group = ServiceGroup(configuration: .init(services: [service], logger: logger))
         return try await withThrowingTaskGroup(of: T?.self) { tasks in
