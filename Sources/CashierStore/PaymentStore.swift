@@ -96,12 +96,7 @@ public struct PaymentStore: Sendable {
             for try await row in rows.decode((String, String, String, Int, String, String?, Bool, Bool, Bool, Int).self) { existing = row }
             guard let (fingerprint, paymentID, stateText, attempts, key, reference, lapsed, own, attemptOpen, interrupted) = existing else {
                 if try await Self.wasRejectedForStorage(order.orderID, on: connection, logger: logger) {
-                    try await connection.query(
-                        """
-                        INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition)
-                        VALUES (\(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(order.eventID), \(order.orderID), 'duplicate')
-                        ON CONFLICT DO NOTHING
-                        """, logger: logger)
+                    try await Self.recordDuplicate(order, origin: origin, on: connection, logger: logger)
                     return .rejectedEarlier
                 }
                 throw StoreError(.invariant, "order \(order.orderID) exists without a payment")
@@ -118,12 +113,7 @@ public struct PaymentStore: Sendable {
                     order, paymentID: paymentID, key: key, attempts: attempts, reference: reference, lease: ownLease,
                     attemptOpen: attemptOpen, openAttempt: openAttempt, traceparent: traceparent, on: connection, logger: logger)
             }
-            try await connection.query(
-                """
-                INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition)
-                VALUES (\(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(order.eventID), \(order.orderID), 'duplicate')
-                ON CONFLICT DO NOTHING
-                """, logger: logger)
+            try await Self.recordDuplicate(order, origin: origin, on: connection, logger: logger)
             // Held by a live process, on the retry schedule, being looked up, or settled: its
             // owner drives it (and the sweeper takes over from an owner that dies).
             guard resume.allows(state), lapsed else { return .duplicate(state: state) }
@@ -181,6 +171,16 @@ public struct PaymentStore: Sendable {
         ticket.attemptOpen = attemptOpen && openAttempt
         logger.notice("an earlier try of this order's accept had committed; continuing under its lease", metadata: ["order_id": "\(order.orderID)"])
         return .charge(ticket)
+    }
+
+    /// Keeps a record of an order already known as a duplicate in the inbox.
+    private static func recordDuplicate(_ order: OrderCreated, origin: EventOrigin, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            """
+            INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition)
+            VALUES (\(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(order.eventID), \(order.orderID), 'duplicate')
+            ON CONFLICT DO NOTHING
+            """, logger: logger)
     }
 
     /// Whether an earlier record of `orderID` was rejected because it could not be stored.
