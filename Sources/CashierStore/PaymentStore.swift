@@ -95,11 +95,18 @@ public struct PaymentStore: Sendable {
             var existing: (String, String, String, Int, String, String?, Bool, Bool, Bool, Int)? = nil
             for try await row in rows.decode((String, String, String, Int, String, String?, Bool, Bool, Bool, Int).self) { existing = row }
             guard let (fingerprint, paymentID, stateText, attempts, key, reference, lapsed, own, attemptOpen, interrupted) = existing else {
-                if try await Self.wasRejectedForStorage(order.orderID, on: connection, logger: logger) {
-                    try await Self.recordDuplicate(order, origin: origin, on: connection, logger: logger)
-                    return .rejectedEarlier
+                guard case .some(let rejected) = try await Self.storageRejection(order.orderID, on: connection, logger: logger) else {
+                    throw StoreError(.invariant, "order \(order.orderID) exists without a payment")
                 }
-                throw StoreError(.invariant, "order \(order.orderID) exists without a payment")
+                // Rejected before it could be stored: the buyer was told so; never charged. An
+                // event with other chargeable fields is a conflict, as for an accepted order
+                // (a rejection kept before version 7 has no fingerprint: taken as the same).
+                if let rejected, rejected != order.fingerprint {
+                    try await Self.recordConflict(order, existingFingerprint: rejected, origin: origin, on: connection, logger: logger)
+                    return .conflict
+                }
+                try await Self.recordDuplicate(order, origin: origin, on: connection, logger: logger)
+                return .rejectedEarlier
             }
             guard let state = PaymentState(rawValue: stateText) else {
                 throw StoreError(.invariant, "payment \(paymentID) has unknown state \(stateText)")
@@ -183,14 +190,13 @@ public struct PaymentStore: Sendable {
             """, logger: logger)
     }
 
-    /// Whether an earlier record of `orderID` was rejected because it could not be stored.
-    private static func wasRejectedForStorage(_ orderID: String, on connection: PostgresConnection, logger: Logger) async throws -> Bool {
+    /// If an earlier record of `orderID` was rejected because it could not be stored, that
+    /// order's fingerprint (`.some(nil)` for a rejection kept before it was recorded).
+    private static func storageRejection(_ orderID: String, on connection: PostgresConnection, logger: Logger) async throws -> String?? {
         let rows = try await connection.query(
-            """
-            SELECT EXISTS (SELECT 1 FROM inbox WHERE order_id = \(orderID) AND disposition = 'rejected' AND reason_code = 'storage_error')
-            """, logger: logger)
-        for try await found in rows.decode(Bool.self) { return found }
-        return false
+            "SELECT fingerprint FROM order_fates WHERE order_id = \(orderID) AND fate = 'rejected'", logger: logger)
+        for try await fingerprint in rows.decode(String?.self) { return .some(fingerprint) }
+        return .none
     }
 
     private static func recordConflict(
@@ -245,10 +251,12 @@ public struct PaymentStore: Sendable {
             """)
     }
 
-    /// Whether an order with this id has been accepted (used to tell a conflicting invalid
-    /// event from a new invalid one).
+    /// Whether an order with this id has been accepted, or rejected because its record could
+    /// not be stored (used to tell a conflicting invalid event from a new invalid one: the
+    /// order's own result stands, and a later invalid event publishes no second one).
     public func orderExists(_ orderID: String) async throws -> Bool {
-        let rows = try await database.rows("SELECT EXISTS (SELECT 1 FROM orders WHERE order_id = \(orderID))")
+        let rows = try await database.rows(
+            "SELECT EXISTS (SELECT 1 FROM orders WHERE order_id = \(orderID)) OR EXISTS (SELECT 1 FROM order_fates WHERE order_id = \(orderID))")
         return try rows.first?.decode(Bool.self) ?? false
     }
 
@@ -285,17 +293,18 @@ public struct PaymentStore: Sendable {
     /// transient) as a dead letter with that error, so its offset can move on: a poison record
     /// never holds a partition. Its text is made storable first, so this cannot fail the same way.
     ///
-    /// - Parameter rejection: for a record that decoded as a valid order, the `rejected` result
-    ///   it gets (invariant 2: the order's event still ends with a result) — published only if
-    ///   the order was never accepted, so no payment exists and no call can have been made; an
-    ///   order whose later write failed keeps its own payment and result.
-    public func deadLetterPoison(_ payload: [UInt8], origin: EventOrigin, error: StoreError, rejection: ResultEvent? = nil) async throws {
+    /// - Parameter rejection: for a record that decoded as a valid order, the order and the
+    ///   `rejected` result it gets (invariant 2: the order's event still ends with a result) —
+    ///   published only if this claims the order's fate, so no payment exists and none ever
+    ///   will; an order accepted first (its later write failed, or another pod accepted it
+    ///   meanwhile) keeps its own payment and result.
+    public func deadLetterPoison(_ payload: [UInt8], origin: EventOrigin, error: StoreError, rejection: StorageRejection? = nil) async throws {
         let reason = Reason(code: "storage_error", message: StorableText.of("the outcome of this record could not be stored: \(error)"))
         let text = StorableText.of(payload.prefix(OrderCreated.maxEventBytes))
         let eventID = PaymentIdentity.deadLetterEventID(origin)
         let logger = self.logger
         // The order id of a valid order, so that `dlq list --order-id` finds the letter.
-        let orderID = rejection?.orderID.map(StorableText.of)
+        let orderID = rejection.map { StorableText.of($0.order.orderID) }
         try await database.transaction { connection in
             let inserted = try await DeadLetterOutbox.insertedID(
                 """
@@ -308,26 +317,37 @@ public struct PaymentStore: Sendable {
                 let event = DeadLetterEvent(deadLetterID: id, orderID: orderID, reason: reason, source: origin.source)
                 try await DeadLetterOutbox.announce(event, eventID: eventID, key: orderID ?? eventID, on: connection, logger: logger)
             }
-            // Written even when the letter already was (a record back after a crash before its
-            // offset was committed): both statements below change nothing the second time.
+            // Written even when the letter already was (one kept before version 7): the
+            // statement below changes nothing once the order's fate is decided.
             if let rejection, let orderID {
-                // Published only if the order was never accepted; then the inbox keeps the
-                // rejection, and every later event of the order is answered by it (never charged).
+                // The order's fate is claimed first: an accept of the same order committing
+                // meanwhile (another pod, a redelivery) is waited for, and then wins. Only a
+                // claimed rejection is published; every later event of the order is answered
+                // by it (never charged). An order accepted before version 7 has no fate row:
+                // its order row counts.
                 try await connection.query(
                     """
-                    WITH unaccepted AS (
-                        SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM orders WHERE order_id = \(orderID))
-                    ), tombstone AS (
+                    WITH fate AS (
+                        INSERT INTO order_fates (order_id, fate, fingerprint)
+                        SELECT \(orderID), 'rejected', \(StorableText.of(rejection.order.fingerprint))
+                        WHERE NOT EXISTS (SELECT 1 FROM orders WHERE order_id = \(orderID))
+                        ON CONFLICT (order_id) DO NOTHING
+                        RETURNING order_id
+                    ), rejected AS (
+                        SELECT order_id FROM fate
+                        UNION
+                        SELECT order_id FROM order_fates WHERE order_id = \(orderID) AND fate = 'rejected'
+                    ), record AS (
                         INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, order_id, disposition,
                                            reason_code, reason_message)
-                        SELECT \(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(orderID), 'rejected',
+                        SELECT \(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), order_id, 'rejected',
                                \(reason.code), \(reason.message)
-                        FROM unaccepted
+                        FROM rejected
                         ON CONFLICT DO NOTHING
                     )
                     INSERT INTO outbox (event_id, kind, message_key, payload)
-                    SELECT \(rejection.eventID), 'result', \(orderID), \(StorableText.of(rejection.json()))
-                    FROM unaccepted
+                    SELECT \(rejection.result.eventID), 'result', order_id, \(StorableText.of(rejection.result.json()))
+                    FROM fate
                     ON CONFLICT (event_id) DO NOTHING
                     """, logger: logger)
             }

@@ -97,3 +97,15 @@ public struct OutboxRecord: Sendable, Equatable {
     public let payload: String
     public let traceparent: String?
 }
+
+/// A valid order whose record cannot be stored, and the `rejected` result it is told
+/// (`PaymentStore.deadLetterPoison`).
+public struct StorageRejection: Sendable {
+    public let order: OrderCreated
+    public let result: ResultEvent
+
+    public init(order: OrderCreated, result: ResultEvent) {
+        self.order = order
+        self.result = result
+    }
+}

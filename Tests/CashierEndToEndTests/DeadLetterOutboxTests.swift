@@ -53,11 +53,15 @@ struct DeadLetterOutboxTests {
             let rejected = ResultEvent(
                 eventID: "rej_\(run)", orderID: storedNot.orderID, paymentID: nil, status: .rejected, amount: nil, currency: nil, channel: nil,
                 channelReference: nil, attempts: 0, reason: Reason(code: "storage_error", message: "not stored"), occurredAt: "2026-12-02T10:00:02.000Z")
-            try await store.deadLetterPoison(Array(storedNot.json().utf8), origin: origin(6), error: StoreError(.database, "x"), rejection: rejected)
+            try await store.deadLetterPoison(
+                Array(storedNot.json().utf8), origin: origin(6), error: StoreError(.database, "x"),
+                rejection: StorageRejection(order: storedNot, result: rejected))
             var accepted = rejected
             accepted.eventID = "rej_accepted_\(run)"
             accepted.orderID = order.orderID
-            try await store.deadLetterPoison(Array(order.json().utf8), origin: origin(7), error: StoreError(.database, "x"), rejection: accepted)
+            try await store.deadLetterPoison(
+                Array(order.json().utf8), origin: origin(7), error: StoreError(.database, "x"),
+                rejection: StorageRejection(order: order, result: accepted))
             #expect(try await count("SELECT count(*) FROM outbox WHERE event_id = 'rej_\(run)' AND kind = 'result'", db) == 1)
             #expect(try await count("SELECT count(*) FROM outbox WHERE event_id = 'rej_accepted_\(run)'", db) == 0, "an accepted order keeps its own result")
             // The buyer was told "rejected": a later event of that order (an upstream duplicate,
@@ -108,6 +112,102 @@ struct DeadLetterOutboxTests {
         }
     }
 
+    /// The buyer of an order rejected because its record could not be stored was told
+    /// "rejected": that stays its only result. A later event with other chargeable fields is a
+    /// conflict, and a later invalid one is a conflict too (no second `rejected`).
+    @Test func anOrderRejectedForStorageKeepsItsOneResult() async throws {
+        try await withStore { store, db async throws in
+            let order = self.order("told_rejected", price: 700)
+            try await store.deadLetterPoison(
+                Array(order.json().utf8), origin: origin(1), error: StoreError(.database, "x"),
+                rejection: StorageRejection(order: order, result: rejectedResult(order, "rej_\(run)_1")))
+            var other = order
+            other.price += 1
+            other.eventID += "_other"
+            #expect(try await store.accept(other, origin: origin(2), openAttempt: true) == .conflict)
+            #expect(try await count("SELECT count(*) FROM dead_letters WHERE order_id = '\(order.orderID)' AND reason_code = 'order_conflict'", db) == 1)
+            #expect(try await store.orderExists(order.orderID), "a later invalid event of the order is routed as a conflict")
+            // A second record of the order that cannot be stored either: no second result.
+            try await store.deadLetterPoison(
+                Array(order.json().utf8), origin: origin(3), error: StoreError(.database, "x"),
+                rejection: StorageRejection(order: order, result: rejectedResult(order, "rej_\(run)_3")))
+            #expect(try await count("SELECT count(*) FROM outbox WHERE kind = 'result' AND message_key = '\(order.orderID)'", db) == 1)
+            #expect(try await count("SELECT count(*) FROM payments WHERE order_id = '\(order.orderID)'", db) == 0)
+        }
+    }
+
+    /// A poison record's rejection and an accept of the same order on another connection, both
+    /// in flight: the order's fate row decides, not a snapshot. Each side is held open in a real
+    /// transaction while the other runs, then committed.
+    @Test func aRejectionAndAConcurrentAcceptOfOneOrderNeverBothWin() async throws {
+        try await withStore { store, db async throws in
+            // The rejection commits while the accept waits on it: the accept does not charge.
+            let first = self.order("raced_rejection", price: 800)
+            try await db.withConnection { connection in
+                try await connection.query("BEGIN", logger: Logger(label: "test"))
+                try await connection.query(
+                    "INSERT INTO order_fates (order_id, fate, fingerprint) VALUES (\(first.orderID), 'rejected', \(first.fingerprint))",
+                    logger: Logger(label: "test"))
+                async let accepted = store.accept(first, origin: origin(1), openAttempt: true)
+                try await Task.sleep(for: .milliseconds(300))
+                try await connection.query("COMMIT", logger: Logger(label: "test"))
+                #expect(try await accepted == .rejectedEarlier)
+            }
+            #expect(try await count("SELECT count(*) FROM payments WHERE order_id = '\(first.orderID)'", db) == 0)
+            // The accept commits while the rejection waits on it: nothing is published as rejected.
+            let second = self.order("raced_accept", price: 900)
+            try await db.withConnection { connection in
+                try await connection.query("BEGIN", logger: Logger(label: "test"))
+                try await connection.query(
+                    "INSERT INTO order_fates (order_id, fate) VALUES (\(second.orderID), 'accepted')", logger: Logger(label: "test"))
+                async let rejected: Void = store.deadLetterPoison(
+                    Array(second.json().utf8), origin: origin(2), error: StoreError(.database, "x"),
+                    rejection: StorageRejection(order: second, result: rejectedResult(second, "rej_\(run)_raced")))
+                try await Task.sleep(for: .milliseconds(300))
+                try await connection.query("COMMIT", logger: Logger(label: "test"))
+                try await rejected
+            }
+            #expect(try await count("SELECT count(*) FROM outbox WHERE event_id = 'rej_\(run)_raced'", db) == 0)
+            #expect(try await count("SELECT count(*) FROM inbox WHERE order_id = '\(second.orderID)' AND disposition = 'rejected'", db) == 0)
+        }
+    }
+
+    /// Rejections for storage made before schema version 7 (kept in the inbox, or only as a
+    /// published result) become fates when the schema is migrated: those orders stay uncharged.
+    @Test func migratingKeepsEarlierStorageRejections() async throws {
+        try await withStore { store, db async throws in
+            let logger = Logger(label: "test")
+            let inInbox = self.order("legacy_inbox", price: 300)
+            let inOutbox = self.order("legacy_outbox", price: 400)
+            let chargedAnyway = self.order("legacy_accepted", price: 500)
+            guard case .charge = try await store.accept(chargedAnyway, origin: origin(3), openAttempt: true) else {
+                throw TestFailure("the order was not accepted for charging")
+            }
+            // The schema as version 6 left it, with the rows its code wrote.
+            try await db.query("DROP TABLE order_fates", logger: logger)
+            try await db.query("DELETE FROM schema_migrations WHERE version = 7", logger: logger)
+            try await db.query(
+                """
+                INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, order_id, disposition, reason_code, reason_message)
+                VALUES ('orders.created', 0, 1, 'd1', \(inInbox.orderID), 'rejected', 'storage_error', 'x')
+                """, logger: logger)
+            for (number, order) in [(2, inOutbox), (3, chargedAnyway)] {
+                let result = rejectedResult(order, "rej_\(run)_legacy_\(number)")
+                try await db.query(
+                    "INSERT INTO outbox (event_id, kind, message_key, payload) VALUES (\(result.eventID), 'result', \(order.orderID), \(result.json()))",
+                    logger: logger)
+            }
+            #expect(try await Migrator(client: db, logger: logger).migrate() == [7])
+            #expect(try await count("SELECT count(*) FROM order_fates WHERE fate = 'rejected'", db) == 2)
+            for (number, order) in [(4, inInbox), (5, inOutbox)] {
+                var again = order
+                again.eventID += "_again"
+                #expect(try await store.accept(again, origin: origin(Int64(number)), openAttempt: true) == .rejectedEarlier)
+            }
+            #expect(try await count("SELECT count(*) FROM payments", db) == 1)
+        }
+    }
+
     @Test func theLetterOfAPaymentWhoseOutcomeIsUnknownCannotBeDiscarded() async throws {
         try await withStore { store, db async throws in
             let order = self.order("parked", price: 500)
@@ -138,6 +238,13 @@ struct DeadLetterOutboxTests {
         OrderCreated(
             eventID: "evt_\(run)_\(name)", orderID: "ord_\(run)_\(name)", userID: "u_1", itemID: "course_1", price: price,
             currency: Currency(code: "CNY")!, channel: .card, paymentMethod: "pm_sandbox_unavailable", createdAt: "2026-12-02T10:00:00Z")
+    }
+
+    private func rejectedResult(_ order: OrderCreated, _ eventID: String) -> ResultEvent {
+        ResultEvent(
+            eventID: eventID, orderID: order.orderID, paymentID: nil, status: .rejected, amount: nil, currency: nil, channel: nil,
+            channelReference: nil, attempts: 0, reason: Reason(code: "storage_error", message: "not stored"),
+            occurredAt: "2026-12-02T10:00:02.000Z")
     }
 
     private func origin(_ offset: Int64, topic: String = "orders.created") -> EventOrigin {

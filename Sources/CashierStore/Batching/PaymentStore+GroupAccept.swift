@@ -41,6 +41,13 @@ extension PaymentStore {
                 ) AS i(order_id, event_id, user_id, item_id, price, currency, discount, amount, channel, payment_method, fingerprint,
                        created_at, source_topic, source_partition, source_offset, source_digest,
                        payment_id, idempotency_key, open_attempt, traceparent, lease_token)
+            ), fate AS (
+                -- Claims the order id; one rejected because its record could not be stored was
+                -- told "rejected" and is never charged (a concurrent rejection is waited for).
+                INSERT INTO order_fates (order_id, fate)
+                SELECT order_id, 'accepted' FROM input
+                ON CONFLICT (order_id) DO NOTHING
+                RETURNING order_id
             ), new_order AS (
                 INSERT INTO orders (order_id, event_id, user_id, item_id, price, currency, discount, amount,
                                     channel, payment_method, fingerprint, created_at,
@@ -48,10 +55,7 @@ extension PaymentStore {
                 SELECT order_id, event_id, user_id, item_id, price, currency, discount, amount,
                        channel, payment_method, fingerprint, created_at,
                        source_topic, source_partition, source_offset, source_digest
-                FROM input
-                -- An order whose earlier record could not be stored was told "rejected": never charged.
-                WHERE NOT EXISTS (SELECT 1 FROM inbox r WHERE r.order_id = input.order_id AND r.disposition = 'rejected'
-                                                          AND r.reason_code = 'storage_error')
+                FROM input JOIN fate USING (order_id)
                 ON CONFLICT (order_id) DO NOTHING
                 RETURNING order_id
             ), new_payment AS (

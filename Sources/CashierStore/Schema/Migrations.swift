@@ -191,5 +191,37 @@ enum Migrations {
             "ALTER TABLE dead_letter_actions DROP CONSTRAINT dead_letter_actions_action_check",
             "ALTER TABLE dead_letter_actions ADD CONSTRAINT dead_letter_actions_action_check CHECK (action IN ('replay', 'discard', 'notification', 'lookup'))",
         ]),
+        Step(version: 7, name: "one fate per order id", statements: [
+            // An order id is accepted (and charged) or rejected because its record could not be
+            // stored, never both. The accept and the poison path each insert the order's fate
+            // here, so the primary key, not a statement's snapshot, decides a race between them.
+            """
+            CREATE TABLE order_fates (
+                order_id    text PRIMARY KEY,
+                fate        text NOT NULL CHECK (fate IN ('accepted', 'rejected')),
+                fingerprint text,
+                decided_at  timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            // Rejections made before this table: the inbox's (version 6 code), and, older, the
+            // published `rejected` results with reason `storage_error` (matched on the JSON's
+            // structure: inside a JSON string every quote is escaped, so text cannot match).
+            // An order accepted anyway keeps its payment.
+            """
+            INSERT INTO order_fates (order_id, fate, decided_at)
+            SELECT order_id, 'rejected', min(received_at) FROM inbox i
+            WHERE disposition = 'rejected' AND reason_code = 'storage_error' AND order_id IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.order_id = i.order_id)
+            GROUP BY order_id
+            """,
+            """
+            INSERT INTO order_fates (order_id, fate, decided_at)
+            SELECT message_key, 'rejected', min(created_at) FROM outbox r
+            WHERE kind = 'result' AND payload ~ '"status" *: *"rejected"' AND payload ~ '"reason" *: *\\{ *"code" *: *"storage_error"'
+              AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.order_id = r.message_key)
+            GROUP BY message_key
+            ON CONFLICT (order_id) DO NOTHING
+            """,
+        ]),
     ]
 }

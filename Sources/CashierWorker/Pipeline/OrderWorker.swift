@@ -220,12 +220,13 @@ public final class OrderWorker: Service, Sendable {
 
     /// The `rejected` result of a valid order whose record cannot be stored (the store publishes
     /// it only if the order was never accepted).
-    static func rejection(_ item: WorkItem, _ error: StoreError) -> ResultEvent? {
+    static func rejection(_ item: WorkItem, _ error: StoreError) -> StorageRejection? {
         guard case .success(let order) = item.decoded else { return nil }
         let reason = Reason(code: "storage_error", message: "this order could not be stored (\(error)); it was not charged")
-        return ResultEvent(
+        let result = ResultEvent(
             eventID: PaymentIdentity.rejectionEventID(item.origin), orderID: order.orderID, paymentID: nil, status: .rejected, amount: nil,
             currency: nil, channel: nil, channelReference: nil, attempts: 0, reason: reason, occurredAt: PaymentCharger.now(), source: nil)
+        return StorageRejection(order: order, result: result)
     }
 
     /// Waits for in-flight records; at the deadline cancels them (cancelled records are not
