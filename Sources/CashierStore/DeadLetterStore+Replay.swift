@@ -154,7 +154,7 @@ extension DeadLetterStore {
                 // charge): back to `failed`. Anything else — unknown, or a server error, which
                 // does not say whether it charged — stays `resolving`, looked up from now.
                 let rows: PostgresRowSequence
-                if case .notProcessed = outcome {
+                if outcome.chargedNothing {
                     let transition = PaymentLifecycle.replayNotCharged
                     rows = try await connection.query(
                         """

@@ -21,6 +21,10 @@ public struct PaymentChange: Sendable {
     /// The last channel error a dead letter names when this change closes no call (a lookup
     /// found no charge after the last call's error); otherwise the outcome's reason is.
     public var lastError: Reason?
+    /// No call was sent by this change's try (a refusal, or a `notSent` answer): the payment's
+    /// wait without a call goes on (`unsent_since` is kept, or starts now). Any other change
+    /// ends that wait. A `notSent` outcome also withdraws the attempt opened for the try.
+    public var unsent = false
 
     public init(
         _ transition: PaymentTransition, outcome: ChannelOutcome? = nil, reason: Reason? = nil, reference: String? = nil,
@@ -123,7 +127,8 @@ extension PaymentStore {
         let rows = try await database.rows(
             """
             SELECT EXISTS (SELECT 1 FROM payment_attempts WHERE payment_id = \(ticket.paymentID) AND attempt_no < \(ticket.attempt)
-                           AND (outcome IS DISTINCT FROM \(ChannelOutcome.notProcessedKind) OR finished_at IS NULL))
+                           AND (outcome IS NULL OR outcome NOT IN (\(ChannelOutcome.notProcessedKind), \(ChannelOutcome.notSentKind))
+                                OR finished_at IS NULL))
             """)
         return try rows.first?.decode(Bool.self) ?? true
     }

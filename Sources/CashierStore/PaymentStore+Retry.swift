@@ -59,7 +59,8 @@ extension PaymentStore {
                     lease_until = now() + make_interval(secs => \(leaseSeconds))
                 FROM due WHERE p.payment_id = due.payment_id
                 RETURNING p.payment_id, p.order_id, p.attempts, p.idempotency_key, p.traceparent, p.lease_token,
-                          p.channel_reference, p.lookups, (extract(epoch FROM p.unknown_since) * 1000)::bigint AS unknown_since_ms
+                          p.channel_reference, p.lookups, (extract(epoch FROM p.unknown_since) * 1000)::bigint AS unknown_since_ms,
+                          (extract(epoch FROM now() - p.unsent_since) * 1000)::bigint AS unsent_for_ms
             ), interrupted AS (
                 UPDATE payment_attempts a SET finished_at = now(), outcome = 'interrupted'
                 FROM claimed c WHERE a.payment_id = c.payment_id AND a.finished_at IS NULL
@@ -69,7 +70,7 @@ extension PaymentStore {
                    (SELECT count(*)::integer FROM payment_attempts a
                     WHERE a.payment_id = c.payment_id AND (a.outcome = 'interrupted' OR a.finished_at IS NULL)) AS interrupted,
                    o.event_id, o.order_id, o.user_id, o.item_id, o.price, o.currency, o.discount, o.channel,
-                   o.payment_method, o.created_at
+                   o.payment_method, o.created_at, c.unsent_for_ms
             FROM claimed c JOIN orders o USING (order_id)
             LEFT JOIN LATERAL (
                 SELECT a.started_at, a.finished_at, a.error_code, a.error_message FROM payment_attempts a
@@ -96,6 +97,9 @@ extension PaymentStore {
                     reference: reference, lookups: lookups, unknownSinceMilliseconds: unknownSince,
                     lastCallMilliseconds: lastCallAge.map { claimedAt - max($0, 0) }, traceparent: traceparent)
                 ticket.lastCallError = errorCode.map { Reason(code: $0, message: errorMessage ?? "") }
+                // By Postgres's clock, as the last call's age, turned into this process's.
+                let unsentFor = try row.makeRandomAccess()[22].decode(Int64?.self)
+                ticket.unsentSinceMilliseconds = unsentFor.map { claimedAt - max($0, 0) }
                 ticket.interruptedAttempts = interrupted
                 return ticket
             } catch {

@@ -367,6 +367,7 @@ enum StorableText {
         case .succeeded(let reference): .succeeded(reference: of(reference))
         case .declined(let reason): .declined(of(reason))
         case .notProcessed(let reason): .notProcessed(of(reason))
+        case .notSent(let reason): .notSent(of(reason))
         case .retryable(let reason): .retryable(of(reason))
         case .unknown(let reason, let reference): .unknown(of(reason), reference: reference.map { of($0) })
         }

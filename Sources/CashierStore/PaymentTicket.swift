@@ -22,6 +22,9 @@ public struct PaymentTicket: Sendable, Equatable {
     public var lastCallMilliseconds: Int64?
     /// The error the last call was answered with, if it was (a claimed retry or lookup).
     public var lastCallError: Reason?
+    /// Since when no call could be sent for the payment (its channel unreachable, its circuit
+    /// open), in milliseconds since the epoch on this process's clock; nil while calls go out.
+    public var unsentSinceMilliseconds: Int64?
     /// Attempts of this payment closed as `interrupted` (a crash or a take-over between opening
     /// the attempt and recording its answer): calls that may never have been sent.
     public var interruptedAttempts = 0

@@ -119,11 +119,11 @@ import Testing
         try await client.shutdown()
     }
 
-    @Test func unreachableChannelIsNotProcessed() async throws {
+    @Test func unreachableChannelIsNotSent() async throws {
         let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
         // Port 9 (discard) is closed on loopback here: the connection is refused before sending.
         let outcome = await adapter("http://127.0.0.1:9", client).charge(request("ord_h"))
-        #expect(outcome.kind == "not_processed")
+        #expect(outcome.kind == "not_sent")
         try await client.shutdown()
     }
 

@@ -88,6 +88,8 @@ extension LifecycleModel {
             note("\(name): failed again (not processed), the dead letter stays open")
             notCharged(actor, claim, ticket, answer: "not processed")
             release(claim, closing: false)
+        case .notSent:
+            preconditionFailure(Self.neverNotSent)
         case .retryable, .unknown:
             // The money may have moved after all (a server error does not say): it stays
             // `resolving`, looked up like any unknown outcome. Refused (another process holds it now), it is `resolving` there.

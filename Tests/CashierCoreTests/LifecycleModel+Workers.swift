@@ -84,6 +84,7 @@ extension LifecycleModel {
         switch outcome {
         case .notProcessed, .retryable: if nowCharged { retryableWhileCharged = true }
         case .succeeded, .declined, .unknown: break
+        case .notSent: preconditionFailure(Self.neverNotSent)
         }
         note("\(who.name): channel answered \(outcome.kind) (charged: \(nowCharged))")
         actors[actor] = .answered(sent, outcome)
@@ -123,8 +124,14 @@ extension LifecycleModel {
             }
         case .unknown(_, let reference):
             apply(PaymentLifecycle.lookUp, by: who, lease: .clear, due: true, reference: reference)
+        case .notSent:
+            preconditionFailure(Self.neverNotSent)
         }
     }
+
+    /// The model's channel is one that was reached: a charge that never left (`notSent`, no
+    /// attempt) is covered end to end (RetryEndToEndTests, DeadLetterEndToEndTests), not here.
+    static let neverNotSent = "the model's channel always receives the call; it never answers notSent"
 
     /// PaymentStore.claimDueLookups, then claimDueRetries.
     mutating func claim(_ actor: Int) {

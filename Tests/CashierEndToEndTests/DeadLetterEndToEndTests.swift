@@ -109,21 +109,33 @@ struct DeadLetterEndToEndTests {
         let pipeline = try await Pipeline.shared()
         // The stage's sandbox makes a `pm_sandbox_slow` charge at once and answers 30 s later.
         let stage = try await Stage(sandbox: ["--slow-answer-ms", "30000"])
-        // The order worker cannot reach the card channel and may make one call: the order is
-        // exhausted (nothing sent, nothing charged), `failed`, dead-lettered.
+        // Neither worker can reach the card channel: no call is ever sent, so none is an
+        // attempt; past the 2 s unsent horizon the order ends `failed` (nothing was charged),
+        // dead-lettered — by time, not by a count of refused calls.
         var unreachable = stage.environment
         unreachable["CASHIER_CARD_URL"] = "http://127.0.0.1:9"
+        unreachable["CASHIER_UNSENT_HORIZON_MS"] = "2000"
         let worker = try CashierProcess(
             "stage-worker-unreachable", Pipeline.workerArguments(brokers: stage.brokers, group: stage.group) + ["--retry-max-attempts", "1"],
             environment: unreachable)
         try await eventually("the worker to join its group") { worker.log.contains("partitions assigned") }
-        let retry = try await stage.retryWorker()
+        let unreachableRetry = try CashierProcess(
+            "stage-retry-unreachable", Pipeline.retryWorkerArguments(brokers: stage.brokers, group: stage.group + "-retry"),
+            environment: unreachable)
+        try await eventually("the retry worker to join its group") { unreachableRetry.log.contains("partitions assigned") }
         let order = pipeline.order("replay_killed", paymentMethod: "pm_sandbox_slow")
         try await stage.publish(order)
         let letterQuery = "SELECT id::integer FROM dead_letters WHERE order_id = '\(order.orderID)' AND reason_code = 'retries_exhausted'"
         try await eventually("the order to be dead-lettered", timeout: .seconds(30)) { try await pipeline.count(letterQuery, on: stage) > 0 }
         #expect(try await pipeline.paymentState(order.orderID, on: stage) == "failed")
+        let failed = try await pipeline.results(for: [order.orderID], atLeast: 1, on: stage)[order.orderID]?.first
+        #expect(failed?["attempts"] == .number("0"), "no call was sent: \(String(describing: failed))")
+        #expect(worker.log.contains("payment deferred without a call"), "the worker's try was no attempt")
         let id = try await pipeline.count(letterQuery, on: stage)
+        // From here on the retry worker reaches the channel (for the lookups below).
+        unreachableRetry.signal(SIGTERM)
+        #expect(await unreachableRetry.waitForExit(timeout: .seconds(30)) != nil)
+        let retry = try await stage.retryWorker()
 
         // The replay reaches the channel, which charges; it is killed before the answer comes.
         var replayEnvironment = stage.environment

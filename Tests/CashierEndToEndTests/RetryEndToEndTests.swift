@@ -41,6 +41,33 @@ struct RetryEndToEndTests {
         }
     }
 
+    /// A channel the order worker cannot reach costs no attempt (invariant 7): under a policy
+    /// of one call, the order still waits, and is charged once the channel answers again.
+    @Test func anUnreachableChannelCostsNoAttemptAndTheOrderIsChargedWhenItIsBack() async throws {
+        let pipeline = try await Pipeline.shared()
+        let stage = try await Stage()
+        var unreachable = stage.environment
+        unreachable["CASHIER_CARD_URL"] = "http://127.0.0.1:9"
+        let worker = try CashierProcess(
+            "stage-worker-unreachable", Pipeline.workerArguments(brokers: stage.brokers, group: stage.group) + ["--retry-max-attempts", "1"],
+            environment: unreachable)
+        try await eventually("the worker to join its group") { worker.log.contains("partitions assigned") }
+        let order = pipeline.order("unreachable_back")
+        try await stage.publish(order)
+        try await eventually("the payment to wait on the retry schedule, uncalled", timeout: .seconds(30)) {
+            try await pipeline.paymentState(order.orderID, on: stage) == "retry_scheduled"
+        }
+        #expect(try await pipeline.attempts(order.orderID, on: stage).isEmpty, "a charge that never left is no attempt")
+        // The channel is back (a retry worker that reaches it): one call, one charge.
+        let retry = try await stage.retryWorker(arguments: ["--retry-max-attempts", "1"])
+        try await pipeline.waitForTerminal([order.orderID], timeout: .seconds(30), on: stage)
+        #expect(try await pipeline.paymentState(order.orderID, on: stage) == "succeeded")
+        #expect(try await pipeline.charges(order.orderID, sandbox: stage.sandboxURL).count == 1)
+        #expect(try await pipeline.attempts(order.orderID, on: stage).map(\.outcome) == ["succeeded"])
+        worker.signal(SIGTERM)
+        retry.signal(SIGTERM)
+    }
+
     @Test func declinesAreSettledAfterOneCallAndNeverRetried() async throws {
         let pipeline = try await Pipeline.shared()
         let order = pipeline.order("declined", paymentMethod: "pm_card_chargeDeclinedInsufficientFunds")

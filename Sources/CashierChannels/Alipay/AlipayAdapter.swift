@@ -47,10 +47,14 @@ public struct AlipayAdapter: ChannelAdapter {
         }
         // A repeat may follow a call whose outcome is unknown: ask first.
         if request.attempt > 1 {
-            switch await lookup(request, reference: nil) {
-            case .paid(let tradeNo): return .succeeded(reference: tradeNo)
-            case .unknown(let reason): return .unknown(reason)
-            case .notPaid: break
+            switch await query(request) {
+            case .answered(.paid(let tradeNo)): return .succeeded(reference: tradeNo)
+            case .answered(.unknown(let reason)): return .unknown(reason)
+            case .answered(.notPaid): break
+            // The earlier call's fate is not known, so no charge goes out now: this is no
+            // attempt, and the payment tries again later (invariant 7).
+            case .unanswered(let reason):
+                return .notSent(Reason(code: reason.code, message: "the query before a repeat got no answer (\(reason.message)); no charge sent"))
             }
         }
         let answer: JSONValue
@@ -80,12 +84,28 @@ public struct AlipayAdapter: ChannelAdapter {
     }
 
     public func lookup(_ request: ChargeRequest, reference: String?) async -> PaymentLookup {
+        switch await query(request) {
+        case .answered(let lookup): lookup
+        case .unanswered(let reason): .unknown(reason)
+        }
+    }
+
+    enum QueryAnswer {
+        /// What the trade query said of the trade.
+        case answered(PaymentLookup)
+        /// The query itself failed (no answer, or an error code other than "no such trade").
+        case unanswered(Reason)
+    }
+
+    private func query(_ request: ChargeRequest) async -> QueryAnswer {
         switch await call("alipay.trade.query", biz: EventJSON.text(["out_trade_no": request.idempotencyKey]), responseKey: "alipay_trade_query_response") {
-        case .failure(let failure): return .unknown(failure.outcome.reason ?? Reason(code: "alipay_query_failed", message: "alipay query failed"))
+        case .failure(let failure): return .unanswered(failure.outcome.reason ?? Reason(code: "alipay_query_failed", message: "alipay query failed"))
         case .success(let answer):
-            return AlipayClassifier.query(
-                code: answer.text("code") ?? "", subCode: answer.text("sub_code"), tradeStatus: answer.text("trade_status"),
-                tradeNo: answer.text("trade_no"))
+            let code = answer.text("code") ?? ""
+            let lookup = AlipayClassifier.query(
+                code: code, subCode: answer.text("sub_code"), tradeStatus: answer.text("trade_status"), tradeNo: answer.text("trade_no"))
+            if code != "10000", case .unknown(let reason) = lookup { return .unanswered(reason) }
+            return .answered(lookup)
         }
     }
 

@@ -33,12 +33,12 @@ public enum ChannelHTTP {
     }
 
     /// What a failed exchange means for the payment. Only an error that proves nothing was sent
-    /// is retryable; anything else (the deadline, a connection lost midway, a cut-off body) may
+    /// is retryable (`notSent`: no attempt); anything else (the deadline, a connection lost midway, a cut-off body) may
     /// have charged, so the outcome is unknown and the payment is looked up.
     /// - Parameter channel: how messages name the channel, e.g. `"card channel"`.
     static func transportOutcome(_ error: any Error, channel: String) -> ChannelOutcome {
         if failedBeforeSending(error) {
-            return .notProcessed(Reason(code: "connection_failed", message: "\(channel) unreachable, nothing sent: \(error)"))
+            return .notSent(Reason(code: "connection_failed", message: "\(channel) unreachable, nothing sent: \(error)"))
         }
         if isTimeout(error) {
             return .unknown(Reason(code: "timeout", message: "\(channel) gave no complete answer in time; the charge may have happened"))

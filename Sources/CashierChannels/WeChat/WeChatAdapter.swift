@@ -68,6 +68,10 @@ public struct WeChatAdapter: ChannelAdapter {
             case .failed(let reason): return .declined(reason)
             case .pending: return .unknown(Self.pending)
             case .unknown(let reason): return .unknown(reason)
+            // The earlier call's fate is not known, so no deduction goes out now: this is no
+            // attempt, and the payment tries again later (invariant 7).
+            case .unanswered(let reason):
+                return .notSent(Reason(code: reason.code, message: "the query before a repeat got no answer (\(reason.message)); no deduction sent"))
             case .notFound: break
             }
         }
@@ -79,7 +83,7 @@ public struct WeChatAdapter: ChannelAdapter {
         case .paid(let transactionID): .paid(reference: transactionID)
         case .notFound, .failed: .notPaid
         case .pending: .unknown(Self.pending)
-        case .unknown(let reason): .unknown(reason)
+        case .unknown(let reason), .unanswered(let reason): .unknown(reason)
         }
     }
 
@@ -102,17 +106,19 @@ public struct WeChatAdapter: ChannelAdapter {
 
     enum TradeState: Equatable {
         case paid(String), pending, failed(Reason), notFound, unknown(Reason)
+        /// The query itself failed (no answer, an error answer): nothing is known of the trade.
+        case unanswered(Reason)
     }
 
     private func query(_ request: ChargeRequest) async -> TradeState {
         let path = "/v3/pay/transactions/out-trade-no/\(request.idempotencyKey)?mchid=\(FormEncoding.escape(configuration.mchid))"
         switch await call(.GET, path: path, body: "") {
-        case .failure(let failure): return .unknown(failure.outcome.reason ?? Reason(code: "wechat_query_failed", message: "wechat pay query failed"))
+        case .failure(let failure): return .unanswered(failure.outcome.reason ?? Reason(code: "wechat_query_failed", message: "wechat pay query failed"))
         case .success(let (status, document)):
             // Only WeChat Pay's own "never created" (the answer is verified) says nothing exists.
             if status == 404, document?.text("code") == "ORDER_NOT_EXIST" { return .notFound }
             guard status == 200, let document else {
-                return .unknown(Reason(code: document?.text("code") ?? "wechat_http_\(status)", message: "wechat pay query answered HTTP \(status)"))
+                return .unanswered(Reason(code: document?.text("code") ?? "wechat_http_\(status)", message: "wechat pay query answered HTTP \(status)"))
             }
             return WeChatClassifier.tradeState(document.text("trade_state"), transactionID: document.text("transaction_id"))
         }

@@ -5,10 +5,16 @@ public enum ChannelOutcome: Sendable, Equatable {
     /// The channel refused the charge for good (decline, insufficient funds, bad request).
     case declined(Reason)
     /// The channel did not process the call, so nothing was charged, and the same call may
-    /// succeed later: the request never left (connection refused), or the channel refused it
-    /// before doing anything (429 rate limit, rejected credentials). The one retryable answer
-    /// that may end a payment `failed` without a lookup.
+    /// succeed later: the channel refused it before doing anything (429 rate limit, rejected
+    /// credentials). With `notSent`, the retryable answers that may end a payment `failed`
+    /// without a lookup.
     case notProcessed(Reason)
+    /// The charge never left this process: no connection could be made (refused, none from
+    /// the pool in time), or a repeat's query of the earlier call could not tell, so the repeat
+    /// sent no charge. Nothing was charged by this call, and it is no attempt (DESIGN.md
+    /// invariant 7: attempts count calls sent): the payment waits and tries again, and only
+    /// time — `RetryPolicy.unsentHorizonMilliseconds` — ends it.
+    case notSent(Reason)
     /// A server error (5xx): retry with the same key. Whether the channel charged before it
     /// failed is not said, so when no attempt is left the payment is looked up before it may
     /// fail (DESIGN.md invariant 6: `failed` only on a decline or a lookup finding no charge).
@@ -26,6 +32,7 @@ public enum ChannelOutcome: Sendable, Equatable {
         case .succeeded: "succeeded"
         case .declined: "declined"
         case .notProcessed: Self.notProcessedKind
+        case .notSent: Self.notSentKind
         case .retryable: "retryable"
         case .unknown: "unknown"
         }
@@ -33,13 +40,24 @@ public enum ChannelOutcome: Sendable, Equatable {
 
     /// The kind of a `notProcessed` answer, as attempt rows store it.
     public static let notProcessedKind = "not_processed"
+    /// The kind of a `notSent` answer, as attempt rows store it (a fenced-out writer's row).
+    public static let notSentKind = "not_sent"
+
+    /// Whether the answer says this call charged nothing and may be made again: `notProcessed`
+    /// or `notSent` (a decline charged nothing too, but is final).
+    public var chargedNothing: Bool {
+        switch self {
+        case .notProcessed, .notSent: true
+        case .succeeded, .declined, .retryable, .unknown: false
+        }
+    }
 
     /// The channel's id for the charge, when it succeeded or when an unknown answer named one.
     public var reference: String? {
         switch self {
         case .succeeded(let reference): reference
         case .unknown(_, let reference): reference
-        case .declined, .notProcessed, .retryable: nil
+        case .declined, .notProcessed, .notSent, .retryable: nil
         }
     }
 
@@ -56,7 +74,7 @@ public enum ChannelOutcome: Sendable, Equatable {
     public var reason: Reason? {
         switch self {
         case .succeeded: nil
-        case .declined(let reason), .notProcessed(let reason), .retryable(let reason), .unknown(let reason, _): reason
+        case .declined(let reason), .notProcessed(let reason), .notSent(let reason), .retryable(let reason), .unknown(let reason, _): reason
         }
     }
 }

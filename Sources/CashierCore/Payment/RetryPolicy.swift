@@ -7,15 +7,37 @@ public struct RetryPolicy: Sendable, Equatable {
     public var factor: Double
     public var maxMilliseconds: Int64
     public var maxAttempts: Int
+    /// How long a payment may wait without any call being sent (its channel unreachable, its
+    /// circuit open, no credentials here) before it ends: `failed` if no call may have charged,
+    /// else looked up. Time, not a count of refused calls, ends it (DESIGN.md invariant 7).
+    public var unsentHorizonMilliseconds: Int64
 
     public static let `default` = RetryPolicy(baseMilliseconds: 1000, factor: 2, maxMilliseconds: 300_000, maxAttempts: 8)
+    public static let defaultUnsentHorizonMilliseconds: Int64 = 3_600_000
 
-    public init(baseMilliseconds: Int64, factor: Double, maxMilliseconds: Int64, maxAttempts: Int) {
+    public init(
+        baseMilliseconds: Int64, factor: Double, maxMilliseconds: Int64, maxAttempts: Int,
+        unsentHorizonMilliseconds: Int64 = Self.defaultUnsentHorizonMilliseconds
+    ) {
         self.baseMilliseconds = baseMilliseconds
         self.factor = factor
         self.maxMilliseconds = maxMilliseconds
         self.maxAttempts = maxAttempts
+        self.unsentHorizonMilliseconds = unsentHorizonMilliseconds
     }
+
+    /// The wait before the next try of a payment no call could be sent for since `waited`
+    /// milliseconds: about as long as it has waited already (so the tries thin out
+    /// exponentially over time), between `base` and `max`, jittered in [½·d, d].
+    public func unsentDelayMilliseconds(waited: Int64, using generator: inout some RandomNumberGenerator) -> Int64 {
+        let ceiling = min(max(waited, baseMilliseconds), maxMilliseconds)
+        let floor = (ceiling + 1) / 2
+        guard ceiling > floor else { return ceiling }
+        return Int64.random(in: floor...ceiling, using: &generator)
+    }
+
+    /// Whether a payment no call could be sent for since `since` has passed the horizon at `now`.
+    public func isPastUnsentHorizon(since: Int64, now: Int64) -> Bool { now - since >= unsentHorizonMilliseconds }
 
     /// The upper bound d of the k-th retry's wait, in milliseconds (k ≥ 1).
     ///

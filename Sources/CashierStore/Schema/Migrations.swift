@@ -223,5 +223,10 @@ enum Migrations {
             ON CONFLICT (order_id) DO NOTHING
             """,
         ]),
+        Step(version: 8, name: "payments waiting without a call", statements: [
+            // Since when no call could be sent (unreachable channel, open circuit): the time,
+            // not a count of refused calls, after which such a payment ends (invariant 7).
+            "ALTER TABLE payments ADD COLUMN unsent_since timestamptz",
+        ]),
     ]
 }

@@ -108,10 +108,10 @@ public struct DeadLetterReplayer: Sendable {
             let detail = "declined by the channel (\(reason.code): \(reason.message)); the order stays failed"
             try await store.finishReplay(claim, .settled(ticket, outcome, result: nil), detail: detail)
             return report(letter, .declined, detail)
-        case .notProcessed(let reason), .retryable(let reason), .unknown(let reason, _):
-            // Only a call the channel did not process leaves the payment `failed`; a server
-            // error or an unknown answer may have charged, so the payment is looked up.
-            let next = if case .notProcessed = outcome { "the dead letter stays open" } else { "the payment is looked up until the channel tells" }
+        case .notProcessed(let reason), .notSent(let reason), .retryable(let reason), .unknown(let reason, _):
+            // Only a call the channel did not process (or that never left) leaves the payment
+            // `failed`; a server error or an unknown answer may have charged: looked up.
+            let next = if outcome.chargedNothing { "the dead letter stays open" } else { "the payment is looked up until the channel tells" }
             let detail = "failed again (\(outcome.kind), \(reason.code): \(reason.message)); \(next)"
             try await store.finishReplay(claim, .failedAgain(ticket, outcome), detail: detail)
             return report(letter, .failedAgain, detail)

@@ -105,7 +105,7 @@ public struct ChannelProtection: Sendable {
         // An answer in progress (pending, processing) is the channel working normally.
         let failed = switch outcome {
         case .succeeded, .declined: false
-        case .notProcessed, .retryable: true
+        case .notProcessed, .notSent, .retryable: true
         case .unknown: !outcome.isInProgress
         }
         switch breaker.record(failed: failed) {

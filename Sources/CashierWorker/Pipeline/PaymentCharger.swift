@@ -142,6 +142,8 @@ struct PaymentCharger: Sendable {
             if try await store.move(ticket, PaymentChange(PaymentLifecycle.decline, outcome: outcome, reason: reason, result: result)) {
                 settled(ticket, status: .failed)
             }
+        case .notSent(let reason):
+            try await deferUnsent(ticket, source: source, reason: reason, outcome: outcome)
         case .notProcessed(let reason), .retryable(let reason):
             guard retryPolicy.allowsAnotherAttempt(after: ticket.countedAttempts) else {
                 // No attempt is left. `failed` needs the channel's word that nothing was charged
@@ -180,26 +182,63 @@ struct PaymentCharger: Sendable {
         }
     }
 
-    /// No call could be made (the breaker stayed open for the whole wait, or the channel has no
-    /// credentials here), so no attempt is counted; the payment waits on the retry schedule
-    /// (its dead letters come by time, after the retries the policy allows once calls are made).
-    private func deferUnsent(_ held: PaymentTicket, source: ResultEvent.Source?, reason: Reason) async throws {
-        let due = Self.nowMilliseconds() + breakerMaxWait.wholeMilliseconds
-        if held.state == .processing {
-            let request = RetryRequest(
-                orderID: held.order.orderID, paymentID: held.paymentID, attempts: held.attempt, dueAtMilliseconds: due, lastError: reason,
-                source: source ?? Self.noSource)
-            try await store.move(held, PaymentChange(PaymentLifecycle.deferUnsent, reason: reason, dueAtMilliseconds: due, retry: request))
-        } else {
-            try await store.move(held, PaymentChange(PaymentLifecycle.reschedule, reason: reason, dueAtMilliseconds: due))
+    /// No call could be made (the breaker stayed open for the whole wait, the channel has no
+    /// credentials here, or the charge could not leave: `outcome` is then `notSent`, and the
+    /// attempt opened for it is withdrawn), so no attempt is counted (invariant 7). The payment
+    /// waits on the retry schedule, trying again about as often as it has waited so far; only
+    /// time ends it: past `RetryPolicy.unsentHorizonMilliseconds` without a call sent it is
+    /// `failed` if no earlier call may have charged (invariant 6), else looked up.
+    private func deferUnsent(_ held: PaymentTicket, source: ResultEvent.Source?, reason: Reason, outcome: ChannelOutcome? = nil) async throws {
+        let now = Self.nowMilliseconds()
+        let waitingSince = held.unsentSinceMilliseconds ?? now
+        if retryPolicy.isPastUnsentHorizon(since: waitingSince, now: now) {
+            return try await giveUpUnsent(held, reason: reason, outcome: outcome, waited: now - waitingSince)
         }
-        logger.notice("payment deferred without a call", metadata: ["order_id": "\(held.order.orderID)", "reason": "\(reason.code)"])
+        var generator = SystemRandomNumberGenerator()
+        let wait = outcome == nil ? breakerMaxWait.wholeMilliseconds : retryPolicy.unsentDelayMilliseconds(waited: now - waitingSince, using: &generator)
+        let due = now + wait
+        var change: PaymentChange
+        if held.state == .processing {
+            // The hand-over message names the calls sent so far (an attempt withdrawn is none).
+            let request = RetryRequest(
+                orderID: held.order.orderID, paymentID: held.paymentID, attempts: outcome == nil ? held.attempt : held.attempt - 1,
+                dueAtMilliseconds: due, lastError: reason, source: source ?? Self.noSource)
+            change = PaymentChange(PaymentLifecycle.deferUnsent, outcome: outcome, reason: reason, dueAtMilliseconds: due, retry: request)
+        } else {
+            change = PaymentChange(PaymentLifecycle.reschedule, outcome: outcome, reason: reason, dueAtMilliseconds: due)
+        }
+        change.unsent = true
+        try await store.move(held, change)
+        logger.notice("payment deferred without a call", metadata: ["order_id": "\(held.order.orderID)", "reason": "\(reason.code)", "delay_ms": "\(wait)"])
+    }
+
+    /// No call could be sent for the whole unsent horizon. `failed` needs the channel's word
+    /// that nothing was charged: when every earlier call was answered "not processed" (or none
+    /// was sent), this is it; otherwise the payment is looked up.
+    private func giveUpUnsent(_ held: PaymentTicket, reason: Reason, outcome: ChannelOutcome?, waited: Int64) async throws {
+        // `outcome` set: the ticket's own attempt was opened for this try and not sent.
+        var earlier = held
+        if outcome == nil { earlier.attempt += 1 }
+        let sent = outcome == nil ? held.attempt : held.attempt - 1
+        let lastError = Reason(
+            code: reason.code, message: "no call could be sent for \(waited / 1000) s (\(sent) sent before): \(reason.message)")
+        if try await !store.hadCallThatMayHaveCharged(before: earlier) {
+            return try await exhaust(held, outcome: outcome, lastError: lastError, sent: sent)
+        }
+        try await store.move(held, PaymentChange(PaymentLifecycle.lookUp, outcome: outcome, reason: lastError, dueAtMilliseconds: nextLookup(1)))
+        logger.warning(
+            "no call could be sent within the horizon after a call that may have charged; the payment will be looked up",
+            metadata: ["order_id": "\(held.order.orderID)", "reason": "\(reason.code)"])
     }
 
     /// The last allowed call said "not charged": `failed`, a dead letter.
-    func exhaust(_ ticket: PaymentTicket, outcome: ChannelOutcome?, lastError: Reason) async throws {
-        let reason = Reason(code: "retries_exhausted", message: "\(ticket.attempt) attempts failed; last: \(lastError.code): \(lastError.message)")
-        let result = Self.result(ticket, status: .failed, reference: nil, reason: reason)
+    /// - Parameter sent: the calls sent, when the ticket's own attempt was opened for a charge
+    ///   that never left (`notSent`): the result names calls sent, not tries.
+    func exhaust(_ ticket: PaymentTicket, outcome: ChannelOutcome?, lastError: Reason, sent: Int? = nil) async throws {
+        let calls = sent ?? ticket.attempt
+        let reason = Reason(code: "retries_exhausted", message: "\(calls) attempts failed; last: \(lastError.code): \(lastError.message)")
+        var result = Self.result(ticket, status: .failed, reference: nil, reason: reason)
+        result.attempts = calls
         var change = PaymentChange(PaymentLifecycle.exhaust, outcome: outcome, reason: reason, result: result, deadLetter: reason)
         change.lastError = lastError
         if try await store.move(ticket, change) {

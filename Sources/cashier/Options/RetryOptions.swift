@@ -19,7 +19,10 @@ struct RetryOptions: ParsableArguments {
         guard max >= base else {
             throw CLIError("retry max (\(max) ms) is below retry base (\(base) ms); raise CASHIER_RETRY_MAX_MS or lower CASHIER_RETRY_BASE_MS")
         }
-        return RetryPolicy(baseMilliseconds: Int64(base), factor: factor, maxMilliseconds: Int64(max), maxAttempts: attempts)
+        let unsentHorizon = try settings.value(Settings.unsentHorizon)
+        return RetryPolicy(
+            baseMilliseconds: Int64(base), factor: factor, maxMilliseconds: Int64(max), maxAttempts: attempts,
+            unsentHorizonMilliseconds: Int64(unsentHorizon))
     }
 
     /// When unknown outcomes are looked up (no flags): `Settings.lookupBase`, `.lookupMax`,

@@ -80,6 +80,9 @@ enum Settings {
         "CASHIER_RETRY_MAX_MS", flag: "retry-max-ms", default: 300_000, range: 1...86_400_000, help: "Largest wait bound")
     static let retryMaxAttempts = Setting<Int>(
         "CASHIER_RETRY_MAX_ATTEMPTS", flag: "retry-max-attempts", default: 8, range: 1...100, help: "Channel calls per order, the first included")
+    static let unsentHorizon = Setting<Int>(
+        "CASHIER_UNSENT_HORIZON_MS", default: 3_600_000, range: 1...(30 * 86_400_000),
+        help: "How long a payment may wait without any call sent (channel unreachable, circuit open) before it ends")
     static let lookupBase = Setting<Int>("CASHIER_LOOKUP_BASE_MS", default: 200, range: 1...3_600_000, help: "First lookup's wait for an unknown outcome")
     static let lookupMax = Setting<Int>("CASHIER_LOOKUP_MAX_MS", default: 60_000, range: 1...86_400_000, help: "Largest wait between lookups")
     static let unknownHorizon = Setting<Int>(
@@ -99,7 +102,7 @@ enum Settings {
             httpPort, notifyPort, notifyBaseURL, logLevel, logFormat, channelTimeout, channelConcurrency, breakerMinCalls,
         ] + Channel.allCases.map { breakerMinCallsByChannel[$0]! as any AnySetting }
         + [
-            breakerOpen, breakerMaxWait, retryBase, retryFactor, retryMax, retryMaxAttempts, lookupBase, lookupMax, unknownHorizon, lookupSettle,
+            breakerOpen, breakerMaxWait, retryBase, retryFactor, retryMax, retryMaxAttempts, unsentHorizon, lookupBase, lookupMax, unknownHorizon, lookupSettle,
             lookupSearchLag, lease, sweep, cardURL, cardAPIKey, alipayURL, alipayAppID, alipayPrivateKeyFile, alipayPublicKeyFile, wechatURL,
             wechatMchID, wechatAppID, wechatSerialNo, wechatPrivateKeyFile, wechatPlatformPublicKeyFile, wechatPlatformSerial, wechatAPIv3Key,
         ]
