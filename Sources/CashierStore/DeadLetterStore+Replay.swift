@@ -20,8 +20,12 @@ extension DeadLetterStore {
             for try await row in named.decode((String?, String).self) { letter = row }
             guard let (paymentIDOrNil, reasonCode) = letter else { return .notFound }
             guard let paymentID = paymentIDOrNil else {
-                return .notReplayable(
-                    "reason \(reasonCode): this event was never charged and has nothing to replay; `cashier dlq discard \(id) --reason …` closes it")
+                // A record whose outcome could not be stored may name an order accepted before
+                // the error: that order's own payment drives it; this record has nothing to redo.
+                let what = reasonCode == "storage_error"
+                    ? "this record's outcome could not be stored; nothing to replay (an order accepted before the error goes on under its own payment; one never accepted was told rejected and is never charged)"
+                    : "this event was never charged and has nothing to replay"
+                return .notReplayable("reason \(reasonCode): \(what); `cashier dlq discard \(id) --reason …` closes it")
             }
             let payments = try await connection.query(
                 """

@@ -22,9 +22,12 @@ public struct PaymentChange: Sendable {
     /// found no charge after the last call's error); otherwise the outcome's reason is.
     public var lastError: Reason?
     /// No call was sent by this change's try (a refusal, or a `notSent` answer): the payment's
-    /// wait without a call goes on (`unsent_since` is kept, or starts now). Any other change
-    /// ends that wait. A `notSent` outcome also withdraws the attempt opened for the try.
+    /// wait without a call goes on (`unsent_since` is kept, or starts now); the answer of a
+    /// call sent ends it. A `notSent` try keeps its attempt row, closed `not_sent`: numbers
+    /// are never reused, and such rows are not calls (`PaymentTicket.callsSent`).
     public var unsent = false
+    /// The calls sent, when a dead letter is to name them rather than the tries (`attempt`).
+    public var callsSent: Int?
 
     public init(
         _ transition: PaymentTransition, outcome: ChannelOutcome? = nil, reason: Reason? = nil, reference: String? = nil,
@@ -208,7 +211,7 @@ extension PaymentStore {
         let letterQuery: PostgresQuery = """
             INSERT INTO dead_letters (order_id, payment_id, channel, reason_code, reason_message, attempts, payload,
                                       source_topic, source_partition, source_offset, source_digest)
-            SELECT o.order_id, \(ticket.paymentID), o.channel, \(letter.code), \(letter.message), \(ticket.attempt),
+            SELECT o.order_id, \(ticket.paymentID), o.channel, \(letter.code), \(letter.message), \(change.callsSent ?? ticket.attempt),
                    \(order.json()), o.source_topic, o.source_partition, o.source_offset, o.source_digest
             FROM orders o WHERE o.order_id = \(order.orderID)
             ON CONFLICT (source_topic, source_partition, source_offset, source_digest, reason_code)
@@ -222,7 +225,8 @@ extension PaymentStore {
             guard try rows.first?.decode(Int.self) == 1 else { return false }
             if let (id, source) = try await DeadLetterOutbox.inserted(letterQuery, on: connection, logger: logger) {
                 let event = DeadLetterEvent(
-                    deadLetterID: id, orderID: order.orderID, paymentID: ticket.paymentID, channel: order.channel, attempts: ticket.attempt,
+                    deadLetterID: id, orderID: order.orderID, paymentID: ticket.paymentID, channel: order.channel,
+                    attempts: change.callsSent ?? ticket.attempt,
                     reason: letter, lastError: lastError, source: source, event: order)
                 try await DeadLetterOutbox.announce(
                     event, eventID: dlqEventID, key: order.orderID, traceparent: ticket.traceparent, on: connection, logger: logger)

@@ -70,7 +70,9 @@ extension PaymentStore {
                    (SELECT count(*)::integer FROM payment_attempts a
                     WHERE a.payment_id = c.payment_id AND (a.outcome = 'interrupted' OR a.finished_at IS NULL)) AS interrupted,
                    o.event_id, o.order_id, o.user_id, o.item_id, o.price, o.currency, o.discount, o.channel,
-                   o.payment_method, o.created_at, c.unsent_for_ms
+                   o.payment_method, o.created_at, c.unsent_for_ms,
+                   (SELECT count(*)::integer FROM payment_attempts a
+                    WHERE a.payment_id = c.payment_id AND a.outcome = \(ChannelOutcome.notSentKind)) AS not_sent
             FROM claimed c JOIN orders o USING (order_id)
             LEFT JOIN LATERAL (
                 SELECT a.started_at, a.finished_at, a.error_code, a.error_message FROM payment_attempts a
@@ -98,9 +100,11 @@ extension PaymentStore {
                     lastCallMilliseconds: lastCallAge.map { claimedAt - max($0, 0) }, traceparent: traceparent)
                 ticket.lastCallError = errorCode.map { Reason(code: $0, message: errorMessage ?? "") }
                 // By Postgres's clock, as the last call's age, turned into this process's.
-                let unsentFor = try row.makeRandomAccess()[22].decode(Int64?.self)
+                let cells = row.makeRandomAccess()
+                let unsentFor = try cells[22].decode(Int64?.self)
                 ticket.unsentSinceMilliseconds = unsentFor.map { claimedAt - max($0, 0) }
                 ticket.interruptedAttempts = interrupted
+                ticket.notSentAttempts = try cells[23].decode(Int.self)
                 return ticket
             } catch {
                 let paymentID = (try? row.makeRandomAccess()[0].decode(String.self)) ?? "?"

@@ -87,14 +87,16 @@ public struct PaymentStore: Sendable {
                        EXISTS (SELECT 1 FROM payment_attempts a WHERE a.payment_id = p.payment_id AND a.attempt_no = p.attempts
                                                                AND a.finished_at IS NULL),
                        (SELECT count(*)::integer FROM payment_attempts a
-                        WHERE a.payment_id = p.payment_id AND (a.outcome = 'interrupted' OR a.finished_at IS NULL))
+                        WHERE a.payment_id = p.payment_id AND (a.outcome = 'interrupted' OR a.finished_at IS NULL)),
+                       (SELECT count(*)::integer FROM payment_attempts a
+                        WHERE a.payment_id = p.payment_id AND a.outcome = \(ChannelOutcome.notSentKind))
                 FROM orders o JOIN payments p USING (order_id)
                 WHERE o.order_id = \(order.orderID)
                 FOR UPDATE OF p
                 """, logger: logger)
-            var existing: (String, String, String, Int, String, String?, Bool, Bool, Bool, Int)? = nil
-            for try await row in rows.decode((String, String, String, Int, String, String?, Bool, Bool, Bool, Int).self) { existing = row }
-            guard let (fingerprint, paymentID, stateText, attempts, key, reference, lapsed, own, attemptOpen, interrupted) = existing else {
+            var existing: (String, String, String, Int, String, String?, Bool, Bool, Bool, Int, Int)? = nil
+            for try await row in rows.decode((String, String, String, Int, String, String?, Bool, Bool, Bool, Int, Int).self) { existing = row }
+            guard let (fingerprint, paymentID, stateText, attempts, key, reference, lapsed, own, attemptOpen, interrupted, notSent) = existing else {
                 guard case .some(let rejected) = try await Self.storageRejection(order.orderID, on: connection, logger: logger) else {
                     throw StoreError(.invariant, "order \(order.orderID) exists without a payment")
                 }
@@ -116,9 +118,14 @@ public struct PaymentStore: Sendable {
                 return .conflict
             }
             if own, resume.allows(state) {
-                return try await Self.ownEarlierTry(
+                var acceptance = try await Self.ownEarlierTry(
                     order, paymentID: paymentID, key: key, attempts: attempts, reference: reference, lease: ownLease,
                     attemptOpen: attemptOpen, openAttempt: openAttempt, traceparent: traceparent, on: connection, logger: logger)
+                if case .charge(var ticket) = acceptance {
+                    ticket.notSentAttempts = notSent
+                    acceptance = .charge(ticket)
+                }
+                return acceptance
             }
             try await Self.recordDuplicate(order, origin: origin, on: connection, logger: logger)
             // Held by a live process, on the retry schedule, being looked up, or settled: its
@@ -141,6 +148,7 @@ public struct PaymentStore: Sendable {
                 paymentID: paymentID, order: order, idempotencyKey: key, attempt: attempts, lease: lease, state: resume.to,
                 reference: reference, resumed: true, traceparent: traceparent)
             ticket.interruptedAttempts = interrupted
+            ticket.notSentAttempts = notSent
             return .charge(ticket)
         }
     }
@@ -196,6 +204,11 @@ public struct PaymentStore: Sendable {
         let rows = try await connection.query(
             "SELECT fingerprint FROM order_fates WHERE order_id = \(orderID) AND fate = 'rejected'", logger: logger)
         for try await fingerprint in rows.decode(String?.self) { return .some(fingerprint) }
+        // A rejection by a pod of the release before schema 7, during a rolling deploy.
+        let older = try await connection.query(
+            "SELECT 1 FROM inbox WHERE order_id = \(orderID) AND disposition = 'rejected' AND reason_code = 'storage_error' LIMIT 1",
+            logger: logger)
+        for try await _ in older.decode(Int.self) { return .some(nil) }
         return .none
     }
 

@@ -34,7 +34,12 @@ public struct PaymentTicket: Sendable, Equatable {
     /// of them, rounded up, are forgiven (bounded, so a crash loop cannot call for ever; rounded
     /// up, so a first attempt cut short under a policy of one attempt is still made). Calling
     /// again is safe: the same idempotency key, and a lookup first whenever a call may have charged.
-    public var countedAttempts: Int { attempt - min(interruptedAttempts, (attempt + 1) / 2) }
+    public var countedAttempts: Int { callsSent - min(interruptedAttempts, (callsSent + 1) / 2) }
+    /// Attempts of this payment whose charge never left (`not_sent`): tries, not calls
+    /// (invariant 7). Their numbers are not reused.
+    public var notSentAttempts = 0
+    /// The calls sent for the payment (what a result or a dead letter names as its attempts).
+    public var callsSent: Int { max(0, attempt - notSentAttempts) }
     /// Whether an earlier holder's call was interrupted before its outcome was recorded.
     public let resumed: Bool
     /// Whether the attempt row of the next call is already open (a new order accepted with its

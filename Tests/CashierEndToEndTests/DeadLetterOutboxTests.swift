@@ -185,7 +185,8 @@ struct DeadLetterOutboxTests {
             }
             // The schema as version 6 left it, with the rows its code wrote.
             try await db.query("DROP TABLE order_fates", logger: logger)
-            try await db.query("DELETE FROM schema_migrations WHERE version = 7", logger: logger)
+            try await db.query("ALTER TABLE payments DROP COLUMN unsent_since", logger: logger)
+            try await db.query("DELETE FROM schema_migrations WHERE version >= 7", logger: logger)
             try await db.query(
                 """
                 INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, order_id, disposition, reason_code, reason_message)
@@ -197,13 +198,23 @@ struct DeadLetterOutboxTests {
                     "INSERT INTO outbox (event_id, kind, message_key, payload) VALUES (\(result.eventID), 'result', \(order.orderID), \(result.json()))",
                     logger: logger)
             }
-            #expect(try await Migrator(client: db, logger: logger).migrate() == [7])
+            #expect(try await Migrator(client: db, logger: logger).migrate() == [7, 8])
             #expect(try await count("SELECT count(*) FROM order_fates WHERE fate = 'rejected'", db) == 2)
             for (number, order) in [(4, inInbox), (5, inOutbox)] {
                 var again = order
                 again.eventID += "_again"
                 #expect(try await store.accept(again, origin: origin(Int64(number)), openAttempt: true) == .rejectedEarlier)
             }
+            #expect(try await count("SELECT count(*) FROM payments", db) == 1)
+            // During the rolling deploy a pod of the previous release rejects as it did: in the
+            // inbox only, claiming no fate. The order is still never charged.
+            let byOldPod = self.order("old_pod_rejection", price: 600)
+            try await db.query(
+                """
+                INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, order_id, disposition, reason_code, reason_message)
+                VALUES ('orders.created', 0, 9, 'd9', \(byOldPod.orderID), 'rejected', 'storage_error', 'x')
+                """, logger: logger)
+            #expect(try await store.accept(byOldPod, origin: origin(10), openAttempt: true) == .rejectedEarlier)
             #expect(try await count("SELECT count(*) FROM payments", db) == 1)
         }
     }

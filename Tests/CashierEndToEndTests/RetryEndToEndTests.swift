@@ -57,13 +57,15 @@ struct RetryEndToEndTests {
         try await eventually("the payment to wait on the retry schedule, uncalled", timeout: .seconds(30)) {
             try await pipeline.paymentState(order.orderID, on: stage) == "retry_scheduled"
         }
-        #expect(try await pipeline.attempts(order.orderID, on: stage).isEmpty, "a charge that never left is no attempt")
+        #expect(try await pipeline.attempts(order.orderID, on: stage).allSatisfy { $0.outcome == "not_sent" }, "a charge that never left is no call")
         // The channel is back (a retry worker that reaches it): one call, one charge.
         let retry = try await stage.retryWorker(arguments: ["--retry-max-attempts", "1"])
         try await pipeline.waitForTerminal([order.orderID], timeout: .seconds(30), on: stage)
         #expect(try await pipeline.paymentState(order.orderID, on: stage) == "succeeded")
         #expect(try await pipeline.charges(order.orderID, sandbox: stage.sandboxURL).count == 1)
-        #expect(try await pipeline.attempts(order.orderID, on: stage).map(\.outcome) == ["succeeded"])
+        #expect(try await pipeline.attempts(order.orderID, on: stage).last?.outcome == "succeeded")
+        let result = try await pipeline.results(for: [order.orderID], atLeast: 1, on: stage)[order.orderID]?.first
+        #expect(result?["attempts"] == .number("1"), "one call sent: \(String(describing: result))")
         worker.signal(SIGTERM)
         retry.signal(SIGTERM)
     }

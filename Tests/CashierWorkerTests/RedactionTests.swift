@@ -42,6 +42,23 @@ import Testing
         #expect(!Redaction.mask(message).contains(credential), "\(Redaction.mask(message))")
     }
 
+    /// The pre-check that lets most values skip the regular expressions never skips one a
+    /// rule would change: every text of every test here, and each with its trigger removed.
+    @Test(arguments: [
+        "pm_card_visa_4242", "20185909000458725113", "Wx15463511252015071056489715", "AGR_SYSTEM_ERROR", "wx_contract_42",
+        "sk_test_abc", "rk_live_abc", "-----BEGIN PRIVATE KEY-----abc", "postgres://u:p@h/db", "sasl.password=x",
+        #"{"payment_method":"x"}"#, "payment_method: x",
+    ])
+    func thePreCheckSeesEverySecret(_ text: String) {
+        #expect(Redaction.mayHoldSecret(text), "\(text)")
+        #expect(Redaction.mask(text) != text, "\(Redaction.mask(text))")
+    }
+
+    @Test(arguments: ["ord_123", "retries_exhausted", "9000", "0/1795000000000", "card", "evt_01-b"])
+    func plainValuesSkipTheExpressions(_ text: String) {
+        #expect(!Redaction.mayHoldSecret(text))
+    }
+
     @Test func identifiersThatAreNotCredentialsStayReadable() {
         let message = "order ord_20260101 offset 3/1795000000000 trade 2013112011001004330000121536 amount 9000"
         #expect(Redaction.mask(message) == message)

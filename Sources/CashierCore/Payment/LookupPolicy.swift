@@ -12,6 +12,12 @@ public struct LookupPolicy: Sendable, Equatable {
     /// How far a channel's *search* may lag its writes (Stripe's search index: up to a minute):
     /// a "no charge" found by searching, not by the charge's own id, is believed only after it.
     public var searchLagMilliseconds: Int64 = 60_000
+    /// The wait bound before the first lookup of an answer in progress (a WeChat Pay deduction
+    /// pending, a card intent `processing`, an Alipay trade waiting): the channel is working and
+    /// its notification normally settles the payment first, so asking at once only costs a
+    /// signed call (two RSA signatures with WeChat Pay) that finds "still pending". Drawn in
+    /// [½·d, d] like every delay.
+    public var firstInProgressMilliseconds: Int64 = 2000
 
     public static let `default` = LookupPolicy(
         delays: RetryPolicy(baseMilliseconds: 200, factor: 2, maxMilliseconds: 60_000, maxAttempts: .max), horizonMilliseconds: 86_400_000,
@@ -34,6 +40,14 @@ public struct LookupPolicy: Sendable, Equatable {
     /// The wait before lookup number `k` (k ≥ 1).
     public func delayMilliseconds(lookup k: Int, using generator: inout some RandomNumberGenerator) -> Int64 {
         delays.delayMilliseconds(retry: max(1, k), using: &generator)
+    }
+
+    /// The wait before the first lookup of an answer in progress.
+    public func firstInProgressDelayMilliseconds(using generator: inout some RandomNumberGenerator) -> Int64 {
+        let ceiling = max(firstInProgressMilliseconds, delays.ceilingMilliseconds(retry: 1))
+        let floor = (ceiling + 1) / 2
+        guard ceiling > floor else { return ceiling }
+        return Int64.random(in: floor...ceiling, using: &generator)
     }
 
     /// Whether a payment unknown since `since` has passed the horizon at `now`.

@@ -59,11 +59,11 @@ extension PaymentStore {
                     \(NullableArray(messages.map { $0?.id }))::text[], \(NullableArray(messages.map { $0?.kind }))::text[],
                     \(NullableArray(messages.map { $0?.payload }))::text[],
                     \(tickets.map(\.order.orderID))::text[], \(NullableArray(tickets.map(\.traceparent)))::text[],
-                    \(changes.map(\.unsent))::boolean[], \(outcomes.map { $0?.kind == ChannelOutcome.notSentKind })::boolean[]
+                    \(changes.map(\.unsent))::boolean[]
                 ) AS i(payment_id, lease_token, attempt, from_states, to_state, terminal, to_resolving, bump_lookups, closes_letters,
                        due_ms, reason_code, reason_message, reference,
                        outcome, outcome_reference, error_code, error_message,
-                       message_id, message_kind, message_payload, order_id, traceparent, unsent, withdraws)
+                       message_id, message_kind, message_payload, order_id, traceparent, unsent)
             ), locked AS (
                 SELECT payment_id FROM payments WHERE payment_id IN (SELECT payment_id FROM input)
                 ORDER BY payment_id
@@ -77,8 +77,9 @@ extension PaymentStore {
                     settled_at = CASE WHEN i.terminal THEN now() ELSE p.settled_at END,
                     unknown_since = CASE WHEN i.to_resolving THEN coalesce(p.unknown_since, now()) END,
                     lookups = CASE WHEN i.bump_lookups THEN p.lookups + 1 WHEN i.to_resolving THEN p.lookups ELSE 0 END,
-                    unsent_since = CASE WHEN i.unsent THEN coalesce(p.unsent_since, now()) END,
-                    attempts = CASE WHEN i.withdraws THEN p.attempts - 1 ELSE p.attempts END,
+                    -- The wait without a call goes on through lookups; only a call sent ends it.
+                    unsent_since = CASE WHEN i.unsent THEN coalesce(p.unsent_since, now())
+                                        WHEN i.outcome IS NOT NULL THEN NULL ELSE p.unsent_since END,
                     lease_token = NULL, lease_until = NULL, leased_by = NULL, updated_at = now()
                 FROM input i
                 WHERE p.payment_id = i.payment_id AND p.payment_id IN (SELECT payment_id FROM locked)
@@ -93,13 +94,6 @@ extension PaymentStore {
                 WHERE a.payment_id = i.payment_id AND a.attempt_no = i.attempt AND i.outcome IS NOT NULL
                   AND i.payment_id IN (SELECT payment_id FROM locked)
                   AND (a.finished_at IS NULL OR a.outcome = 'interrupted')
-                  AND NOT (i.withdraws AND i.payment_id IN (SELECT payment_id FROM moved))
-            ), withdrawn AS (
-                -- A try whose charge never left is no attempt (invariant 7): its row goes, and
-                -- the next call takes its number. A fenced-out writer's row is closed instead.
-                DELETE FROM payment_attempts a
-                USING input i JOIN moved m ON m.payment_id = i.payment_id AND m.lease_token = i.lease_token AND m.attempt = i.attempt
-                WHERE i.withdraws AND a.payment_id = i.payment_id AND a.attempt_no = i.attempt
             ), message AS (
                 INSERT INTO outbox (event_id, kind, message_key, payload, traceparent)
                 SELECT i.message_id, i.message_kind, i.order_id, i.message_payload, i.traceparent

@@ -49,7 +49,7 @@ public struct NotificationReceiver: Sendable {
             logger.warning("payment notification refused: \(why)")
             return refused()
         case .ignored(let why):
-            logger.info("payment notification acknowledged, nothing to settle: \(why)")
+            logger.debug("payment notification acknowledged, nothing to settle: \(why)")
             return accepted
         case .paid(let channel, let outTradeNo, let reference):
             do {
@@ -58,7 +58,7 @@ public struct NotificationReceiver: Sendable {
                     idempotencyKey: outTradeNo, channel: channel, reference: reference, occurredAt: now,
                     learnedBy: "\(channel.rawValue) payment notification")
                 switch outcome {
-                case .settled(let orderID): logger.info("payment settled by notification", metadata: ["order_id": "\(orderID)", "channel": "\(channel.rawValue)"])
+                case .settled(let orderID): logger.debug("payment settled by notification", metadata: ["order_id": "\(orderID)", "channel": "\(channel.rawValue)"])
                 case .alreadySucceeded: break
                 case .contradiction(let orderID):
                     // The channel said "not charged" before and now says "paid": a person must

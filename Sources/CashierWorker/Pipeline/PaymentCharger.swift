@@ -174,35 +174,41 @@ struct PaymentCharger: Sendable {
                 "payment on the retry schedule",
                 metadata: ["order_id": "\(order.orderID)", "attempt": "\(ticket.attempt)", "reason": "\(reason.code)", "delay_ms": "\(delay)"])
         case .unknown(let reason, let reference):
+            // An answer in progress is the channel working normally (and its notification
+            // usually comes first): looked up a little later, and not worth a log line per order.
+            let inProgress = outcome.isInProgress
             try await store.move(ticket, PaymentChange(
-                PaymentLifecycle.lookUp, outcome: outcome, reason: reason, reference: reference, dueAtMilliseconds: nextLookup(1)))
-            logger.info(
-                "outcome unknown; the payment will be looked up",
+                PaymentLifecycle.lookUp, outcome: outcome, reason: reason, reference: reference,
+                dueAtMilliseconds: inProgress ? nextInProgressLookup() : nextLookup(1)))
+            logger.log(
+                level: inProgress ? .debug : .info, "outcome unknown; the payment will be looked up",
                 metadata: ["order_id": "\(order.orderID)", "attempt": "\(ticket.attempt)", "reason": "\(reason.code)"])
         }
     }
 
     /// No call could be made (the breaker stayed open for the whole wait, the channel has no
     /// credentials here, or the charge could not leave: `outcome` is then `notSent`, and the
-    /// attempt opened for it is withdrawn), so no attempt is counted (invariant 7). The payment
-    /// waits on the retry schedule, trying again about as often as it has waited so far; only
-    /// time ends it: past `RetryPolicy.unsentHorizonMilliseconds` without a call sent it is
-    /// `failed` if no earlier call may have charged (invariant 6), else looked up.
+    /// attempt opened for it is closed `not_sent`, which is no call), so no attempt is counted
+    /// (invariant 7). The payment waits on the retry schedule, trying again about as often as
+    /// it has waited so far; only time ends it: past `RetryPolicy.unsentHorizonMilliseconds`
+    /// without a call sent it is `failed` if no earlier call may have charged (invariant 6),
+    /// else looked up.
     private func deferUnsent(_ held: PaymentTicket, source: ResultEvent.Source?, reason: Reason, outcome: ChannelOutcome? = nil) async throws {
         let now = Self.nowMilliseconds()
         let waitingSince = held.unsentSinceMilliseconds ?? now
+        // The calls sent before this try (a `notSent` try's own attempt row is not one).
+        let sent = held.callsSent - (outcome == nil ? 0 : 1)
         if retryPolicy.isPastUnsentHorizon(since: waitingSince, now: now) {
-            return try await giveUpUnsent(held, reason: reason, outcome: outcome, waited: now - waitingSince)
+            return try await giveUpUnsent(held, reason: reason, outcome: outcome, sent: sent, waited: now - waitingSince)
         }
         var generator = SystemRandomNumberGenerator()
         let wait = outcome == nil ? breakerMaxWait.wholeMilliseconds : retryPolicy.unsentDelayMilliseconds(waited: now - waitingSince, using: &generator)
         let due = now + wait
         var change: PaymentChange
         if held.state == .processing {
-            // The hand-over message names the calls sent so far (an attempt withdrawn is none).
             let request = RetryRequest(
-                orderID: held.order.orderID, paymentID: held.paymentID, attempts: outcome == nil ? held.attempt : held.attempt - 1,
-                dueAtMilliseconds: due, lastError: reason, source: source ?? Self.noSource)
+                orderID: held.order.orderID, paymentID: held.paymentID, attempts: held.attempt, dueAtMilliseconds: due, lastError: reason,
+                source: source ?? Self.noSource)
             change = PaymentChange(PaymentLifecycle.deferUnsent, outcome: outcome, reason: reason, dueAtMilliseconds: due, retry: request)
         } else {
             change = PaymentChange(PaymentLifecycle.reschedule, outcome: outcome, reason: reason, dueAtMilliseconds: due)
@@ -214,14 +220,13 @@ struct PaymentCharger: Sendable {
 
     /// No call could be sent for the whole unsent horizon. `failed` needs the channel's word
     /// that nothing was charged: when every earlier call was answered "not processed" (or none
-    /// was sent), this is it; otherwise the payment is looked up.
-    private func giveUpUnsent(_ held: PaymentTicket, reason: Reason, outcome: ChannelOutcome?, waited: Int64) async throws {
+    /// was sent), this is it; otherwise the payment is looked up (and a lookup that finds no
+    /// charge then fails it: `PaymentResolver`).
+    private func giveUpUnsent(_ held: PaymentTicket, reason: Reason, outcome: ChannelOutcome?, sent: Int, waited: Int64) async throws {
         // `outcome` set: the ticket's own attempt was opened for this try and not sent.
         var earlier = held
         if outcome == nil { earlier.attempt += 1 }
-        let sent = outcome == nil ? held.attempt : held.attempt - 1
-        let lastError = Reason(
-            code: reason.code, message: "no call could be sent for \(waited / 1000) s (\(sent) sent before): \(reason.message)")
+        let lastError = Reason(code: reason.code, message: "no call could be sent for \(waited / 1000) s (\(sent) sent before): \(reason.message)")
         if try await !store.hadCallThatMayHaveCharged(before: earlier) {
             return try await exhaust(held, outcome: outcome, lastError: lastError, sent: sent)
         }
@@ -235,12 +240,13 @@ struct PaymentCharger: Sendable {
     /// - Parameter sent: the calls sent, when the ticket's own attempt was opened for a charge
     ///   that never left (`notSent`): the result names calls sent, not tries.
     func exhaust(_ ticket: PaymentTicket, outcome: ChannelOutcome?, lastError: Reason, sent: Int? = nil) async throws {
-        let calls = sent ?? ticket.attempt
+        let calls = sent ?? ticket.callsSent
         let reason = Reason(code: "retries_exhausted", message: "\(calls) attempts failed; last: \(lastError.code): \(lastError.message)")
         var result = Self.result(ticket, status: .failed, reference: nil, reason: reason)
         result.attempts = calls
         var change = PaymentChange(PaymentLifecycle.exhaust, outcome: outcome, reason: reason, result: result, deadLetter: reason)
         change.lastError = lastError
+        change.callsSent = calls
         if try await store.move(ticket, change) {
             settled(ticket, status: .failed)
             Telemetry.deadLetters(reason: reason.code).increment()
@@ -281,6 +287,11 @@ struct PaymentCharger: Sendable {
         return (Self.nowMilliseconds() + delay, delay)
     }
 
+    func nextInProgressLookup() -> Int64 {
+        var generator = SystemRandomNumberGenerator()
+        return Self.nowMilliseconds() + lookupPolicy.firstInProgressDelayMilliseconds(using: &generator)
+    }
+
     func nextLookup(_ k: Int) -> Int64 {
         var generator = SystemRandomNumberGenerator()
         return Self.nowMilliseconds() + lookupPolicy.delayMilliseconds(lookup: k, using: &generator)
@@ -300,7 +311,7 @@ struct PaymentCharger: Sendable {
             eventID: PaymentIdentity.resultEventID(paymentID: ticket.paymentID, status: status.rawValue),
             orderID: order.orderID, paymentID: ticket.paymentID, status: status, amount: order.amount,
             currency: order.currency.code, channel: order.channel.rawValue, channelReference: reference,
-            attempts: ticket.attempt, reason: reason, occurredAt: now())
+            attempts: ticket.callsSent, reason: reason, occurredAt: now())
     }
 
     /// A hand-over made away from the order topic (the retry worker's own) names no record.

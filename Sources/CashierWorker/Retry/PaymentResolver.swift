@@ -45,7 +45,11 @@ struct PaymentResolver: Sendable {
                 PaymentLifecycle.lookUpAgain, reason: reason, dueAtMilliseconds: charger.nextLookup(ticket.lookups + 2)))
         case .notPaid:
             let reason = Reason(code: "lookup_not_paid", message: "the channel holds no charge for this payment")
-            if charger.retryPolicy.allowsAnotherAttempt(after: ticket.countedAttempts) {
+            // Looked up because no call could be sent for the whole unsent horizon: the
+            // lookup's "no charge" ends the wait (tries that never leave do not use attempts up).
+            let now = PaymentCharger.nowMilliseconds()
+            let pastUnsentHorizon = ticket.unsentSinceMilliseconds.map { charger.retryPolicy.isPastUnsentHorizon(since: $0, now: now) } ?? false
+            if charger.retryPolicy.allowsAnotherAttempt(after: ticket.countedAttempts), !pastUnsentHorizon {
                 try await store.move(ticket, PaymentChange(
                     PaymentLifecycle.resolveUnpaid, reason: reason, dueAtMilliseconds: PaymentCharger.nowMilliseconds()))
                 logger.info("unknown outcome resolved: not paid; retrying with the same key", metadata: ["order_id": "\(ticket.order.orderID)"])
