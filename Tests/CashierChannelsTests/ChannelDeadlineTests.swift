@@ -93,8 +93,8 @@ import Testing
     }
 
     @Test func onlyErrorsThatProveNothingWasSentAreRetryable() {
-        #expect(ChannelHTTP.transportOutcome(HTTPClientError.connectTimeout, channel: "t").kind == "not_processed")
-        #expect(ChannelHTTP.transportOutcome(HTTPClientError.getConnectionFromPoolTimeout, channel: "t").kind == "not_processed")
+        #expect(ChannelHTTP.transportOutcome(HTTPClientError.connectTimeout, channel: "t").kind == "not_sent")
+        #expect(ChannelHTTP.transportOutcome(HTTPClientError.getConnectionFromPoolTimeout, channel: "t").kind == "not_sent")
         #expect(ChannelHTTP.transportOutcome(ChannelHTTPError.deadlineExceeded(after: .seconds(1)), channel: "t").reason?.code == "timeout")
         #expect(ChannelHTTP.transportOutcome(HTTPClientError.deadlineExceeded, channel: "t").reason?.code == "timeout")
         #expect(ChannelHTTP.transportOutcome(HTTPClientError.remoteConnectionClosed, channel: "t").reason?.code == "transport_error")

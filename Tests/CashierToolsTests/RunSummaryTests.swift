@@ -37,6 +37,13 @@ import Testing
         #expect(line(Self.summary(count: 100), "throughput") == "throughput       1000 orders/s (0.10 s from first publish to last result)")
     }
 
+    @Test func firstCallThroughputLeavesRetriedOrdersOut() {
+        // Every tenth order took two calls, and the 100th arrives last: the 90 first-call
+        // orders end with the 99th, 99 ms after the first publish.
+        #expect(line(Self.summary(count: 100), "first calls")
+            == "first calls      909 orders/s (the 90 orders settled by their first call, the last 0.10 s after the first publish)")
+    }
+
     @Test func countsRatesRetriesAndDuplicates() {
         let summary = Self.summary(count: 20) { $0 <= 15 ? "succeeded" : "failed" }
         #expect(line(summary, "by status") == "by status        succeeded 15 · failed 5 · rejected 0")
