@@ -89,6 +89,11 @@ extension DeadLetterStore {
                 letterID: id, actionID: actionID, actor: actor, paymentID: paymentID, order: order, idempotencyKey: payment.2,
                 attempts: payment.1, reference: payment.3, lease: token, state: claim.to)
             replay.leaseDuration = lease
+            // Tries whose charge never left are no calls (what the replay's result names).
+            let unsent = try await connection.query(
+                "SELECT count(*)::integer FROM payment_attempts WHERE payment_id = \(paymentID) AND outcome = \(ChannelOutcome.notSentKind)",
+                logger: logger)
+            for try await count in unsent.decode(Int.self) { replay.notSentAttempts = count }
             return .ready(replay)
         }
     }
@@ -181,7 +186,7 @@ extension DeadLetterStore {
                 applied = try await !rows.collect().isEmpty
                 try await connection.query(
                     """
-                    UPDATE dead_letters SET attempts = \(claim.attempts + 1),
+                    UPDATE dead_letters SET attempts = \(claim.attempts - claim.notSentAttempts + 1),
                         reason_message = \("replay failed again: " + (outcome.reason.map { "\($0.code): \($0.message)" } ?? outcome.kind)),
                         updated_at = now()
                     WHERE id = \(claim.letterID)

@@ -88,12 +88,16 @@ public struct ReplayClaim: Sendable, Equatable {
     /// The call's attempt keeps it (not a worker's shorter default), so the retry worker never
     /// looks the payment up while the replay's call may still be running.
     public var leaseDuration: Duration = .seconds(30)
+    /// Tries of the payment whose charge never left (`not_sent`): no calls.
+    public var notSentAttempts = 0
 
     /// The payment as of its last call (what a lookup or a result names).
     public var ticket: PaymentTicket {
-        PaymentTicket(
+        var ticket = PaymentTicket(
             paymentID: paymentID, order: order, idempotencyKey: idempotencyKey, attempt: attempts, lease: lease, state: state,
             reference: reference)
+        ticket.notSentAttempts = notSentAttempts
+        return ticket
     }
 }
 

@@ -19,7 +19,11 @@ extension PaymentStore {
         return try await database.transaction { connection -> LearnedSuccess in
             let rows = try await connection.query(
                 """
-                SELECT p.payment_id, p.state, p.attempts, o.order_id, p.amount, p.currency, p.traceparent, o.payment_method
+                SELECT p.payment_id, p.state,
+                       -- Calls sent: tries whose charge never left are none.
+                       p.attempts - (SELECT count(*) FROM payment_attempts a WHERE a.payment_id = p.payment_id
+                                                                          AND a.outcome = \(ChannelOutcome.notSentKind))::integer,
+                       o.order_id, p.amount, p.currency, p.traceparent, o.payment_method
                 FROM payments p JOIN orders o USING (order_id)
                 WHERE p.idempotency_key = \(idempotencyKey) AND p.channel = \(channel.rawValue)
                 FOR UPDATE OF p

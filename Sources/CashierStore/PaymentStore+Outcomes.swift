@@ -190,6 +190,8 @@ extension PaymentStore {
                     settled_at = CASE WHEN \(transition.to.isTerminal) THEN now() ELSE settled_at END,
                     unknown_since = CASE WHEN \(transition.to == .resolving) THEN coalesce(unknown_since, now()) END,
                     lookups = CASE WHEN \(transition.to == .resolving) THEN lookups ELSE 0 END,
+                    -- Exhausted or parked for a person: a replay starts a wait of its own.
+                    unsent_since = NULL,
                     lease_token = NULL, lease_until = NULL, leased_by = NULL, updated_at = now()
                 WHERE payment_id = \(ticket.paymentID) AND state = ANY(\(transition.fromNames)::text[])
                   AND lease_token = \(ticket.lease) AND attempts = \(ticket.attempt)
@@ -211,7 +213,7 @@ extension PaymentStore {
         let letterQuery: PostgresQuery = """
             INSERT INTO dead_letters (order_id, payment_id, channel, reason_code, reason_message, attempts, payload,
                                       source_topic, source_partition, source_offset, source_digest)
-            SELECT o.order_id, \(ticket.paymentID), o.channel, \(letter.code), \(letter.message), \(change.callsSent ?? ticket.attempt),
+            SELECT o.order_id, \(ticket.paymentID), o.channel, \(letter.code), \(letter.message), \(change.callsSent ?? ticket.callsSent),
                    \(order.json()), o.source_topic, o.source_partition, o.source_offset, o.source_digest
             FROM orders o WHERE o.order_id = \(order.orderID)
             ON CONFLICT (source_topic, source_partition, source_offset, source_digest, reason_code)
@@ -226,7 +228,7 @@ extension PaymentStore {
             if let (id, source) = try await DeadLetterOutbox.inserted(letterQuery, on: connection, logger: logger) {
                 let event = DeadLetterEvent(
                     deadLetterID: id, orderID: order.orderID, paymentID: ticket.paymentID, channel: order.channel,
-                    attempts: change.callsSent ?? ticket.attempt,
+                    attempts: change.callsSent ?? ticket.callsSent,
                     reason: letter, lastError: lastError, source: source, event: order)
                 try await DeadLetterOutbox.announce(
                     event, eventID: dlqEventID, key: order.orderID, traceparent: ticket.traceparent, on: connection, logger: logger)

@@ -76,7 +76,8 @@ extension PaymentStore {
             FROM claimed c JOIN orders o USING (order_id)
             LEFT JOIN LATERAL (
                 SELECT a.started_at, a.finished_at, a.error_code, a.error_message FROM payment_attempts a
-                WHERE a.payment_id = c.payment_id ORDER BY a.attempt_no DESC LIMIT 1
+                WHERE a.payment_id = c.payment_id AND a.outcome IS DISTINCT FROM \(ChannelOutcome.notSentKind)
+                ORDER BY a.attempt_no DESC LIMIT 1
             ) last ON true
             """)
         // The last call's age counts from its answer (its start when it has none): an Alipay or

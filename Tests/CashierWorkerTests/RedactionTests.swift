@@ -47,7 +47,7 @@ import Testing
     @Test(arguments: [
         "pm_card_visa_4242", "20185909000458725113", "Wx15463511252015071056489715", "AGR_SYSTEM_ERROR", "wx_contract_42",
         "sk_test_abc", "rk_live_abc", "-----BEGIN PRIVATE KEY-----abc", "postgres://u:p@h/db", "sasl.password=x",
-        #"{"payment_method":"x"}"#, "payment_method: x",
+        #"{"payment_method":"x"}"#, "payment_method: x", "agreement 20１２３４５６７８９０１２３４５６",
     ])
     func thePreCheckSeesEverySecret(_ text: String) {
         #expect(Redaction.mayHoldSecret(text), "\(text)")

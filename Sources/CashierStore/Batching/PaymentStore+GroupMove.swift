@@ -79,7 +79,8 @@ extension PaymentStore {
                     lookups = CASE WHEN i.bump_lookups THEN p.lookups + 1 WHEN i.to_resolving THEN p.lookups ELSE 0 END,
                     -- The wait without a call goes on through lookups; only a call sent ends it.
                     unsent_since = CASE WHEN i.unsent THEN coalesce(p.unsent_since, now())
-                                        WHEN i.outcome IS NOT NULL THEN NULL ELSE p.unsent_since END,
+                                        WHEN i.outcome IS NOT NULL AND i.outcome <> \(ChannelOutcome.notSentKind) THEN NULL
+                                        ELSE p.unsent_since END,
                     lease_token = NULL, lease_until = NULL, leased_by = NULL, updated_at = now()
                 FROM input i
                 WHERE p.payment_id = i.payment_id AND p.payment_id IN (SELECT payment_id FROM locked)

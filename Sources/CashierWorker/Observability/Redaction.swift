@@ -20,14 +20,15 @@ public enum Redaction {
     }
 
     /// Whether any rule below could match: every rule needs a `=`, `:` or `@`, a private key's
-    /// armour, a key or credential prefix, or a run of 14 digits. Most log values (order ids,
+    /// armour, a key or credential prefix, or a run of 14 digits (or a non-ASCII character). Most log values (order ids,
     /// codes, counts) have none, and skip the regular expressions (found by `perf`: ICU regex
     /// matching was 2% of the demo pipeline's CPU).
     static func mayHoldSecret(_ text: String) -> Bool {
         var digits = 0
         for byte in text.utf8 {
             switch byte {
-            case UInt8(ascii: "="), UInt8(ascii: ":"), UInt8(ascii: "@"):
+            // Non-ASCII too: the rules' `\d` is any decimal digit, full-width ones included.
+            case UInt8(ascii: "="), UInt8(ascii: ":"), UInt8(ascii: "@"), 0x80...:
                 return true
             case UInt8(ascii: "0")...UInt8(ascii: "9"):
                 digits += 1

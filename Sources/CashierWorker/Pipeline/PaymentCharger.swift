@@ -161,7 +161,8 @@ struct PaymentCharger: Sendable {
                     metadata: ["order_id": "\(order.orderID)", "attempt": "\(ticket.attempt)", "reason": "\(reason.code)"])
                 return
             }
-            let (due, delay) = nextRetry(after: ticket.attempt)
+            // Backoff by calls sent: tries that never left do not lengthen it.
+            let (due, delay) = nextRetry(after: max(1, ticket.callsSent))
             if ticket.state == .processing {
                 let request = RetryRequest(
                     orderID: order.orderID, paymentID: ticket.paymentID, attempts: ticket.attempt, dueAtMilliseconds: due,
@@ -230,7 +231,11 @@ struct PaymentCharger: Sendable {
         if try await !store.hadCallThatMayHaveCharged(before: earlier) {
             return try await exhaust(held, outcome: outcome, lastError: lastError, sent: sent)
         }
-        try await store.move(held, PaymentChange(PaymentLifecycle.lookUp, outcome: outcome, reason: lastError, dueAtMilliseconds: nextLookup(1)))
+        // Still no call sent: the wait goes on through the lookups, so that one finding no
+        // charge ends it (`PaymentResolver`), attempts left or not.
+        var change = PaymentChange(PaymentLifecycle.lookUp, outcome: outcome, reason: lastError, dueAtMilliseconds: nextLookup(1))
+        change.unsent = true
+        try await store.move(held, change)
         logger.warning(
             "no call could be sent within the horizon after a call that may have charged; the payment will be looked up",
             metadata: ["order_id": "\(held.order.orderID)", "reason": "\(reason.code)"])
