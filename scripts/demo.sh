@@ -57,7 +57,7 @@ echo "dev broker at $brokers, $(grep '^sandbox=' "$work/dev.out")" >&2
 "$bin" publish --brokers "$brokers" --count 20 --await-results --timeout-s 60 --kafka-option fetch.wait.max.ms=10 >/dev/null
 
 "$bin" publish --brokers "$brokers" --count "${DEMO_ORDERS:-1000}" --invalid "${DEMO_INVALID:-30}" \
-  --rate "${DEMO_RATE:-500}" --channel mixed --transient-share 0.05 --unavailable-share 0.01 \
+  --rate "${DEMO_RATE:-100}" --channel mixed --transient-share 0.05 --unavailable-share 0.01 \
   --await-results --timeout-s 120 --kafka-option fetch.wait.max.ms=10
 
 echo
