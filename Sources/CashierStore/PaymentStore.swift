@@ -190,10 +190,14 @@ public struct PaymentStore: Sendable {
 
     /// Keeps a record of an order already known as a duplicate in the inbox.
     private static func recordDuplicate(_ order: OrderCreated, origin: EventOrigin, on connection: PostgresConnection, logger: Logger) async throws {
+        try await recordDuplicate(eventID: order.eventID, orderID: order.orderID, origin: origin, on: connection, logger: logger)
+    }
+
+    private static func recordDuplicate(eventID: String?, orderID: String, origin: EventOrigin, on connection: PostgresConnection, logger: Logger) async throws {
         try await connection.query(
             """
             INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition)
-            VALUES (\(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(order.eventID), \(order.orderID), 'duplicate')
+            VALUES (\(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(eventID), \(orderID), 'duplicate')
             ON CONFLICT DO NOTHING
             """, logger: logger)
     }
@@ -243,63 +247,115 @@ public struct PaymentStore: Sendable {
         logger.warning("order conflict dead-lettered", metadata: ["order_id": "\(order.orderID)", "existing": "\(existingFingerprint)"])
     }
 
-    /// Records an event that cannot be charged, and its `rejected` result, unless the event
-    /// names an order that already exists: then it is a conflict and the order's result stands.
-    public func reject(_ rejection: OrderRejection, payload: [UInt8], origin: EventOrigin, result: ResultEvent) async throws {
+    /// Records an event that cannot be charged, and its `rejected` result — the fate of the order
+    /// it names, claimed in `order_fates` like an accept's, so that the order's buyer hears one
+    /// result (invariant 2): a later valid event of that order is a conflict, never charged.
+    /// An event naming an order whose fate is decided is a conflict (no result), or a duplicate
+    /// when its bytes are those of the invalid event that decided it.
+    public func reject(_ rejection: OrderRejection, payload: [UInt8], origin: EventOrigin, result: ResultEvent) async throws -> Rejection {
         let stored = payload.count <= OrderCreated.maxEventBytes ? payload : Array(payload.prefix(1024))
-        try await database.rows(
-            """
-            WITH inbox_row AS (
-                INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition,
-                                   reason_code, reason_message, payload)
-                VALUES (\(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(rejection.eventID), \(rejection.orderID),
-                        'rejected', \(rejection.reason.code), \(rejection.reason.message), \(ByteBuffer(bytes: stored)))
-                ON CONFLICT DO NOTHING
-                RETURNING 1
-            )
-            INSERT INTO outbox (event_id, kind, message_key, payload)
-            SELECT \(result.eventID), 'result', \(rejection.orderID ?? result.eventID), \(result.json())
-            FROM inbox_row
-            ON CONFLICT (event_id) DO NOTHING
-            """)
-    }
-
-    /// Whether an order with this id has been accepted, or rejected because its record could
-    /// not be stored (used to tell a conflicting invalid event from a new invalid one: the
-    /// order's own result stands, and a later invalid event publishes no second one).
-    public func orderExists(_ orderID: String) async throws -> Bool {
-        let rows = try await database.rows(
-            "SELECT EXISTS (SELECT 1 FROM orders WHERE order_id = \(orderID)) OR EXISTS (SELECT 1 FROM order_fates WHERE order_id = \(orderID))")
-        return try rows.first?.decode(Bool.self) ?? false
-    }
-
-    /// Records an invalid event that names an existing order as a conflict (no result event).
-    public func rejectAsConflict(_ rejection: OrderRejection, payload: [UInt8], origin: EventOrigin) async throws {
-        let orderID = rejection.orderID ?? ""
-        let text = StorableText.of(payload.prefix(OrderCreated.maxEventBytes))
-        let message = StorableText.of("order \(orderID) was already received; this later event is invalid (\(rejection.reason)) and was not charged")
-        let dlqEventID = PaymentIdentity.deadLetterEventID(origin)
+        let fingerprint = OrderRejection.fingerprint(digest: origin.digest)
         let logger = self.logger
-        try await database.transaction { connection in
-            let inserted = try await DeadLetterOutbox.insertedID(
+        return try await database.transaction { connection in
+            if let orderID = rejection.orderID {
+                // The primary key decides a race with an accept of the order on another pod:
+                // this insert waits for it, and then finds the order's fate taken.
+                let claim = try await connection.query(
+                    """
+                    INSERT INTO order_fates (order_id, fate, fingerprint)
+                    SELECT \(orderID), 'rejected', \(fingerprint)
+                    WHERE NOT EXISTS (SELECT 1 FROM orders WHERE order_id = \(orderID))
+                    ON CONFLICT (order_id) DO NOTHING
+                    RETURNING 1
+                    """, logger: logger)
+                var claimed = false
+                for try await _ in claim.decode(Int.self) { claimed = true }
+                if !claimed {
+                    return try await Self.answerDecided(rejection, orderID: orderID, fingerprint: fingerprint, payload: payload, origin: origin,
+                                                        on: connection, logger: logger)
+                }
+            }
+            try await connection.query(
                 """
                 WITH inbox_row AS (
                     INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition,
                                        reason_code, reason_message, payload)
-                    VALUES (\(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(rejection.eventID), \(orderID),
-                            'conflict', 'order_conflict', \(message), \(ByteBuffer(bytes: payload)))
+                    VALUES (\(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(rejection.eventID), \(rejection.orderID),
+                            'rejected', \(rejection.reason.code), \(rejection.reason.message), \(ByteBuffer(bytes: stored)))
                     ON CONFLICT DO NOTHING
+                    RETURNING 1
                 )
-                INSERT INTO dead_letters (order_id, reason_code, reason_message, payload, source_topic, source_partition, source_offset, source_digest)
-                VALUES (\(orderID), 'order_conflict', \(message), \(text), \(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest))
-                ON CONFLICT DO NOTHING
-                RETURNING id
-                """, on: connection, logger: logger)
-            guard let id = inserted else { return }
-            let event = DeadLetterEvent(
-                deadLetterID: id, orderID: orderID, reason: Reason(code: "order_conflict", message: message), source: origin.source)
-            try await DeadLetterOutbox.announce(event, eventID: dlqEventID, key: orderID, on: connection, logger: logger)
+                INSERT INTO outbox (event_id, kind, message_key, payload)
+                SELECT \(result.eventID), 'result', \(rejection.orderID ?? result.eventID), \(result.json())
+                FROM inbox_row
+                ON CONFLICT (event_id) DO NOTHING
+                """, logger: logger)
+            return .rejected
         }
+    }
+
+    /// What `reject` made of an invalid event.
+    public enum Rejection: Sendable, Equatable {
+        /// Its `rejected` result is recorded (or was, by an earlier try of this record).
+        case rejected
+        /// The same bytes as the invalid event that decided its order: nothing changes.
+        case duplicate
+        /// Its order's fate was decided otherwise: dead-lettered as `order_conflict`, no result.
+        case conflict
+    }
+
+    /// An invalid event naming an order whose fate is decided.
+    private static func answerDecided(
+        _ rejection: OrderRejection, orderID: String, fingerprint: String, payload: [UInt8], origin: EventOrigin,
+        on connection: PostgresConnection, logger: Logger
+    ) async throws -> Rejection {
+        let rows = try await connection.query(
+            """
+            SELECT (SELECT disposition FROM inbox WHERE source_topic = \(origin.topic) AND source_partition = \(origin.partition)
+                                                   AND source_offset = \(origin.offset) AND source_digest = \(origin.digest)),
+                   EXISTS (SELECT 1 FROM order_fates WHERE order_id = \(orderID) AND fate = 'rejected' AND fingerprint = \(fingerprint))
+            """, logger: logger)
+        var (recorded, same): (String?, Bool) = (nil, false)
+        for try await row in rows.decode((String?, Bool).self) { (recorded, same) = row }
+        // This very record, recorded before (its offset's commit was lost): as it was.
+        switch recorded {
+        case "rejected"?: return .rejected
+        case "duplicate"?: return .duplicate
+        case .some: return .conflict
+        case nil: break
+        }
+        if same {
+            try await recordDuplicate(eventID: rejection.eventID, orderID: orderID, origin: origin, on: connection, logger: logger)
+            return .duplicate
+        }
+        try await recordInvalidConflict(rejection, orderID: orderID, payload: payload, origin: origin, on: connection, logger: logger)
+        return .conflict
+    }
+
+    /// Records an invalid event that names a decided order as a conflict (no result event).
+    private static func recordInvalidConflict(
+        _ rejection: OrderRejection, orderID: String, payload: [UInt8], origin: EventOrigin, on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        let text = StorableText.of(payload.prefix(OrderCreated.maxEventBytes))
+        let message = StorableText.of("order \(orderID) was already received; this later event is invalid (\(rejection.reason)) and was not charged")
+        let inserted = try await DeadLetterOutbox.insertedID(
+            """
+            WITH inbox_row AS (
+                INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, event_id, order_id, disposition,
+                                   reason_code, reason_message, payload)
+                VALUES (\(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest), \(rejection.eventID), \(orderID),
+                        'conflict', 'order_conflict', \(message), \(ByteBuffer(bytes: payload)))
+                ON CONFLICT DO NOTHING
+            )
+            INSERT INTO dead_letters (order_id, reason_code, reason_message, payload, source_topic, source_partition, source_offset, source_digest)
+            VALUES (\(orderID), 'order_conflict', \(message), \(text), \(origin.topic), \(origin.partition), \(origin.offset), \(origin.digest))
+            ON CONFLICT DO NOTHING
+            RETURNING id
+            """, on: connection, logger: logger)
+        guard let id = inserted else { return }
+        let event = DeadLetterEvent(
+            deadLetterID: id, orderID: orderID, reason: Reason(code: "order_conflict", message: message), source: origin.source)
+        try await DeadLetterOutbox.announce(event, eventID: PaymentIdentity.deadLetterEventID(origin), key: orderID, on: connection, logger: logger)
     }
 
     /// Keeps a consumed record whose outcome cannot be stored (a storage error that is not

@@ -40,7 +40,8 @@ struct DeadLetterOutboxTests {
             let invalid = Array(#"{"event_id":"e","order_id":"\#(order.orderID)","price":-1}"#.utf8)
             var rejection: OrderRejection?
             do throws(OrderRejection) { _ = try OrderCreated.decode(invalid) } catch { rejection = error }
-            try await store.rejectAsConflict(try #require(rejection), payload: invalid, origin: origin(3))
+            #expect(try await store.reject(
+                try #require(rejection), payload: invalid, origin: origin(3), result: invalidResult(order.orderID, "rej_\(run)_invalid")) == .conflict)
             // Records that name no order.
             let poison = Array("poison \u{0} record".utf8)
             try await store.deadLetterPoison(poison, origin: origin(4), error: StoreError(.invariant, "cannot be stored"))
@@ -74,7 +75,8 @@ struct DeadLetterOutboxTests {
             // The same records again change nothing.
             try await store.deadLetterPoison(poison, origin: origin(4), error: StoreError(.invariant, "cannot be stored"))
             try await store.deadLetterUnreadable(unreadable, origin: origin(5, topic: "payments.retry"), reason: unreadableReason)
-            try await store.rejectAsConflict(try #require(rejection), payload: invalid, origin: origin(3))
+            #expect(try await store.reject(
+                try #require(rejection), payload: invalid, origin: origin(3), result: invalidResult(order.orderID, "rej_\(run)_invalid")) == .conflict)
 
             let letters = try await db.query(
                 """
@@ -126,13 +128,90 @@ struct DeadLetterOutboxTests {
             other.eventID += "_other"
             #expect(try await store.accept(other, origin: origin(2), openAttempt: true) == .conflict)
             #expect(try await count("SELECT count(*) FROM dead_letters WHERE order_id = '\(order.orderID)' AND reason_code = 'order_conflict'", db) == 1)
-            #expect(try await store.orderExists(order.orderID), "a later invalid event of the order is routed as a conflict")
+            let invalid = Array(#"{"event_id":"e","order_id":"\#(order.orderID)","price":-1}"#.utf8)
+            #expect(try await store.reject(
+                try invalidRejection(invalid), payload: invalid, origin: origin(4), result: invalidResult(order.orderID, "rej_\(run)_4")) == .conflict,
+                "a later invalid event of the order is a conflict")
             // A second record of the order that cannot be stored either: no second result.
             try await store.deadLetterPoison(
-                Array(order.json().utf8), origin: origin(3), error: StoreError(.database, "x"),
-                rejection: StorageRejection(order: order, result: rejectedResult(order, "rej_\(run)_3")))
+                Array(order.json().utf8), origin: origin(5), error: StoreError(.database, "x"),
+                rejection: StorageRejection(order: order, result: rejectedResult(order, "rej_\(run)_5")))
             #expect(try await count("SELECT count(*) FROM outbox WHERE kind = 'result' AND message_key = '\(order.orderID)'", db) == 1)
             #expect(try await count("SELECT count(*) FROM payments WHERE order_id = '\(order.orderID)'", db) == 0)
+        }
+    }
+
+    /// An invalid event decides the order it names, as an accept does: its buyer was told
+    /// "rejected", so a later valid event of that order is a conflict, never charged, and the
+    /// order keeps one result. The same bytes again are a duplicate; the same record again
+    /// changes nothing.
+    @Test func anInvalidEventDecidesItsOrder() async throws {
+        try await withStore { store, db async throws in
+            let order = self.order("invalid_first", price: 1000)
+            let invalid = Array(#"{"event_id":"e1","order_id":"\#(order.orderID)","price":0}"#.utf8)
+            func at(_ offset: Int64) -> EventOrigin { EventOrigin(topic: "orders.created\(run)", partition: 0, offset: offset, value: invalid) }
+            let rejection = try invalidRejection(invalid)
+            #expect(try await store.reject(rejection, payload: invalid, origin: at(1), result: invalidResult(order.orderID, "rej_\(run)_1")) == .rejected)
+            #expect(try await store.reject(rejection, payload: invalid, origin: at(1), result: invalidResult(order.orderID, "rej_\(run)_1")) == .rejected,
+                    "a redelivery of the record")
+            #expect(try await store.reject(rejection, payload: invalid, origin: at(2), result: invalidResult(order.orderID, "rej_\(run)_2")) == .duplicate,
+                    "the same bytes at another offset")
+            let other = Array(#"{"event_id":"e2","order_id":"\#(order.orderID)","price":-5}"#.utf8)
+            #expect(try await store.reject(
+                try invalidRejection(other), payload: other, origin: origin(3), result: invalidResult(order.orderID, "rej_\(run)_3")) == .conflict)
+            #expect(try await store.accept(order, origin: origin(4), openAttempt: true) == .conflict, "the valid event of the order is not charged")
+            #expect(try await count("SELECT count(*) FROM payments WHERE order_id = '\(order.orderID)'", db) == 0)
+            #expect(try await count("SELECT count(*) FROM outbox WHERE kind = 'result' AND message_key = '\(order.orderID)'", db) == 1)
+            #expect(try await count("SELECT count(*) FROM dead_letters WHERE order_id = '\(order.orderID)' AND reason_code = 'order_conflict'", db) == 2)
+            // An invalid event of an accepted order is a conflict, as before.
+            let accepted = self.order("accepted_first", price: 1100)
+            guard case .charge = try await store.accept(accepted, origin: origin(5), openAttempt: true) else {
+                throw TestFailure("the order was not accepted for charging")
+            }
+            let late = Array(#"{"event_id":"e3","order_id":"\#(accepted.orderID)","price":0}"#.utf8)
+            #expect(try await store.reject(
+                try invalidRejection(late), payload: late, origin: origin(6), result: invalidResult(accepted.orderID, "rej_\(run)_6")) == .conflict)
+            #expect(try await count("SELECT count(*) FROM outbox WHERE event_id = 'rej_\(run)_6'", db) == 0)
+        }
+    }
+
+    /// An invalid event and a valid one of the same order on two connections, both in flight:
+    /// whichever claims the order's fate first wins; the other waits and is a conflict.
+    @Test func anInvalidEventAndAConcurrentAcceptOfOneOrderNeverBothWin() async throws {
+        try await withStore { store, db async throws in
+            let order = self.order("raced_invalid", price: 1200)
+            let invalid = Array(#"{"event_id":"e1","order_id":"\#(order.orderID)","price":0}"#.utf8)
+            try await db.withConnection { connection in
+                try await connection.query("BEGIN", logger: Logger(label: "test"))
+                try await connection.query(
+                    "INSERT INTO order_fates (order_id, fate) VALUES (\(order.orderID), 'accepted')", logger: Logger(label: "test"))
+                async let answer = store.reject(
+                    try invalidRejection(invalid), payload: invalid, origin: origin(1), result: invalidResult(order.orderID, "rej_\(run)_raced"))
+                try await Task.sleep(for: .milliseconds(300))
+                try await connection.query("COMMIT", logger: Logger(label: "test"))
+                #expect(try await answer == .conflict)
+            }
+            #expect(try await count("SELECT count(*) FROM outbox WHERE event_id = 'rej_\(run)_raced'", db) == 0)
+        }
+    }
+
+    /// An order id first named by an invalid event before schema version 9 (its rejection kept
+    /// in the inbox only) gets that fate when the schema is migrated: a later valid event of it
+    /// is a conflict.
+    @Test func migratingKeepsEarlierInvalidRejections() async throws {
+        try await withStore { store, db async throws in
+            let logger = Logger(label: "test")
+            let order = self.order("legacy_invalid", price: 1300)
+            try await db.query("DELETE FROM schema_migrations WHERE version >= 9", logger: logger)
+            try await db.query(
+                """
+                INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, order_id, disposition, reason_code, reason_message)
+                VALUES ('orders.created', 0, 1, 'd1', \(order.orderID), 'rejected', 'invalid_price', 'x')
+                """, logger: logger)
+            #expect(try await Migrator(client: db, logger: logger).migrate() == [9])
+            #expect(try await count("SELECT count(*) FROM order_fates WHERE fingerprint = 'invalid:d1'", db) == 1)
+            #expect(try await store.accept(order, origin: origin(2), openAttempt: true) == .conflict)
+            #expect(try await count("SELECT count(*) FROM payments", db) == 0)
         }
     }
 
@@ -186,7 +265,6 @@ struct DeadLetterOutboxTests {
             // The schema as version 6 left it, with the rows its code wrote.
             try await db.query("DROP TABLE order_fates", logger: logger)
             try await db.query("ALTER TABLE payments DROP COLUMN unsent_since", logger: logger)
-            try await db.query("DELETE FROM schema_migrations WHERE version >= 7", logger: logger)
             try await db.query(
                 """
                 INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, order_id, disposition, reason_code, reason_message)
@@ -198,7 +276,8 @@ struct DeadLetterOutboxTests {
                     "INSERT INTO outbox (event_id, kind, message_key, payload) VALUES (\(result.eventID), 'result', \(order.orderID), \(result.json()))",
                     logger: logger)
             }
-            #expect(try await Migrator(client: db, logger: logger).migrate() == [7, 8])
+            try await db.query("DELETE FROM schema_migrations WHERE version >= 7", logger: logger)
+            #expect(try await Migrator(client: db, logger: logger).migrate() == [7, 8, 9])
             #expect(try await count("SELECT count(*) FROM order_fates WHERE fate = 'rejected'", db) == 2)
             for (number, order) in [(4, inInbox), (5, inOutbox)] {
                 var again = order
@@ -249,6 +328,18 @@ struct DeadLetterOutboxTests {
         OrderCreated(
             eventID: "evt_\(run)_\(name)", orderID: "ord_\(run)_\(name)", userID: "u_1", itemID: "course_1", price: price,
             currency: Currency(code: "CNY")!, channel: .card, paymentMethod: "pm_sandbox_unavailable", createdAt: "2026-12-02T10:00:00Z")
+    }
+
+    private func invalidRejection(_ bytes: [UInt8]) throws -> OrderRejection {
+        do throws(OrderRejection) { _ = try OrderCreated.decode(bytes) } catch { return error }
+        throw TestFailure("the event decoded as valid")
+    }
+
+    private func invalidResult(_ orderID: String, _ eventID: String) -> ResultEvent {
+        ResultEvent(
+            eventID: eventID, orderID: orderID, paymentID: nil, status: .rejected, amount: nil, currency: nil, channel: nil,
+            channelReference: nil, attempts: 0, reason: Reason(code: "invalid_price", message: "price must be 1 … 10^12"),
+            occurredAt: "2026-12-02T10:00:02.000Z")
     }
 
     private func rejectedResult(_ order: OrderCreated, _ eventID: String) -> ResultEvent {

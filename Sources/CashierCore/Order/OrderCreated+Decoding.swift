@@ -4,6 +4,12 @@ public struct OrderRejection: Error, Sendable, Equatable {
     public let reason: Reason
     public let eventID: String?
     public let orderID: String?
+
+    /// The fate fingerprint of an order decided by an invalid event: the event's digest (hex
+    /// SHA-256 of its bytes), so only the same bytes again are a duplicate; never equal to a
+    /// valid order's fingerprint (`OrderCreated.fingerprint`), so a valid event of that order
+    /// is a conflict.
+    public static func fingerprint(digest: String) -> String { "invalid:\(digest)" }
 }
 
 extension OrderCreated {

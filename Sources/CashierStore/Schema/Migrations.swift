@@ -228,5 +228,19 @@ enum Migrations {
             // not a count of refused calls, after which such a payment ends (invariant 7).
             "ALTER TABLE payments ADD COLUMN unsent_since timestamptz",
         ]),
+        Step(version: 9, name: "invalid events decide their order", statements: [
+            // An order id first named by an invalid event was told "rejected": that is its fate,
+            // so a later valid event of it is a conflict, never charged. The fingerprint is the
+            // invalid event's (`OrderRejection.fingerprint(digest:)`). An order accepted anyway
+            // keeps its payment.
+            """
+            INSERT INTO order_fates (order_id, fate, fingerprint, decided_at)
+            SELECT DISTINCT ON (order_id) order_id, 'rejected', 'invalid:' || source_digest, received_at FROM inbox i
+            WHERE disposition = 'rejected' AND order_id IS NOT NULL AND reason_code <> 'storage_error'
+              AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.order_id = i.order_id)
+            ORDER BY order_id, received_at
+            ON CONFLICT (order_id) DO NOTHING
+            """,
+        ]),
     ]
 }

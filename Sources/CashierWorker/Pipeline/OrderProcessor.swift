@@ -88,19 +88,20 @@ struct OrderProcessor: Sendable {
     }
 
     private func reject(_ rejection: OrderRejection, payload: [UInt8], origin: EventOrigin) async throws {
-        if let orderID = rejection.orderID, try await store.orderExists(orderID) {
-            try await store.rejectAsConflict(rejection, payload: payload, origin: origin)
-        } else {
-            let result = ResultEvent(
-                eventID: PaymentIdentity.rejectionEventID(origin),
-                orderID: rejection.orderID, paymentID: nil, status: .rejected, amount: nil, currency: nil, channel: nil,
-                channelReference: nil, attempts: 0, reason: rejection.reason, occurredAt: PaymentCharger.now(),
-                source: rejection.orderID == nil ? origin.source : nil)
-            try await store.reject(rejection, payload: payload, origin: origin, result: result)
+        let result = ResultEvent(
+            eventID: PaymentIdentity.rejectionEventID(origin),
+            orderID: rejection.orderID, paymentID: nil, status: .rejected, amount: nil, currency: nil, channel: nil,
+            channelReference: nil, attempts: 0, reason: rejection.reason, occurredAt: PaymentCharger.now(),
+            source: rejection.orderID == nil ? origin.source : nil)
+        let answer = try await store.reject(rejection, payload: payload, origin: origin, result: result)
+        let metadata: Logger.Metadata = [
+            "order_id": "\(rejection.orderID ?? "-")", "reason": "\(rejection.reason.code)", "offset": "\(origin.partition)/\(origin.offset)",
+        ]
+        switch answer {
+        case .rejected: logger.notice("event rejected", metadata: metadata)
+        case .duplicate: logger.info("invalid event repeated; its order's result stands", metadata: metadata)
+        case .conflict: logger.warning("invalid event names an order already decided: dead-lettered as order_conflict", metadata: metadata)
         }
-        logger.notice(
-            "event rejected",
-            metadata: ["order_id": "\(rejection.orderID ?? "-")", "reason": "\(rejection.reason.code)", "offset": "\(origin.partition)/\(origin.offset)"])
         relay.wake()
     }
 }
