@@ -91,7 +91,7 @@ extension DeadLetterStore {
             replay.leaseDuration = lease
             // Tries whose charge never left are no calls (what the replay's result names).
             let unsent = try await connection.query(
-                "SELECT count(*)::integer FROM payment_attempts WHERE payment_id = \(paymentID) AND outcome = \(ChannelOutcome.notSentKind)",
+                "SELECT \(unescaped: AttemptSQL.notSentCount(of: "p.payment_id")) FROM payments p WHERE p.payment_id = \(paymentID)",
                 logger: logger)
             for try await count in unsent.decode(Int.self) { replay.notSentAttempts = count }
             return .ready(replay)

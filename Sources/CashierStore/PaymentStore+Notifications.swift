@@ -21,8 +21,7 @@ extension PaymentStore {
                 """
                 SELECT p.payment_id, p.state,
                        -- Calls sent: tries whose charge never left are none.
-                       p.attempts - (SELECT count(*) FROM payment_attempts a WHERE a.payment_id = p.payment_id
-                                                                          AND a.outcome = \(ChannelOutcome.notSentKind))::integer,
+                       p.attempts - \(unescaped: AttemptSQL.notSentCount(of: "p.payment_id")),
                        o.order_id, p.amount, p.currency, p.traceparent, o.payment_method
                 FROM payments p JOIN orders o USING (order_id)
                 WHERE p.idempotency_key = \(idempotencyKey) AND p.channel = \(channel.rawValue)

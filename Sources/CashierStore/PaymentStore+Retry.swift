@@ -71,8 +71,7 @@ extension PaymentStore {
                     WHERE a.payment_id = c.payment_id AND (a.outcome = 'interrupted' OR a.finished_at IS NULL)) AS interrupted,
                    o.event_id, o.order_id, o.user_id, o.item_id, o.price, o.currency, o.discount, o.channel,
                    o.payment_method, o.created_at, c.unsent_for_ms,
-                   (SELECT count(*)::integer FROM payment_attempts a
-                    WHERE a.payment_id = c.payment_id AND a.outcome = \(ChannelOutcome.notSentKind)) AS not_sent
+                   \(unescaped: AttemptSQL.notSentCount(of: "c.payment_id")) AS not_sent
             FROM claimed c JOIN orders o USING (order_id)
             LEFT JOIN LATERAL (
                 SELECT a.started_at, a.finished_at, a.error_code, a.error_message FROM payment_attempts a

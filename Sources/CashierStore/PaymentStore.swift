@@ -88,8 +88,7 @@ public struct PaymentStore: Sendable {
                                                                AND a.finished_at IS NULL),
                        (SELECT count(*)::integer FROM payment_attempts a
                         WHERE a.payment_id = p.payment_id AND (a.outcome = 'interrupted' OR a.finished_at IS NULL)),
-                       (SELECT count(*)::integer FROM payment_attempts a
-                        WHERE a.payment_id = p.payment_id AND a.outcome = \(ChannelOutcome.notSentKind))
+                       \(unescaped: AttemptSQL.notSentCount(of: "p.payment_id"))
                 FROM orders o JOIN payments p USING (order_id)
                 WHERE o.order_id = \(order.orderID)
                 FOR UPDATE OF p

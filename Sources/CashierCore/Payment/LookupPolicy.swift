@@ -44,10 +44,7 @@ public struct LookupPolicy: Sendable, Equatable {
 
     /// The wait before the first lookup of an answer in progress.
     public func firstInProgressDelayMilliseconds(using generator: inout some RandomNumberGenerator) -> Int64 {
-        let ceiling = max(firstInProgressMilliseconds, delays.ceilingMilliseconds(retry: 1))
-        let floor = (ceiling + 1) / 2
-        guard ceiling > floor else { return ceiling }
-        return Int64.random(in: floor...ceiling, using: &generator)
+        RetryPolicy.jittered(max(firstInProgressMilliseconds, delays.ceilingMilliseconds(retry: 1)), using: &generator)
     }
 
     /// Whether a payment unknown since `since` has passed the horizon at `now`.

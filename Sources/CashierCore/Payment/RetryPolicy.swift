@@ -30,10 +30,7 @@ public struct RetryPolicy: Sendable, Equatable {
     /// milliseconds: about as long as it has waited already (so the tries thin out
     /// exponentially over time), between `base` and `max`, jittered in [½·d, d].
     public func unsentDelayMilliseconds(waited: Int64, using generator: inout some RandomNumberGenerator) -> Int64 {
-        let ceiling = min(max(waited, baseMilliseconds), maxMilliseconds)
-        let floor = (ceiling + 1) / 2
-        guard ceiling > floor else { return ceiling }
-        return Int64.random(in: floor...ceiling, using: &generator)
+        Self.jittered(min(max(waited, baseMilliseconds), maxMilliseconds), using: &generator)
     }
 
     /// Whether a payment no call could be sent for since `since` has passed the horizon at `now`.
@@ -51,7 +48,12 @@ public struct RetryPolicy: Sendable, Equatable {
 
     /// The wait before the k-th retry: uniform in [⌈d/2⌉, d].
     public func delayMilliseconds(retry k: Int, using generator: inout some RandomNumberGenerator) -> Int64 {
-        let ceiling = ceilingMilliseconds(retry: k)
+        Self.jittered(ceilingMilliseconds(retry: k), using: &generator)
+    }
+
+    /// A wait uniform in [⌈d/2⌉, d]: waits spread out, so payments that failed together are not
+    /// all tried again at one instant.
+    static func jittered(_ ceiling: Int64, using generator: inout some RandomNumberGenerator) -> Int64 {
         let floor = (ceiling + 1) / 2
         guard ceiling > floor else { return ceiling }
         return Int64.random(in: floor...ceiling, using: &generator)
