@@ -298,6 +298,78 @@ struct DeadLetterOutboxTests {
         }
     }
 
+    /// Tries whose charge never left (`not_sent`) are no calls: a dead letter ends the payment's
+    /// wait without a call (a replay starts its own), and the letter names the calls sent.
+    @Test func aDeadLetterEndsTheWaitWithoutACallAndNamesTheCallsSent() async throws {
+        try await withStore { store, db async throws in
+            let logger = Logger(label: "test")
+            let order = self.order("unsent_exhausted", price: 1400)
+            guard case .charge(var ticket) = try await store.accept(order, origin: origin(1), openAttempt: true) else {
+                throw TestFailure("the order was not accepted for charging")
+            }
+            // As two tries stand whose charges never left, the second still held.
+            try await db.query(
+                """
+                UPDATE payment_attempts SET outcome = 'not_sent', finished_at = now() WHERE payment_id = \(ticket.paymentID)
+                """, logger: logger)
+            try await db.query(
+                """
+                INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker, outcome, finished_at)
+                VALUES (\(ticket.paymentID), 2, \(ticket.idempotencyKey), 'test', 'not_sent', now())
+                """, logger: logger)
+            try await db.query(
+                "UPDATE payments SET attempts = 2, unsent_since = now() - interval '2 hours' WHERE payment_id = \(ticket.paymentID)",
+                logger: logger)
+            ticket.attempt = 2
+            ticket.notSentAttempts = 2
+            ticket.attemptOpen = false
+            let reason = Reason(code: "retries_exhausted", message: "no call could be sent for 2 hours; nothing was charged")
+            let failed = ResultEvent(
+                eventID: PaymentIdentity.resultEventID(paymentID: ticket.paymentID, status: "failed"), orderID: order.orderID,
+                paymentID: ticket.paymentID, status: .failed, amount: order.amount, currency: "CNY", channel: "card", channelReference: nil,
+                attempts: ticket.callsSent, reason: reason, occurredAt: "2026-12-02T10:00:00.000Z")
+            #expect(try await store.move(ticket, PaymentChange(PaymentLifecycle.exhaust, reason: reason, result: failed, deadLetter: reason)))
+            #expect(try await count(
+                "SELECT count(*) FROM payments WHERE payment_id = '\(ticket.paymentID)' AND state = 'failed' AND unsent_since IS NULL", db) == 1,
+                "the letter ends the wait without a call")
+            #expect(try await count(
+                "SELECT count(*) FROM dead_letters WHERE payment_id = '\(ticket.paymentID)' AND attempts = 0", db) == 1,
+                "the letter names no call sent")
+            #expect(try await count(
+                "SELECT count(*) FROM outbox WHERE kind = 'dlq' AND (payload::jsonb ->> 'attempts')::integer = 0 AND message_key = '\(order.orderID)'",
+                db) == 1)
+        }
+    }
+
+    /// A notification's result names the calls sent, not the tries: a try whose charge never
+    /// left is no call.
+    @Test func aNotificationsResultNamesTheCallsSent() async throws {
+        try await withStore { store, db async throws in
+            let logger = Logger(label: "test")
+            let order = self.order("unsent_then_notified", price: 1500)
+            guard case .charge(let ticket) = try await store.accept(order, origin: origin(1), openAttempt: true) else {
+                throw TestFailure("the order was not accepted for charging")
+            }
+            // The first try never left; the second did, and its answer is awaited.
+            try await db.query(
+                "UPDATE payment_attempts SET outcome = 'not_sent', finished_at = now() WHERE payment_id = \(ticket.paymentID)", logger: logger)
+            try await db.query(
+                """
+                INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker)
+                VALUES (\(ticket.paymentID), 2, \(ticket.idempotencyKey), 'test')
+                """, logger: logger)
+            try await db.query("UPDATE payments SET attempts = 2 WHERE payment_id = \(ticket.paymentID)", logger: logger)
+            #expect(try await store.learnSuccess(
+                idempotencyKey: ticket.idempotencyKey, channel: .card, reference: "pi_notified", occurredAt: "2026-12-02T10:00:01.000Z",
+                learnedBy: "test") == .settled(orderID: order.orderID))
+            #expect(try await count(
+                """
+                SELECT count(*) FROM outbox WHERE kind = 'result' AND message_key = '\(order.orderID)'
+                  AND payload::jsonb ->> 'status' = 'succeeded' AND (payload::jsonb ->> 'attempts')::integer = 1
+                """, db) == 1, "one call was sent")
+        }
+    }
+
     @Test func theLetterOfAPaymentWhoseOutcomeIsUnknownCannotBeDiscarded() async throws {
         try await withStore { store, db async throws in
             let order = self.order("parked", price: 500)
