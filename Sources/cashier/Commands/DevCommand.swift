@@ -55,6 +55,8 @@ struct DevCommand: ConfiguredCommand {
 
         // Development keys for Alipay and WeChat Pay: the sandbox holds the channels' half.
         let keysDirectory = sandbox.keysDir ?? (NSTemporaryDirectory() + "cashier-dev-keys-\(ProcessInfo.processInfo.processIdentifier)")
+        // Generated keys live as long as this process: they are removed when it ends.
+        defer { if sandbox.keysDir == nil { try? FileManager.default.removeItem(atPath: keysDirectory) } }
         if sandbox.keysDir == nil {
             try SandboxKeys.generate(into: keysDirectory)
             sandboxConfiguration.keys = try SandboxOptions.keys(from: keysDirectory)
