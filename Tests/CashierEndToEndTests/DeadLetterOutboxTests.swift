@@ -304,22 +304,10 @@ struct DeadLetterOutboxTests {
         try await withStore { store, db async throws in
             let logger = Logger(label: "test")
             let order = self.order("unsent_exhausted", price: 1400)
-            guard case .charge(var ticket) = try await store.accept(order, origin: origin(1), openAttempt: true) else {
-                throw TestFailure("the order was not accepted for charging")
-            }
             // As two tries stand whose charges never left, the second still held.
+            var ticket = try await acceptWithTwoTries(order, secondSent: false, store, db)
             try await db.query(
-                """
-                UPDATE payment_attempts SET outcome = 'not_sent', finished_at = now() WHERE payment_id = \(ticket.paymentID)
-                """, logger: logger)
-            try await db.query(
-                """
-                INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker, outcome, finished_at)
-                VALUES (\(ticket.paymentID), 2, \(ticket.idempotencyKey), 'test', 'not_sent', now())
-                """, logger: logger)
-            try await db.query(
-                "UPDATE payments SET attempts = 2, unsent_since = now() - interval '2 hours' WHERE payment_id = \(ticket.paymentID)",
-                logger: logger)
+                "UPDATE payments SET unsent_since = now() - interval '2 hours' WHERE payment_id = \(ticket.paymentID)", logger: logger)
             ticket.attempt = 2
             ticket.notSentAttempts = 2
             ticket.attemptOpen = false
@@ -345,20 +333,9 @@ struct DeadLetterOutboxTests {
     /// left is no call.
     @Test func aNotificationsResultNamesTheCallsSent() async throws {
         try await withStore { store, db async throws in
-            let logger = Logger(label: "test")
             let order = self.order("unsent_then_notified", price: 1500)
-            guard case .charge(let ticket) = try await store.accept(order, origin: origin(1), openAttempt: true) else {
-                throw TestFailure("the order was not accepted for charging")
-            }
             // The first try never left; the second did, and its answer is awaited.
-            try await db.query(
-                "UPDATE payment_attempts SET outcome = 'not_sent', finished_at = now() WHERE payment_id = \(ticket.paymentID)", logger: logger)
-            try await db.query(
-                """
-                INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker)
-                VALUES (\(ticket.paymentID), 2, \(ticket.idempotencyKey), 'test')
-                """, logger: logger)
-            try await db.query("UPDATE payments SET attempts = 2 WHERE payment_id = \(ticket.paymentID)", logger: logger)
+            let ticket = try await acceptWithTwoTries(order, secondSent: true, store, db)
             #expect(try await store.learnSuccess(
                 idempotencyKey: ticket.idempotencyKey, channel: .card, reference: "pi_notified", occurredAt: "2026-12-02T10:00:01.000Z",
                 learnedBy: "test") == .settled(orderID: order.orderID))
@@ -400,6 +377,25 @@ struct DeadLetterOutboxTests {
         OrderCreated(
             eventID: "evt_\(run)_\(name)", orderID: "ord_\(run)_\(name)", userID: "u_1", itemID: "course_1", price: price,
             currency: Currency(code: "CNY")!, channel: .card, paymentMethod: "pm_sandbox_unavailable", createdAt: "2026-12-02T10:00:00Z")
+    }
+
+    /// Accepts `order` and leaves it with two tries: the first never left (`not_sent`); the
+    /// second was sent and awaits its answer, or never left either.
+    private func acceptWithTwoTries(_ order: OrderCreated, secondSent: Bool, _ store: PaymentStore, _ db: PostgresClient) async throws -> PaymentTicket {
+        let logger = Logger(label: "test")
+        guard case .charge(let ticket) = try await store.accept(order, origin: origin(1), openAttempt: true) else {
+            throw TestFailure("the order was not accepted for charging")
+        }
+        try await db.query(
+            "UPDATE payment_attempts SET outcome = 'not_sent', finished_at = now() WHERE payment_id = \(ticket.paymentID)", logger: logger)
+        let (outcome, finished): (String?, String?) = secondSent ? (nil, nil) : ("not_sent", "now")
+        try await db.query(
+            """
+            INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker, outcome, finished_at)
+            VALUES (\(ticket.paymentID), 2, \(ticket.idempotencyKey), 'test', \(outcome), \(finished)::timestamptz)
+            """, logger: logger)
+        try await db.query("UPDATE payments SET attempts = 2 WHERE payment_id = \(ticket.paymentID)", logger: logger)
+        return ticket
     }
 
     private func invalidRejection(_ bytes: [UInt8]) throws -> OrderRejection {
