@@ -88,17 +88,22 @@ struct LifecycleEndToEndTests {
         func event(_ name: String, user: String = "u_1", currency: String = "CNY", item: String = "course_7") -> [UInt8] {
             Array(#"{"event_id":"evt_\#(name)","order_id":"\#(pipeline.orderID(name))","user_id":"\#(user)","item_id":"\#(item)","price":10000,"currency":"\#(currency)","discount":"0.10","channel":"card","payment_method":"pm_card_visa","created_at":"2026-11-24T10:00:00Z"}"#.utf8)
         }
-        let poison: [(String, [UInt8])] = [
-            ("nul_user", event("nul_user", user: #"u\u0000x"#)),
-            ("nul_currency", event("nul_currency", currency: #"CN\u0000Y"#)),
-            ("nul_item", event("nul_item", item: #"course\u00007"#)),
-            ("lone_high", event("lone_high", user: #"u\ud800x"#)),
-            ("lone_low", event("lone_low", item: #"c\udc00"#)),
-        ]
+        // Each round names its own orders: the same invalid bytes again would be a duplicate of
+        // the first rejection (it decided the order), not a second poison record.
+        func poison(_ round: Int) -> [(String, [UInt8])] {
+            [
+                ("nul_user\(round)", event("nul_user\(round)", user: #"u\u0000x"#)),
+                ("nul_currency\(round)", event("nul_currency\(round)", currency: #"CN\u0000Y"#)),
+                ("nul_item\(round)", event("nul_item\(round)", item: #"course\u00007"#)),
+                ("lone_high\(round)", event("lone_high\(round)", user: #"u\ud800x"#)),
+                ("lone_low\(round)", event("lone_low\(round)", item: #"c\udc00"#)),
+            ]
+        }
+        let poisoned = poison(0) + poison(1)
         var valid: [String] = []
         var origins: [EventOrigin] = []
         for round in 0..<2 {
-            for (name, bytes) in poison { origins.append(try await stage.publish(bytes, key: pipeline.orderID(name) + "\(round)")) }
+            for (name, bytes) in poison(round) { origins.append(try await stage.publish(bytes, key: pipeline.orderID(name))) }
             for index in 0..<30 {
                 let order = pipeline.order("clean\(round)_\(index)")
                 valid.append(order.orderID)
@@ -112,7 +117,7 @@ struct LifecycleEndToEndTests {
         }
         // A NUL inside a value leaves the order id readable: its rejection names the order.
         // (An unpaired surrogate makes the whole document unreadable: its result names the record.)
-        let named = poison.filter { $0.0.hasPrefix("nul") }.map { pipeline.orderID($0.0) }
+        let named = poisoned.filter { $0.0.hasPrefix("nul") }.map { pipeline.orderID($0.0) }
         let results = try await pipeline.results(for: Set(named), atLeast: named.count, on: stage)
         for id in named {
             #expect(results[id]?.first?["status"] == .string("rejected"), "\(id)")
