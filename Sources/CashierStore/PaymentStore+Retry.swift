@@ -56,7 +56,11 @@ extension PaymentStore {
                 UPDATE payments p
                 SET state = \(transition.toName), updated_at = now(), leased_by = \(worker),
                     lease_token = \(prefix) || ':' || p.payment_id,
-                    lease_until = now() + make_interval(secs => \(leaseSeconds))
+                    lease_until = now() + make_interval(secs => \(leaseSeconds)),
+                    -- An open attempt is closed as interrupted below: its call may have left,
+                    -- so the wait without a call that started before it is over.
+                    unsent_since = CASE WHEN EXISTS (SELECT 1 FROM payment_attempts a WHERE a.payment_id = p.payment_id AND a.finished_at IS NULL)
+                                        THEN NULL ELSE p.unsent_since END
                 FROM due WHERE p.payment_id = due.payment_id
                 RETURNING p.payment_id, p.order_id, p.attempts, p.idempotency_key, p.traceparent, p.lease_token,
                           p.channel_reference, p.lookups, (extract(epoch FROM p.unknown_since) * 1000)::bigint AS unknown_since_ms,
@@ -138,6 +142,8 @@ extension PaymentStore {
                 UPDATE payments p
                 SET state = CASE WHEN s.sent THEN \(sent.toName) ELSE \(unsent.toName) END,
                     unknown_since = CASE WHEN s.sent THEN coalesce(p.unknown_since, now()) END,
+                    -- The interrupted call may have left: the wait without a call is over.
+                    unsent_since = CASE WHEN s.sent THEN NULL ELSE p.unsent_since END,
                     reason_code = CASE WHEN s.sent THEN 'interrupted' ELSE p.reason_code END,
                     reason_message = CASE WHEN s.sent THEN 'a call was interrupted before its answer was recorded' ELSE p.reason_message END,
                     retry_due_at = now(), lease_token = NULL, lease_until = NULL, leased_by = NULL, updated_at = now()

@@ -137,7 +137,12 @@ public struct PaymentStore: Sendable {
                 """
                 WITH taken AS (
                     UPDATE payments SET lease_token = \(lease), leased_by = \(worker), updated_at = now(),
-                                        lease_until = now() + make_interval(secs => \(leaseSeconds))
+                                        lease_until = now() + make_interval(secs => \(leaseSeconds)),
+                                        -- The attempt closed as interrupted below may have sent
+                                        -- its call: the wait without a call is over.
+                                        unsent_since = CASE WHEN EXISTS (
+                                            SELECT 1 FROM payment_attempts WHERE payment_id = \(paymentID) AND finished_at IS NULL)
+                                            THEN NULL ELSE unsent_since END
                     WHERE payment_id = \(paymentID) AND state = ANY(\(resume.fromNames)::text[])
                 )
                 UPDATE payment_attempts SET finished_at = now(), outcome = 'interrupted'

@@ -329,6 +329,48 @@ struct DeadLetterOutboxTests {
         }
     }
 
+    /// A call interrupted before its answer was recorded may have left, so the wait without a
+    /// call that began before it is over: the sweeper, a retry claim and a take-over each close
+    /// the open attempt as interrupted and clear `unsent_since`. Kept, it would let the unsent
+    /// horizon end the payment although a call was sent since.
+    @Test func anInterruptedCallEndsTheWaitWithoutACall() async throws {
+        try await withStore { store, db async throws in
+            let logger = Logger(label: "test")
+            // Each: a try whose charge never left, then a call sent whose holder vanished.
+            func stranded(_ name: String, state: String) async throws -> PaymentTicket {
+                let ticket = try await acceptWithTwoTries(self.order(name, price: 1600), secondSent: true, store, db)
+                try await db.query(
+                    """
+                    UPDATE payments SET state = \(state), unsent_since = now() - interval '10 minutes', retry_due_at = now(),
+                                        lease_until = now() - interval '1 second'
+                    WHERE payment_id = \(ticket.paymentID)
+                    """, logger: logger)
+                return ticket
+            }
+            func waitCleared(_ ticket: PaymentTicket) async throws -> Bool {
+                try await count(
+                    """
+                    SELECT count(*) FROM payments p WHERE p.payment_id = '\(ticket.paymentID)' AND p.unsent_since IS NULL
+                      AND EXISTS (SELECT 1 FROM payment_attempts a WHERE a.payment_id = p.payment_id AND a.attempt_no = 2 AND a.outcome = 'interrupted')
+                    """, db) == 1
+            }
+            let swept = try await stranded("interrupted_swept", state: "processing")
+            #expect(try await store.sweep() == 1)
+            #expect(try await waitCleared(swept), "the sweeper")
+            let claimed = try await stranded("interrupted_claimed", state: "retry_scheduled")
+            let tickets = try await store.claimDueRetries(limit: 10)
+            #expect(tickets.map(\.paymentID) == [claimed.paymentID])
+            #expect(tickets.first?.unsentSinceMilliseconds == nil)
+            #expect(try await waitCleared(claimed), "a retry claim")
+            let taken = try await stranded("interrupted_taken", state: "processing")
+            guard case .charge(let ticket) = try await store.accept(taken.order, origin: origin(2)) else {
+                throw TestFailure("the redelivered order was not taken over")
+            }
+            #expect(ticket.resumed)
+            #expect(try await waitCleared(taken), "a take-over")
+        }
+    }
+
     /// A notification's result names the calls sent, not the tries: a try whose charge never
     /// left is no call.
     @Test func aNotificationsResultNamesTheCallsSent() async throws {
