@@ -96,7 +96,7 @@ public struct PaymentStore: Sendable {
             var existing: (String, String, String, Int, String, String?, Bool, Bool, Bool, Int, Int)? = nil
             for try await row in rows.decode((String, String, String, Int, String, String?, Bool, Bool, Bool, Int, Int).self) { existing = row }
             guard let (fingerprint, paymentID, stateText, attempts, key, reference, lapsed, own, attemptOpen, interrupted, notSent) = existing else {
-                guard case .some(let rejected) = try await Self.storageRejection(order.orderID, on: connection, logger: logger) else {
+                guard case .some(let rejected) = try await Self.earlierRejection(order.orderID, on: connection, logger: logger) else {
                     throw StoreError(.invariant, "order \(order.orderID) exists without a payment")
                 }
                 // Rejected before it could be stored: the buyer was told so; never charged. An
@@ -206,17 +206,22 @@ public struct PaymentStore: Sendable {
             """, logger: logger)
     }
 
-    /// If an earlier record of `orderID` was rejected because it could not be stored, that
-    /// order's fingerprint (`.some(nil)` for a rejection kept before it was recorded).
-    private static func storageRejection(_ orderID: String, on connection: PostgresConnection, logger: Logger) async throws -> String?? {
+    /// If an earlier record of `orderID` was rejected (it was invalid, or could not be stored),
+    /// the fingerprint its rejection decided the order with (`.some(nil)` for a storage
+    /// rejection kept before it was recorded).
+    private static func earlierRejection(_ orderID: String, on connection: PostgresConnection, logger: Logger) async throws -> String?? {
         let rows = try await connection.query(
             "SELECT fingerprint FROM order_fates WHERE order_id = \(orderID) AND fate = 'rejected'", logger: logger)
         for try await fingerprint in rows.decode(String?.self) { return .some(fingerprint) }
-        // A rejection by a pod of the release before schema 7, during a rolling deploy.
+        // A rejection by a pod of an earlier release during a rolling deploy, kept in the inbox
+        // only: an invalid one's fingerprint is the invalid event's, as migration 9 made it.
         let older = try await connection.query(
-            "SELECT 1 FROM inbox WHERE order_id = \(orderID) AND disposition = 'rejected' AND reason_code = 'storage_error' LIMIT 1",
-            logger: logger)
-        for try await _ in older.decode(Int.self) { return .some(nil) }
+            """
+            SELECT CASE WHEN reason_code = 'storage_error' THEN NULL ELSE \(OrderRejection.fingerprint(digest: "")) || source_digest END
+            FROM inbox WHERE order_id = \(orderID) AND disposition = 'rejected'
+            ORDER BY received_at LIMIT 1
+            """, logger: logger)
+        for try await fingerprint in older.decode(String?.self) { return .some(fingerprint) }
         return .none
     }
 
@@ -269,6 +274,8 @@ public struct PaymentStore: Sendable {
                     INSERT INTO order_fates (order_id, fate, fingerprint)
                     SELECT \(orderID), 'rejected', \(fingerprint)
                     WHERE NOT EXISTS (SELECT 1 FROM orders WHERE order_id = \(orderID))
+                      -- rejected by a pod of an earlier release, in the inbox only
+                      AND NOT EXISTS (SELECT 1 FROM inbox WHERE order_id = \(orderID) AND disposition = 'rejected')
                     ON CONFLICT (order_id) DO NOTHING
                     RETURNING 1
                     """, logger: logger)
@@ -318,6 +325,7 @@ public struct PaymentStore: Sendable {
             SELECT (SELECT disposition FROM inbox WHERE source_topic = \(origin.topic) AND source_partition = \(origin.partition)
                                                    AND source_offset = \(origin.offset) AND source_digest = \(origin.digest)),
                    EXISTS (SELECT 1 FROM order_fates WHERE order_id = \(orderID) AND fate = 'rejected' AND fingerprint = \(fingerprint))
+                   OR EXISTS (SELECT 1 FROM inbox WHERE order_id = \(orderID) AND disposition = 'rejected' AND source_digest = \(origin.digest))
             """, logger: logger)
         var (recorded, same): (String?, Bool) = (nil, false)
         for try await row in rows.decode((String?, Bool).self) { (recorded, same) = row }

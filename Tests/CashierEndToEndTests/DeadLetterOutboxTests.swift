@@ -253,7 +253,9 @@ struct DeadLetterOutboxTests {
 
     /// Rejections for storage made before schema version 7 (kept in the inbox, or only as a
     /// published result) become fates when the schema is migrated: those orders stay uncharged.
-    @Test func migratingKeepsEarlierStorageRejections() async throws {
+    /// During a rolling deploy a pod of an earlier release still rejects in the inbox only; that
+    /// row decides its order as a fate would.
+    @Test func migratingKeepsEarlierRejectionsAndAnOldPodsRejectionDecidesItsOrder() async throws {
         try await withStore { store, db async throws in
             let logger = Logger(label: "test")
             let inInbox = self.order("legacy_inbox", price: 300)
@@ -295,6 +297,26 @@ struct DeadLetterOutboxTests {
                 """, logger: logger)
             #expect(try await store.accept(byOldPod, origin: origin(10), openAttempt: true) == .rejectedEarlier)
             #expect(try await count("SELECT count(*) FROM payments", db) == 1)
+            // A pod of the release before schema 9 rejects an invalid event in the inbox only,
+            // after the backfill ran: that row decides the order as a fate would.
+            let invalidByOldPod = self.order("old_pod_invalid", price: 700)
+            let oldDigest = "d_invalid_\(run)"
+            try await db.query(
+                """
+                INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, order_id, disposition, reason_code, reason_message)
+                VALUES ('orders.created', 0, 11, \(oldDigest), \(invalidByOldPod.orderID), 'rejected', 'invalid_price', 'x')
+                """, logger: logger)
+            #expect(try await store.accept(invalidByOldPod, origin: origin(12), openAttempt: true) == .conflict, "never charged")
+            #expect(try await count("SELECT count(*) FROM payments", db) == 1)
+            let oldBytes = Array(#"{"event_id":"e","order_id":"\#(invalidByOldPod.orderID)","price":-1}"#.utf8)
+            let sameBytes = EventOrigin(topic: "orders.created", partition: 1, offset: 13, digest: oldDigest)
+            #expect(try await store.reject(
+                try invalidRejection(oldBytes), payload: oldBytes, origin: sameBytes,
+                result: invalidResult(invalidByOldPod.orderID, "rej_\(run)_old_same")) == .duplicate)
+            #expect(try await store.reject(
+                try invalidRejection(oldBytes), payload: oldBytes, origin: origin(14),
+                result: invalidResult(invalidByOldPod.orderID, "rej_\(run)_old_other")) == .conflict)
+            #expect(try await count("SELECT count(*) FROM outbox WHERE event_id LIKE 'rej_\(run)_old_%'", db) == 0, "no second result")
         }
     }
 

@@ -46,10 +46,10 @@ extension PaymentStore {
                 -- told "rejected" and is never charged (a concurrent rejection is waited for).
                 INSERT INTO order_fates (order_id, fate)
                 SELECT order_id, 'accepted' FROM input
-                -- For the release after schema 7: a pod of the previous one may still reject an
-                -- order for storage without claiming its fate (it keeps the inbox row only).
-                WHERE NOT EXISTS (SELECT 1 FROM inbox r WHERE r.order_id = input.order_id AND r.disposition = 'rejected'
-                                                          AND r.reason_code = 'storage_error')
+                -- During a rolling deploy a pod of an earlier release may still reject an order
+                -- without claiming its fate (before schema 7 for storage, before schema 9 as
+                -- invalid): it keeps the inbox row only, and that row decides the order too.
+                WHERE NOT EXISTS (SELECT 1 FROM inbox r WHERE r.order_id = input.order_id AND r.disposition = 'rejected')
                 ON CONFLICT (order_id) DO NOTHING
                 RETURNING order_id
             ), new_order AS (
