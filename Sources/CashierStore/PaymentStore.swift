@@ -96,7 +96,7 @@ public struct PaymentStore: Sendable {
             var existing: (String, String, String, Int, String, String?, Bool, Bool, Bool, Int, Int)? = nil
             for try await row in rows.decode((String, String, String, Int, String, String?, Bool, Bool, Bool, Int, Int).self) { existing = row }
             guard let (fingerprint, paymentID, stateText, attempts, key, reference, lapsed, own, attemptOpen, interrupted, notSent) = existing else {
-                guard case .some(let rejected) = try await Self.earlierRejection(order.orderID, on: connection, logger: logger) else {
+                guard case .some(let rejected) = try await Self.earlierRejection(order.orderID, digest: origin.digest, on: connection, logger: logger) else {
                     throw StoreError(.invariant, "order \(order.orderID) exists without a payment")
                 }
                 // Rejected before it could be stored: the buyer was told so; never charged. An
@@ -207,9 +207,12 @@ public struct PaymentStore: Sendable {
     }
 
     /// If an earlier record of `orderID` was rejected (it was invalid, or could not be stored),
-    /// the fingerprint its rejection decided the order with (`.some(nil)` for a storage
-    /// rejection kept before it was recorded).
-    private static func earlierRejection(_ orderID: String, on connection: PostgresConnection, logger: Logger) async throws -> String?? {
+    /// the fingerprint its rejection decided the order with (`.some(nil)`, taken as this
+    /// order's own, for a storage rejection kept before it was recorded, or one of these very
+    /// bytes).
+    private static func earlierRejection(
+        _ orderID: String, digest: String, on connection: PostgresConnection, logger: Logger
+    ) async throws -> String?? {
         let rows = try await connection.query(
             "SELECT fingerprint FROM order_fates WHERE order_id = \(orderID) AND fate = 'rejected'", logger: logger)
         for try await fingerprint in rows.decode(String?.self) { return .some(fingerprint) }
@@ -217,9 +220,10 @@ public struct PaymentStore: Sendable {
         // only: an invalid one's fingerprint is the invalid event's, as migration 9 made it.
         let older = try await connection.query(
             """
-            SELECT CASE WHEN reason_code = 'storage_error' THEN NULL ELSE \(OrderRejection.fingerprint(digest: "")) || source_digest END
+            SELECT CASE WHEN reason_code IS NULL OR reason_code = 'storage_error' OR source_digest = \(digest) THEN NULL
+                        ELSE \(OrderRejection.fingerprint(digest: "")) || source_digest END
             FROM inbox WHERE order_id = \(orderID) AND disposition = 'rejected'
-            ORDER BY received_at LIMIT 1
+            ORDER BY source_digest = \(digest) DESC, received_at LIMIT 1
             """, logger: logger)
         for try await fingerprint in older.decode(String?.self) { return .some(fingerprint) }
         return .none
@@ -412,12 +416,16 @@ public struct PaymentStore: Sendable {
                         INSERT INTO order_fates (order_id, fate, fingerprint)
                         SELECT \(orderID), 'rejected', \(StorableText.of(rejection.order.fingerprint))
                         WHERE NOT EXISTS (SELECT 1 FROM orders WHERE order_id = \(orderID))
+                          -- rejected by a pod of an earlier release, in the inbox only
+                          AND NOT EXISTS (SELECT 1 FROM inbox WHERE order_id = \(orderID) AND disposition = 'rejected')
                         ON CONFLICT (order_id) DO NOTHING
                         RETURNING order_id
                     ), rejected AS (
                         SELECT order_id FROM fate
                         UNION
                         SELECT order_id FROM order_fates WHERE order_id = \(orderID) AND fate = 'rejected'
+                        UNION
+                        SELECT order_id FROM inbox WHERE order_id = \(orderID) AND disposition = 'rejected'
                     ), record AS (
                         INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, order_id, disposition,
                                            reason_code, reason_message)

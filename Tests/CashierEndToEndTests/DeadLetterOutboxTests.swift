@@ -316,7 +316,12 @@ struct DeadLetterOutboxTests {
             #expect(try await store.reject(
                 try invalidRejection(oldBytes), payload: oldBytes, origin: origin(14),
                 result: invalidResult(invalidByOldPod.orderID, "rej_\(run)_old_other")) == .conflict)
+            // A valid event of that order that cannot be stored is not told "rejected" again.
+            try await store.deadLetterPoison(
+                Array(invalidByOldPod.json().utf8), origin: origin(15), error: StoreError(.invariant, "x"),
+                rejection: StorageRejection(order: invalidByOldPod, result: rejectedResult(invalidByOldPod, "rej_\(run)_old_storage")))
             #expect(try await count("SELECT count(*) FROM outbox WHERE event_id LIKE 'rej_\(run)_old_%'", db) == 0, "no second result")
+            #expect(try await count("SELECT count(*) FROM order_fates WHERE order_id = '\(invalidByOldPod.orderID)'", db) == 0)
         }
     }
 
