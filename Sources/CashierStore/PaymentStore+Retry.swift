@@ -59,8 +59,7 @@ extension PaymentStore {
                     lease_until = now() + make_interval(secs => \(leaseSeconds)),
                     -- An open attempt is closed as interrupted below: its call may have left,
                     -- so the wait without a call that started before it is over.
-                    unsent_since = CASE WHEN EXISTS (SELECT 1 FROM payment_attempts a WHERE a.payment_id = p.payment_id AND a.finished_at IS NULL)
-                                        THEN NULL ELSE p.unsent_since END
+                    unsent_since = CASE WHEN \(unescaped: AttemptSQL.hasOpenAttempt(of: "p.payment_id")) THEN NULL ELSE p.unsent_since END
                 FROM due WHERE p.payment_id = due.payment_id
                 RETURNING p.payment_id, p.order_id, p.attempts, p.idempotency_key, p.traceparent, p.lease_token,
                           p.channel_reference, p.lookups, (extract(epoch FROM p.unknown_since) * 1000)::bigint AS unknown_since_ms,
@@ -133,7 +132,7 @@ extension PaymentStore {
             """
             WITH stranded AS (
                 SELECT p.payment_id,
-                       EXISTS (SELECT 1 FROM payment_attempts a WHERE a.payment_id = p.payment_id AND a.finished_at IS NULL) AS sent
+                       \(unescaped: AttemptSQL.hasOpenAttempt(of: "p.payment_id")) AS sent
                 FROM payments p
                 WHERE p.state = ANY(\(sent.fromNames)::text[]) AND (p.lease_until IS NULL OR p.lease_until < now())
                 LIMIT \(limit)

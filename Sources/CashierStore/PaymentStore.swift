@@ -140,9 +140,8 @@ public struct PaymentStore: Sendable {
                                         lease_until = now() + make_interval(secs => \(leaseSeconds)),
                                         -- The attempt closed as interrupted below may have sent
                                         -- its call: the wait without a call is over.
-                                        unsent_since = CASE WHEN EXISTS (
-                                            SELECT 1 FROM payment_attempts WHERE payment_id = \(paymentID) AND finished_at IS NULL)
-                                            THEN NULL ELSE unsent_since END
+                                        unsent_since = CASE WHEN \(unescaped: AttemptSQL.hasOpenAttempt(of: "payments.payment_id"))
+                                                            THEN NULL ELSE unsent_since END
                     WHERE payment_id = \(paymentID) AND state = ANY(\(resume.fromNames)::text[])
                 )
                 UPDATE payment_attempts SET finished_at = now(), outcome = 'interrupted'
@@ -221,7 +220,7 @@ public struct PaymentStore: Sendable {
         let older = try await connection.query(
             """
             SELECT CASE WHEN reason_code IS NULL OR reason_code = 'storage_error' OR source_digest = \(digest) THEN NULL
-                        ELSE \(OrderRejection.fingerprint(digest: "")) || source_digest END
+                        ELSE \(OrderRejection.fingerprintPrefix) || source_digest END
             FROM inbox WHERE order_id = \(orderID) AND disposition = 'rejected'
             ORDER BY source_digest = \(digest) DESC, received_at LIMIT 1
             """, logger: logger)

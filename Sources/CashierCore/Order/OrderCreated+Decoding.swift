@@ -9,7 +9,11 @@ public struct OrderRejection: Error, Sendable, Equatable {
     /// SHA-256 of its bytes), so only the same bytes again are a duplicate; never equal to a
     /// valid order's fingerprint (`OrderCreated.fingerprint`), so a valid event of that order
     /// is a conflict.
-    public static func fingerprint(digest: String) -> String { "invalid:\(digest)" }
+    public static func fingerprint(digest: String) -> String { fingerprintPrefix + digest }
+
+    /// What every such fingerprint starts with, followed by the digest (SQL builds it from an
+    /// inbox row's `source_digest`).
+    public static let fingerprintPrefix = "invalid:"
 }
 
 extension OrderCreated {

@@ -11,4 +11,12 @@ enum AttemptSQL {
          WHERE a_unsent.payment_id = \(paymentColumn) AND a_unsent.outcome = '\(ChannelOutcome.notSentKind)')
         """
     }
+
+    /// Whether the payment named by `paymentColumn` has an attempt still open: a call that may
+    /// have left, whose answer was never recorded.
+    static func hasOpenAttempt(of paymentColumn: String) -> String {
+        """
+        EXISTS (SELECT 1 FROM payment_attempts a_open WHERE a_open.payment_id = \(paymentColumn) AND a_open.finished_at IS NULL)
+        """
+    }
 }
