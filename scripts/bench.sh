@@ -22,6 +22,9 @@
 # how many orders took more than one channel call (0 wherever the channel never fails).
 # Sizes: BENCH_ORDERS (1, 2, 5), BENCH_LATENCY_ORDERS (3), BENCH_RETRY_ORDERS (4),
 # BENCH_DEMO_ORDERS (6).
+# BENCH_PROFILE=perf also samples the worker processes of each scenario with `perf record` and
+# prints where their CPU went (by library, then the top symbols, demangled). It costs a few
+# percent of CPU, so its scenarios' figures are not comparable with an unprofiled run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -88,14 +91,36 @@ stop_workers() {
 cpu_ticks() { local total=0; for pid in "${workers[@]}"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
 peak_rss() { local peak=0; for pid in "${workers[@]}"; do peak=$(( $(awk '/VmHWM/ {print $2}' "/proc/$pid/status") > peak ? $(awk '/VmHWM/ {print $2}' "/proc/$pid/status") : peak )); done; echo "$((peak / 1024)) MB"; }
 
+profiler=
+start_profile() {
+  [[ "${BENCH_PROFILE:-}" == perf ]] || return 0
+  command -v perf >/dev/null || { echo "BENCH_PROFILE=perf needs perf: apt-get install linux-perf" >&2; exit 2; }
+  local list; list=$(IFS=,; echo "${workers[*]}")
+  perf record -q -F 499 -g -p "$list" -o "$work/perf.data" >/dev/null 2>&1 &
+  profiler=$!
+}
+stop_profile() {
+  [[ -n "$profiler" ]] || return 0
+  kill -INT "$profiler" 2>/dev/null || true
+  wait "$profiler" 2>/dev/null || true
+  profiler=
+  # `|| true`: `head` closes the pipe early, which pipefail would count as a failure.
+  echo "-- where the worker CPU went (perf, share of samples):"
+  { perf report -i "$work/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^# Samples|^ +[0-9]' | head -n 9; } || true
+  { perf report -i "$work/perf.data" --no-children --sort symbol --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -n 30 \
+    | swift demangle --simplified | cut -c1-160; } || true
+}
+
 # run TITLE ORDERS PUBLISH-FLAGS…: publishes, waits for every result, adds a row to the table.
 run() {
   local title=$1 count=$2; shift 2
   echo
   echo "== $title"
   local before; before=$(cpu_ticks)
+  start_profile
   "$bin" publish --brokers "$brokers" --await-results --timeout-s 900 --decline-share 0.02 --count "$count" "$@" 2>/dev/null >"$work/run.out"
   local after; after=$(cpu_ticks)
+  stop_profile
   grep -E 'results|by status|retried|throughput|first calls|latency|duplicate' "$work/run.out"
   local rate first p50 p99 retried cpu
   rate=$(sed -n 's/^throughput *\([0-9]*\) orders\/s.*/\1/p' "$work/run.out")
