@@ -80,6 +80,13 @@ public struct PaymentStore: Sendable {
         let leaseSeconds = self.leaseSeconds
         let resume = PaymentLifecycle.resume
         return try await database.transaction { connection in
+            // The row lock first, in a statement of its own: a `send` of the caller's lost
+            // earlier try may hold it and commit an attempt row while we wait. Read Committed
+            // re-reads only the locked row after such a wait, and a subquery of that statement
+            // would still miss the new attempt (and open a second one, a burned attempt); the
+            // next statement's snapshot sees it.
+            try await connection.query(
+                "SELECT 1 FROM payments WHERE order_id = \(order.orderID) FOR UPDATE", logger: logger)
             let rows = try await connection.query(
                 """
                 SELECT o.fingerprint, p.payment_id, p.state, p.attempts, p.idempotency_key, p.channel_reference,

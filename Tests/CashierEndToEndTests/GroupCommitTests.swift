@@ -174,6 +174,43 @@ struct GroupCommitTests {
         }
     }
 
+    /// The record's next try arrives while its lost earlier `send` still holds the payment's row
+    /// and commits attempt 1 meanwhile. The accept waits on that lock and must see the attempt
+    /// committed during the wait: it reuses it for the call about to leave, or removes it when
+    /// no call follows now, and never opens a second one (invariant 7: no attempt without a call).
+    @Test func anAcceptWaitingOnItsOwnLostSendSeesTheAttemptItOpened() async throws {
+        try await withStore { store, db async throws in
+            for openOnRetry in [true, false] {
+                let order = order("send_raced_\(openOnRetry)")
+                let lease = store.newLease()
+                let index = openOnRetry ? 904 : 905
+                guard case .charge(let held) = try await store.accept(order, origin: origin(index), openAttempt: false, lease: lease) else {
+                    throw TestFailure("not accepted")
+                }
+                let again = try await db.withConnection { connection in
+                    // What the lost `send` does, held open: the row locked, attempt 1 written.
+                    try await connection.query("BEGIN", logger: Logger(label: "test"))
+                    try await connection.query(
+                        "UPDATE payments SET attempts = attempts + 1 WHERE payment_id = \(held.paymentID)", logger: Logger(label: "test"))
+                    try await connection.query(
+                        """
+                        INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker)
+                        VALUES (\(held.paymentID), 1, \(held.idempotencyKey), 'group-test')
+                        """, logger: Logger(label: "test"))
+                    async let again = store.accept(order, origin: origin(index), openAttempt: openOnRetry, lease: lease)
+                    try await Task.sleep(for: .milliseconds(300))
+                    try await connection.query("COMMIT", logger: Logger(label: "test"))
+                    return try await again
+                }
+                guard case .charge(let ticket) = again else { throw TestFailure("the same lease: \(again)") }
+                #expect(ticket.attemptOpen == openOnRetry && ticket.attempt == (openOnRetry ? 1 : 0), "\(ticket)")
+                let attempts = "SELECT count(*) FROM payment_attempts WHERE payment_id = '\(held.paymentID)'"
+                #expect(try await count(attempts, db) == (openOnRetry ? 1 : 0), "no attempt row without a call to come")
+                #expect(try await count("SELECT attempts FROM payments WHERE payment_id = '\(held.paymentID)'", db) == (openOnRetry ? 1 : 0))
+            }
+        }
+    }
+
     /// Another session holds one payment's row lock (an operator's open transaction). Outcomes
     /// of 40 payments, that one among them, are recorded at the same moment: the 39 others
     /// commit while the lock is still held (their batch skips the held row), and only the held
