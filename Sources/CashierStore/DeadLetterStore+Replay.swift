@@ -184,9 +184,11 @@ extension DeadLetterStore {
                         """, logger: logger)
                 }
                 applied = try await !rows.collect().isEmpty
+                // The letter names calls sent: a replay whose charge never left adds none.
+                let sent = outcome.kind == ChannelOutcome.notSentKind ? 0 : 1
                 try await connection.query(
                     """
-                    UPDATE dead_letters SET attempts = \(claim.attempts - claim.notSentAttempts + 1),
+                    UPDATE dead_letters SET attempts = \(claim.attempts - claim.notSentAttempts + sent),
                         reason_message = \("replay failed again: " + (outcome.reason.map { "\($0.code): \($0.message)" } ?? outcome.kind)),
                         updated_at = now()
                     WHERE id = \(claim.letterID)

@@ -326,7 +326,8 @@ struct DeadLetterOutboxTests {
     }
 
     /// Tries whose charge never left (`not_sent`) are no calls: a dead letter ends the payment's
-    /// wait without a call (a replay starts its own), and the letter names the calls sent.
+    /// wait without a call (a replay starts its own), and the letter names the calls sent. A
+    /// replay whose charge never left adds none to it; one the channel did not process adds one.
     @Test func aDeadLetterEndsTheWaitWithoutACallAndNamesTheCallsSent() async throws {
         try await withStore { store, db async throws in
             let logger = Logger(label: "test")
@@ -353,6 +354,21 @@ struct DeadLetterOutboxTests {
             #expect(try await count(
                 "SELECT count(*) FROM outbox WHERE kind = 'dlq' AND (payload::jsonb ->> 'attempts')::integer = 0 AND message_key = '\(order.orderID)'",
                 db) == 1)
+
+            let letters = DeadLetterStore(client: db, logger: logger)
+            let letterCalls = "SELECT attempts FROM dead_letters WHERE payment_id = '\(ticket.paymentID)'"
+            for (outcome, calls) in [(ChannelOutcome.notSent(Reason(code: "connect_failed", message: "refused")), 0),
+                                     (.notProcessed(Reason(code: "rate_limited", message: "429")), 1)] {
+                let id = try await count("SELECT id FROM dead_letters WHERE payment_id = '\(ticket.paymentID)'", db)
+                guard case .ready(let claim) = try await letters.beginReplay(Int64(id), actor: "op", reason: "test", lease: .seconds(30)),
+                      let sent = try await letters.replayAttempt(claim) else {
+                    throw TestFailure("the replay could not start")
+                }
+                try await letters.finishReplay(claim, .failedAgain(sent, outcome), detail: "failed again")
+                #expect(try await count(letterCalls, db) == calls, "after a replay that was \(outcome.kind)")
+                #expect(try await count(
+                    "SELECT count(*) FROM payments WHERE payment_id = '\(ticket.paymentID)' AND state = 'failed'", db) == 1)
+            }
         }
     }
 
