@@ -27,6 +27,9 @@
 # percent of CPU, so its scenarios' figures are not comparable with an unprofiled run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ "${BENCH_PROFILE:-}" == perf ]] && ! command -v perf >/dev/null; then
+  echo "BENCH_PROFILE=perf needs perf: apt-get install linux-perf" >&2; exit 2
+fi
 
 scripts/ensure-deps.sh
 swift build -c release 2>&1 | tail -n 1
@@ -94,7 +97,6 @@ peak_rss() { local peak=0; for pid in "${workers[@]}"; do peak=$(( $(awk '/VmHWM
 profiler=
 start_profile() {
   [[ "${BENCH_PROFILE:-}" == perf ]] || return 0
-  command -v perf >/dev/null || { echo "BENCH_PROFILE=perf needs perf: apt-get install linux-perf" >&2; exit 2; }
   local list; list=$(IFS=,; echo "${workers[*]}")
   perf record -q -F 499 -g -p "$list" -o "$work/perf.data" >/dev/null 2>&1 &
   profiler=$!
