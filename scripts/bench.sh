@@ -59,11 +59,14 @@ retry_flags=(--retry-base-ms 500 --retry-factor 2 --retry-max-ms 30000 --retry-m
 table="$work/table"
 workers=()
 
+stack=()
 start_stack() { # $1 = name, $2 = sandbox latency ms: a dev broker and a card sandbox
   "$bin" kafka-dev --partitions 12 >"$work/$1.broker" 2>/dev/null &
   pids+=($!)
+  stack=($!)
   "$bin" sandbox --port 0 --latency-ms "$2" >"$work/$1.sandbox" 2>/dev/null &
   pids+=($!)
+  stack+=($!)
   for _ in $(seq 1 100); do
     grep -q '^bootstrap=' "$work/$1.broker" 2>/dev/null && grep -q '^sandbox=' "$work/$1.sandbox" 2>/dev/null && break
     sleep 0.1
@@ -94,6 +97,20 @@ stop_workers() {
 cpu_ticks() { local total=0; for pid in "${workers[@]}"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
 peak_rss() { local peak=0; for pid in "${workers[@]}"; do peak=$(( $(awk '/VmHWM/ {print $2}' "/proc/$pid/status") > peak ? $(awk '/VmHWM/ {print $2}' "/proc/$pid/status") : peak )); done; echo "$((peak / 1024)) MB"; }
 
+# Where the whole machine's CPU went, in clock ticks: "busy postgres stack". Postgres counts the
+# postmaster, its live backends and the reaped ones (cutime/cstime); the stack is the dev broker
+# and the sandbox. Whatever is left (the publisher, the OS) is busy minus those and the workers.
+ticks_of() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+machine_ticks() {
+  local busy postmaster pg=0 st=0 pid
+  busy=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat)
+  postmaster=$(head -n 1 "$pgdir/data/postmaster.pid")
+  pg=$(ticks_of "$postmaster")
+  for pid in $(pgrep -P "$postmaster"); do pg=$((pg + $(ticks_of "$pid"))); done
+  for pid in "${stack[@]}"; do st=$((st + $(ticks_of "$pid"))); done
+  echo "$busy $pg $st"
+}
+
 profiler=
 start_profile() {
   [[ "${BENCH_PROFILE:-}" == perf ]] || return 0
@@ -119,9 +136,11 @@ run() {
   echo
   echo "== $title"
   local before; before=$(cpu_ticks)
+  local machine_before; machine_before=$(machine_ticks)
   start_profile
   "$bin" publish --brokers "$brokers" --await-results --timeout-s 900 --decline-share 0.02 --count "$count" "$@" 2>/dev/null >"$work/run.out"
   local after; after=$(cpu_ticks)
+  local machine_after; machine_after=$(machine_ticks)
   stop_profile
   grep -E 'results|by status|retried|throughput|first calls|latency|duplicate' "$work/run.out"
   local rate first p50 p99 retried cpu
@@ -132,6 +151,12 @@ run() {
   retried=$(sed -n 's/^retried *\([0-9]*\) orders.*/\1/p' "$work/run.out")
   cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$count" 'BEGIN {printf "%.3f", t / hz * 1000 / n}')
   echo "worker CPU ${cpu} ms/order · worker peak RSS $(peak_rss)"
+  # A run that has only the workers (scenario 6, `cashier dev`) shows its stack in the workers.
+  echo "$machine_before $machine_after" | awk -v w=$((after - before)) -v hz="$hz" -v n="$count" '{
+    busy = $4 - $1; pg = $5 - $2; st = $6 - $3; rest = busy - pg - st - w
+    f = 1000 / hz / n
+    printf "machine CPU per order: all %.3f ms = worker %.3f + postgres %.3f + broker and sandbox %.3f + publisher and the rest %.3f\n",
+      busy * f, w * f, pg * f, st * f, rest * f }'
   printf '| %-52s | %8s | %8s | %8s | %7s | %7s | %8s | %7s | %6s |\n' "$title" "$count" "$rate" "${first:--}" "$p50" "$p99" "$cpu" "$(peak_rss)" "$retried" >>"$table"
 }
 
@@ -229,6 +254,7 @@ if wanted 6; then
   # retry worker and notify server in one process, so its CPU and memory include all of them.
   # The sandbox's card search has no lag, so, as in `make demo`, a card 'no charge' found by
   # search is believed after 2 s (production keeps 60 s).
+  stack=()
   CASHIER_LOOKUP_SEARCH_LAG_MS=2000 "$bin" dev --port 0 --bootstrap-file "$work/dev.bootstrap" --retry-base-ms 200 --retry-max-ms 2000 --retry-max-attempts 4 \
     >"$work/dev.out" 2>"$work/dev.worker.log" &
   workers+=($!)
