@@ -17,6 +17,13 @@ extension PaymentStore {
         let logger = self.logger
         let reference = StorableText.of(reference)
         return try await database.transaction { connection -> LearnedSuccess in
+            // The row lock first, in a statement of its own: after waiting on a writer that
+            // closes a try as not sent, a locking statement re-reads only the payment row, and
+            // its count of not-sent tries would still miss that one (Read Committed).
+            try await connection.query(
+                """
+                SELECT 1 FROM payments WHERE idempotency_key = \(idempotencyKey) AND channel = \(channel.rawValue) FOR UPDATE
+                """, logger: logger)
             let rows = try await connection.query(
                 """
                 SELECT p.payment_id, p.state,
@@ -25,7 +32,6 @@ extension PaymentStore {
                        o.order_id, p.amount, p.currency, p.traceparent, o.payment_method
                 FROM payments p JOIN orders o USING (order_id)
                 WHERE p.idempotency_key = \(idempotencyKey) AND p.channel = \(channel.rawValue)
-                FOR UPDATE OF p
                 """, logger: logger)
             var found: (String, String, Int, String, Int64, String, String?, String)? = nil
             for try await row in rows.decode((String, String, Int, String, Int64, String, String?, String).self) { found = row }

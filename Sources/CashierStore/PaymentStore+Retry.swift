@@ -43,45 +43,60 @@ extension PaymentStore {
     private func claimDue(_ transition: PaymentTransition, limit: Int) async throws -> [PaymentTicket] {
         guard limit > 0 else { return [] }
         let prefix = newLease()
-        let rows = try await database.rows(
-            """
-            WITH due AS (
+        let (worker, leaseSeconds, logger) = (self.worker, self.leaseSeconds, self.logger)
+        let rows = try await database.transaction { connection -> [PostgresRow] in
+            // The rows first, in a statement of their own. A row whose newer version committed
+            // after this statement's snapshot (a replay's end, say) is locked at that version,
+            // but any subquery of the same statement would still read the attempts as they were
+            // before it: a call just answered would look open, its settle window already past.
+            // The next statement's snapshot sees every commit made before these locks.
+            let due = try await connection.query(
+                """
                 SELECT payment_id FROM payments
                 WHERE state = ANY(\(transition.fromNames)::text[]) AND retry_due_at <= now()
                   AND (lease_until IS NULL OR lease_until < now())
                 ORDER BY retry_due_at
                 LIMIT \(limit)
                 FOR UPDATE SKIP LOCKED
-            ), claimed AS (
-                UPDATE payments p
-                SET state = \(transition.toName), updated_at = now(), leased_by = \(worker),
-                    lease_token = \(prefix) || ':' || p.payment_id,
-                    lease_until = now() + make_interval(secs => \(leaseSeconds)),
-                    -- An open attempt is closed as interrupted below: its call may have left,
-                    -- so the wait without a call that started before it is over.
-                    unsent_since = CASE WHEN \(unescaped: AttemptSQL.hasOpenAttempt(of: "p.payment_id")) THEN NULL ELSE p.unsent_since END
-                FROM due WHERE p.payment_id = due.payment_id
-                RETURNING p.payment_id, p.order_id, p.attempts, p.idempotency_key, p.traceparent, p.lease_token,
-                          p.channel_reference, p.lookups, (extract(epoch FROM p.unknown_since) * 1000)::bigint AS unknown_since_ms,
-                          (extract(epoch FROM now() - p.unsent_since) * 1000)::bigint AS unsent_for_ms
-            ), interrupted AS (
-                UPDATE payment_attempts a SET finished_at = now(), outcome = 'interrupted'
-                FROM claimed c WHERE a.payment_id = c.payment_id AND a.finished_at IS NULL
-            )
-            SELECT c.payment_id, c.attempts, c.idempotency_key, c.traceparent, c.lease_token, c.channel_reference, c.lookups, c.unknown_since_ms,
-                   (extract(epoch FROM now() - coalesce(last.finished_at, last.started_at)) * 1000)::bigint AS last_call_age_ms, last.error_code, last.error_message,
-                   (SELECT count(*)::integer FROM payment_attempts a
-                    WHERE a.payment_id = c.payment_id AND (a.outcome = 'interrupted' OR a.finished_at IS NULL)) AS interrupted,
-                   o.event_id, o.order_id, o.user_id, o.item_id, o.price, o.currency, o.discount, o.channel,
-                   o.payment_method, o.created_at, c.unsent_for_ms,
-                   \(unescaped: AttemptSQL.notSentCount(of: "c.payment_id")) AS not_sent
-            FROM claimed c JOIN orders o USING (order_id)
-            LEFT JOIN LATERAL (
-                SELECT a.started_at, a.finished_at, a.error_code, a.error_message FROM payment_attempts a
-                WHERE a.payment_id = c.payment_id AND a.outcome IS DISTINCT FROM \(ChannelOutcome.notSentKind)
-                ORDER BY a.attempt_no DESC LIMIT 1
-            ) last ON true
-            """)
+                """, logger: logger
+            ).collect().map { try $0.decode(String.self) }
+            guard !due.isEmpty else { return [] }
+            return try await connection.query(
+                """
+                WITH due AS (
+                    SELECT unnest(\(due)::text[]) AS payment_id
+                ), claimed AS (
+                    UPDATE payments p
+                    SET state = \(transition.toName), updated_at = now(), leased_by = \(worker),
+                        lease_token = \(prefix) || ':' || p.payment_id,
+                        lease_until = now() + make_interval(secs => \(leaseSeconds)),
+                        -- An open attempt is closed as interrupted below: its call may have left,
+                        -- so the wait without a call that started before it is over.
+                        unsent_since = CASE WHEN \(unescaped: AttemptSQL.hasOpenAttempt(of: "p.payment_id")) THEN NULL ELSE p.unsent_since END
+                    FROM due WHERE p.payment_id = due.payment_id AND p.state = ANY(\(transition.fromNames)::text[])
+                    RETURNING p.payment_id, p.order_id, p.attempts, p.idempotency_key, p.traceparent, p.lease_token,
+                              p.channel_reference, p.lookups, (extract(epoch FROM p.unknown_since) * 1000)::bigint AS unknown_since_ms,
+                              (extract(epoch FROM now() - p.unsent_since) * 1000)::bigint AS unsent_for_ms
+                ), interrupted AS (
+                    UPDATE payment_attempts a SET finished_at = now(), outcome = 'interrupted'
+                    FROM claimed c WHERE a.payment_id = c.payment_id AND a.finished_at IS NULL
+                )
+                SELECT c.payment_id, c.attempts, c.idempotency_key, c.traceparent, c.lease_token, c.channel_reference, c.lookups, c.unknown_since_ms,
+                       (extract(epoch FROM now() - coalesce(last.finished_at, last.started_at)) * 1000)::bigint AS last_call_age_ms, last.error_code, last.error_message,
+                       (SELECT count(*)::integer FROM payment_attempts a
+                        WHERE a.payment_id = c.payment_id AND (a.outcome = 'interrupted' OR a.finished_at IS NULL)) AS interrupted,
+                       o.event_id, o.order_id, o.user_id, o.item_id, o.price, o.currency, o.discount, o.channel,
+                       o.payment_method, o.created_at, c.unsent_for_ms,
+                       \(unescaped: AttemptSQL.notSentCount(of: "c.payment_id")) AS not_sent
+                FROM claimed c JOIN orders o USING (order_id)
+                LEFT JOIN LATERAL (
+                    SELECT a.started_at, a.finished_at, a.error_code, a.error_message FROM payment_attempts a
+                    WHERE a.payment_id = c.payment_id AND a.outcome IS DISTINCT FROM \(ChannelOutcome.notSentKind)
+                    ORDER BY a.attempt_no DESC LIMIT 1
+                ) last ON true
+                """, logger: logger
+            ).collect()
+        }
         // The last call's age counts from its answer (its start when it has none): an Alipay or
         // WeChat Pay repeat queries first and sends its charge up to a channel timeout after the
         // attempt opened, so the settle window must not start before the charge itself did.

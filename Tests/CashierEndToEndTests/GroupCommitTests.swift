@@ -211,6 +211,117 @@ struct GroupCommitTests {
         }
     }
 
+    /// A success learned (a notification) while another writer holds the payment and closes its
+    /// second try as not sent: the result names one call, not two. Under Read Committed a
+    /// statement that waited for the row lock re-reads only the payment row, so the count of
+    /// not-sent tries must come from a statement that starts after the lock is held.
+    @Test func aSuccessLearnedWhileATryClosesAsNotSentCountsOnlyTheCallSent() async throws {
+        try await withStore { store, db async throws in
+            let order = order("learned_raced")
+            guard case .charge(let held) = try await store.accept(order, origin: origin(906), openAttempt: true) else {
+                throw TestFailure("not accepted")
+            }
+            let logger = Logger(label: "test")
+            // Attempt 1 was sent and answered 503; attempt 2 is open, its charge about to fail to leave.
+            try await db.query(
+                """
+                UPDATE payment_attempts SET finished_at = now(), outcome = 'retryable', error_code = 'channel_unavailable'
+                WHERE payment_id = \(held.paymentID) AND attempt_no = 1
+                """, logger: logger)
+            try await db.query(
+                """
+                INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker)
+                VALUES (\(held.paymentID), 2, \(held.idempotencyKey), 'group-test')
+                """, logger: logger)
+            try await db.query("UPDATE payments SET attempts = 2 WHERE payment_id = \(held.paymentID)", logger: logger)
+            let learned = try await db.withConnection { connection in
+                // The writer that closes attempt 2 as not sent, held open with the row locked.
+                try await connection.query("BEGIN", logger: logger)
+                try await connection.query("UPDATE payments SET updated_at = now() WHERE payment_id = \(held.paymentID)", logger: logger)
+                try await connection.query(
+                    """
+                    UPDATE payment_attempts SET finished_at = now(), outcome = \(ChannelOutcome.notSentKind)
+                    WHERE payment_id = \(held.paymentID) AND attempt_no = 2
+                    """, logger: logger)
+                async let learned = store.learnSuccess(
+                    idempotencyKey: held.idempotencyKey, channel: .card, reference: "ch_learned", occurredAt: "2026-12-06T10:00:00.000Z",
+                    learnedBy: "the card notification")
+                try await Task.sleep(for: .milliseconds(300))
+                try await connection.query("COMMIT", logger: logger)
+                return try await learned
+            }
+            #expect(learned == .settled(orderID: order.orderID))
+            let named = "SELECT (payload::jsonb ->> 'attempts')::integer FROM outbox WHERE message_key = '\(order.orderID)' AND kind = 'result'"
+            #expect(try await count(named, db) == 1, "the result names the one call sent")
+        }
+    }
+
+    /// A lookup claim whose snapshot predates a replay's end: the claim locks the payment at
+    /// the version the replay committed (due now, no lease), and what it reads of the attempts
+    /// must be that version's too — the replay's call answered just now, with its error, not
+    /// a call still open since a minute ago whose settle window looks long past (invariant 6).
+    /// The claim is made slow to reach the payment by 20,000 earlier-due payments before it,
+    /// and the replay commits once the claim is running.
+    @Test func aLookupClaimSeesTheAnswerCommittedBeforeItLockedThePayment() async throws {
+        try await withStore(deadline: .seconds(60)) { store, db async throws in
+            let order = order("claim_raced")
+            guard case .charge(let held) = try await store.accept(order, origin: origin(907), openAttempt: true) else {
+                throw TestFailure("not accepted")
+            }
+            let logger = Logger(label: "test")
+            // A replay's call, sent a minute ago and still open; its lease has lapsed.
+            try await db.query(
+                """
+                UPDATE payments SET state = 'resolving', retry_due_at = now() - interval '1 second', lease_until = now() - interval '1 second',
+                                    unknown_since = now() - interval '1 minute'
+                WHERE payment_id = \(held.paymentID)
+                """, logger: logger)
+            try await db.query(
+                "UPDATE payment_attempts SET started_at = now() - interval '1 minute' WHERE payment_id = \(held.paymentID)", logger: logger)
+            try await db.query(
+                """
+                INSERT INTO orders (order_id, event_id, user_id, item_id, price, currency, discount, amount, channel, payment_method,
+                                    fingerprint, created_at, source_topic, source_partition, source_offset, source_digest)
+                SELECT o.order_id || '_' || g, o.event_id || '_' || g, user_id, item_id, price, currency, discount, amount, channel,
+                       payment_method, fingerprint, created_at, source_topic, source_partition, source_offset + g, source_digest || '_' || g
+                FROM orders o, generate_series(1, 20000) g WHERE o.order_id = \(order.orderID)
+                """, logger: logger)
+            try await db.query(
+                """
+                INSERT INTO payments (payment_id, order_id, state, amount, currency, channel, idempotency_key, attempts, retry_due_at)
+                SELECT p.payment_id || '_' || g, p.order_id || '_' || g, 'resolving', amount, currency, channel, p.idempotency_key || '_' || g,
+                       0, now() - interval '1 hour'
+                FROM payments p, generate_series(1, 20000) g WHERE p.payment_id = \(held.paymentID)
+                """, logger: logger)
+            let tickets = try await db.withConnection { connection in
+                // The replay's end, held open: its call answered "timeout", due for a lookup now.
+                try await connection.query("BEGIN", logger: logger)
+                try await connection.query(
+                    """
+                    UPDATE payments SET retry_due_at = now(), lease_token = NULL, lease_until = NULL, leased_by = NULL
+                    WHERE payment_id = \(held.paymentID)
+                    """, logger: logger)
+                try await connection.query(
+                    """
+                    UPDATE payment_attempts SET finished_at = now(), outcome = 'unknown', error_code = 'timeout', error_message = 'no answer in 2 s'
+                    WHERE payment_id = \(held.paymentID)
+                    """, logger: logger)
+                async let claimed = store.claimDueLookups(limit: 30000)
+                // Once the claim is running (its snapshot taken, locking the earlier payments), the replay commits.
+                let running = "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%SKIP LOCKED%' AND pid <> pg_backend_pid()"
+                var polls = 0
+                while try await count(running, db) == 0 && polls < 5000 { polls += 1; try await Task.sleep(for: .milliseconds(1)) }
+                try await connection.query("COMMIT", logger: logger)
+                return try await claimed
+            }
+            let ticket = try #require(tickets.first { $0.paymentID == held.paymentID }, "the payment was claimed")
+            #expect(ticket.lastCallError?.code == "timeout", "the call's answer is read: \(ticket)")
+            #expect(ticket.interruptedAttempts == 0, "the call was answered, not interrupted")
+            let now = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+            #expect(now - (ticket.lastCallMilliseconds ?? 0) < 20_000, "the settle window starts at the answer, just now")
+        }
+    }
+
     /// Another session holds one payment's row lock (an operator's open transaction). Outcomes
     /// of 40 payments, that one among them, are recorded at the same moment: the 39 others
     /// commit while the lock is still held (their batch skips the held row), and only the held
