@@ -184,20 +184,27 @@ extension DeadLetterStore {
                         """, logger: logger)
                 }
                 applied = try await !rows.collect().isEmpty
-                // The letter names calls sent: a replay whose charge never left adds none.
-                let sent = outcome.kind == ChannelOutcome.notSentKind ? 0 : 1
                 try await connection.query(
                     """
-                    UPDATE dead_letters SET attempts = \(claim.attempts - claim.notSentAttempts + sent),
-                        reason_message = \("replay failed again: " + (outcome.reason.map { "\($0.code): \($0.message)" } ?? outcome.kind)),
+                    UPDATE dead_letters
+                    SET reason_message = \("replay failed again: " + (outcome.reason.map { "\($0.code): \($0.message)" } ?? outcome.kind)),
                         updated_at = now()
-                    WHERE id = \(claim.letterID)
+                    WHERE id = \(claim.letterID) AND \(applied)
                     """, logger: logger)
             case .unconfirmed:
                 break
             }
             switch finish {
             case .settled(let ticket, let outcome, _), .failedAgain(let ticket, let outcome):
+                // The letter names the calls sent, the replay's own among them unless its charge
+                // never left. A replay whose lease was taken over leaves the letter to the new
+                // holder, which may have made calls since.
+                let sent = outcome.kind == ChannelOutcome.notSentKind ? 0 : 1
+                try await connection.query(
+                    """
+                    UPDATE dead_letters SET attempts = \(claim.attempts - claim.notSentAttempts + sent), updated_at = now()
+                    WHERE id = \(claim.letterID) AND \(applied)
+                    """, logger: logger)
                 try await connection.query(
                     """
                     UPDATE payment_attempts

@@ -369,6 +369,27 @@ struct DeadLetterOutboxTests {
                 #expect(try await count(
                     "SELECT count(*) FROM payments WHERE payment_id = '\(ticket.paymentID)' AND state = 'failed'", db) == 1)
             }
+            // A replay whose lease was taken over while its call failed leaves the letter to the
+            // new holder; one that ends declined counts its call as it closes the letter.
+            let id = Int64(try await count("SELECT id FROM dead_letters WHERE payment_id = '\(ticket.paymentID)'", db))
+            guard case .ready(let overtaken) = try await letters.beginReplay(id, actor: "op", reason: "test", lease: .seconds(30)),
+                  let overtakenCall = try await letters.replayAttempt(overtaken) else {
+                throw TestFailure("the replay could not start")
+            }
+            try await db.query("UPDATE payments SET lease_token = 'another holder' WHERE payment_id = \(ticket.paymentID)", logger: logger)
+            try await letters.finishReplay(overtaken, .failedAgain(overtakenCall, .retryable(Reason(code: "http_503", message: "503"))), detail: "lost")
+            #expect(try await count(letterCalls, db) == 1, "a replay that lost its lease leaves the letter's calls alone")
+            try await db.query(
+                "UPDATE payments SET state = 'failed', lease_token = NULL, lease_until = NULL WHERE payment_id = \(ticket.paymentID)", logger: logger)
+            guard case .ready(let declining) = try await letters.beginReplay(id, actor: "op", reason: "test", lease: .seconds(30)),
+                  let declinedCall = try await letters.replayAttempt(declining) else {
+                throw TestFailure("the replay could not start")
+            }
+            let declined = ChannelOutcome.declined(Reason(code: "card_declined", message: "insufficient funds"))
+            try await letters.finishReplay(declining, .settled(declinedCall, declined, result: nil), detail: "declined")
+            #expect(try await count(
+                "SELECT count(*) FROM dead_letters WHERE payment_id = '\(ticket.paymentID)' AND status = 'replayed' AND attempts = 3",
+                db) == 1, "the closed letter names the three calls sent (not_processed, 503, declined), not the three that never left")
         }
     }
 
