@@ -32,7 +32,14 @@ if [[ "${BENCH_PROFILE:-}" == perf ]] && ! command -v perf >/dev/null; then
 fi
 
 scripts/ensure-deps.sh
-swift build -c release 2>&1 | tail -n 1
+build_log=$(mktemp /tmp/cashier-bench-build.XXXXXX)
+if ! swift build -c release >"$build_log" 2>&1; then
+  grep -E "error:" -A 3 "$build_log" >&2 || tail -n 20 "$build_log" >&2
+  echo "bench: the release build failed (full log: $build_log)" >&2
+  exit 1
+fi
+tail -n 1 "$build_log"
+rm -f "$build_log"
 bin=.build/release/cashier
 orders=${BENCH_ORDERS:-50000}
 latency_orders=${BENCH_LATENCY_ORDERS:-20000}
