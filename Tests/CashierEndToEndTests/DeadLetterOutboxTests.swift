@@ -208,7 +208,7 @@ struct DeadLetterOutboxTests {
                 INSERT INTO inbox (source_topic, source_partition, source_offset, source_digest, order_id, disposition, reason_code, reason_message)
                 VALUES ('orders.created', 0, 1, 'd1', \(order.orderID), 'rejected', 'invalid_price', 'x')
                 """, logger: logger)
-            #expect(try await Migrator(client: db, logger: logger).migrate() == [9])
+            #expect(try await Migrator(client: db, logger: logger).migrate() == Array(9...Migrator.latestVersion))
             #expect(try await count("SELECT count(*) FROM order_fates WHERE fingerprint = 'invalid:d1'", db) == 1)
             #expect(try await store.accept(order, origin: origin(2), openAttempt: true) == .conflict)
             #expect(try await count("SELECT count(*) FROM payments", db) == 0)
@@ -279,7 +279,7 @@ struct DeadLetterOutboxTests {
                     logger: logger)
             }
             try await db.query("DELETE FROM schema_migrations WHERE version >= 7", logger: logger)
-            #expect(try await Migrator(client: db, logger: logger).migrate() == [7, 8, 9])
+            #expect(try await Migrator(client: db, logger: logger).migrate() == Array(7...Migrator.latestVersion))
             #expect(try await count("SELECT count(*) FROM order_fates WHERE fate = 'rejected'", db) == 2)
             for (number, order) in [(4, inInbox), (5, inOutbox)] {
                 var again = order

@@ -242,5 +242,14 @@ enum Migrations {
             ON CONFLICT (order_id) DO NOTHING
             """,
         ]),
+        Step(version: 10, name: "inbox rejections by order", statements: [
+            // Every accept asks whether an order id has an inbox-only rejection (a pod of an
+            // earlier release). There are few or none; this index holds only those, so the
+            // batch accept probes it rather than hashing the whole inbox, which it did on every
+            // batch before statistics existed (measured: 1,619 scans, 25.7 million rows read
+            // for 50,000 orders). It is small, so building it takes the inbox's write lock only
+            // for one read of the table.
+            "CREATE INDEX IF NOT EXISTS inbox_rejected ON inbox (order_id) WHERE disposition = 'rejected'",
+        ]),
     ]
 }
