@@ -116,7 +116,7 @@ extension DeadLetterStore {
             var applied = true
             var lostSuccess: String? = nil
             switch finish {
-            case .foundPaid(let reference, let result), .settled(_, .succeeded(let reference), let result?):
+            case .foundPaid(let reference, let result), .charged(_, let reference, let result):
                 let transition = PaymentLifecycle.replaySucceed
                 let rows = try await connection.query(
                     """
@@ -144,14 +144,14 @@ extension DeadLetterStore {
                     RETURNING payment_id
                     """, logger: logger)
                 applied = try await !rows.collect().isEmpty
-            case .settled(let ticket, let outcome, _):
+            case .declined(let ticket, let reason):
                 // A decline after all: back to `failed` (the replay's call had made it
                 // `resolving`); the order's `failed` result stands; the reason is updated.
                 let transition = PaymentLifecycle.replayNotCharged
                 let rows = try await connection.query(
                     """
-                    UPDATE payments SET state = \(transition.toName), reason_code = \(outcome.reason?.code),
-                                        reason_message = \(outcome.reason?.message), retry_due_at = NULL, unknown_since = NULL, lookups = 0,
+                    UPDATE payments SET state = \(transition.toName), reason_code = \(reason.code),
+                                        reason_message = \(reason.message), retry_due_at = NULL, unknown_since = NULL, lookups = 0,
                                         updated_at = now()
                     WHERE payment_id = \(claim.paymentID) AND state = ANY(\(transition.fromNames)::text[]) AND lease_token = \(claim.lease)
                       AND attempts = \(ticket.attempt)
@@ -194,8 +194,7 @@ extension DeadLetterStore {
             case .unconfirmed:
                 break
             }
-            switch finish {
-            case .settled(let ticket, let outcome, _), .failedAgain(let ticket, let outcome):
+            if let (ticket, outcome) = finish.call {
                 // The letter names the calls sent, the replay's own among them unless its charge
                 // never left. A replay whose lease was taken over leaves the letter to the new
                 // holder, which may have made calls since.
@@ -212,12 +211,10 @@ extension DeadLetterStore {
                         error_code = \(outcome.reason?.code), error_message = \(outcome.reason?.message)
                     WHERE payment_id = \(ticket.paymentID) AND attempt_no = \(ticket.attempt)
                     """, logger: logger)
-            case .foundPaid, .unconfirmed, .requeued:
-                break
             }
             let closesLetter = applied && {
                 switch finish {
-                case .foundPaid, .settled, .requeued: true
+                case .foundPaid, .charged, .declined, .requeued: true
                 case .failedAgain, .unconfirmed: false
                 }
             }()

@@ -120,8 +120,11 @@ public enum ReplayStart: Sendable, Equatable {
 public enum ReplayFinish: Sendable, Equatable {
     /// The channel already held a successful charge: settled without a new call.
     case foundPaid(reference: String, result: ResultEvent)
-    /// The replay's call answered for good (succeeded or declined).
-    case settled(PaymentTicket, ChannelOutcome, result: ResultEvent?)
+    /// The replay's call charged: the payment succeeds and `result` is published. (A success
+    /// always carries its result, so no success can be taken for a decline.)
+    case charged(PaymentTicket, reference: String, result: ResultEvent)
+    /// The replay's call was declined for good: the order's `failed` result stands.
+    case declined(PaymentTicket, Reason)
     /// The replay's call failed again (retryable or unknown): the dead letter stays open.
     case failedAgain(PaymentTicket, ChannelOutcome)
     /// The channel could not say whether the payment happened: nothing was charged.
@@ -129,12 +132,22 @@ public enum ReplayFinish: Sendable, Equatable {
     /// A parked unknown outcome turned out not charged: back on the retry schedule.
     case requeued
 
+    /// The replay's own call and what the channel answered, when it made one.
+    var call: (ticket: PaymentTicket, outcome: ChannelOutcome)? {
+        switch self {
+        case .charged(let ticket, let reference, _): (ticket, .succeeded(reference: reference))
+        case .declined(let ticket, let reason): (ticket, .declined(reason))
+        case .failedAgain(let ticket, let outcome): (ticket, outcome)
+        case .foundPaid, .unconfirmed, .requeued: nil
+        }
+    }
+
     /// The audit row's outcome word.
     public var word: String {
         switch self {
         case .foundPaid: "found_paid"
-        case .settled(_, .succeeded, _): "charged"
-        case .settled: "declined"
+        case .charged: "charged"
+        case .declined: "declined"
         case .failedAgain: "failed_again"
         case .unconfirmed: "not_confirmed"
         case .requeued: "requeued"

@@ -385,8 +385,7 @@ struct DeadLetterOutboxTests {
                   let declinedCall = try await letters.replayAttempt(declining) else {
                 throw TestFailure("the replay could not start")
             }
-            let declined = ChannelOutcome.declined(Reason(code: "card_declined", message: "insufficient funds"))
-            try await letters.finishReplay(declining, .settled(declinedCall, declined, result: nil), detail: "declined")
+            try await letters.finishReplay(declining, .declined(declinedCall, Reason(code: "card_declined", message: "insufficient funds")), detail: "declined")
             #expect(try await count(
                 "SELECT count(*) FROM dead_letters WHERE payment_id = '\(ticket.paymentID)' AND status = 'replayed' AND attempts = 3",
                 db) == 1, "the closed letter names the three calls sent (not_processed, 503, declined), not the three that never left")

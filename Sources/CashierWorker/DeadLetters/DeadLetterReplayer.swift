@@ -102,11 +102,11 @@ public struct DeadLetterReplayer: Sendable {
         case .succeeded(let reference):
             let result = PaymentCharger.result(ticket, status: .succeeded, reference: reference, reason: nil)
             let detail = "charged \(reference) with idempotency key \(ticket.idempotencyKey) (attempt \(ticket.attempt))"
-            try await store.finishReplay(claim, .settled(ticket, outcome, result: result), detail: detail)
+            try await store.finishReplay(claim, .charged(ticket, reference: reference, result: result), detail: detail)
             return report(letter, .charged, detail)
         case .declined(let reason):
             let detail = "declined by the channel (\(reason.code): \(reason.message)); the order stays failed"
-            try await store.finishReplay(claim, .settled(ticket, outcome, result: nil), detail: detail)
+            try await store.finishReplay(claim, .declined(ticket, reason), detail: detail)
             return report(letter, .declined, detail)
         case .notProcessed(let reason), .notSent(let reason), .retryable(let reason), .unknown(let reason, _):
             // Only a call the channel did not process (or that never left) leaves the payment
