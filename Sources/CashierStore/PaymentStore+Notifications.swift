@@ -90,7 +90,9 @@ extension PaymentStore {
                     WHERE payment_id = \(paymentID) AND state = ANY(\(transition.fromNames)::text[])
                     RETURNING payment_id
                 ), letters AS (
-                    UPDATE dead_letters SET status = 'replayed', updated_at = now()
+                    -- The letter names the calls sent up to now: a replay that lost its lease
+                    -- during its call left the count to whoever settles the payment.
+                    UPDATE dead_letters SET status = 'replayed', attempts = \(attempts), updated_at = now()
                     WHERE payment_id = \(paymentID) AND status = 'open' AND EXISTS (SELECT 1 FROM paid)
                     RETURNING id
                 ), audited AS (

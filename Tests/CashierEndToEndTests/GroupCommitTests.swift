@@ -372,23 +372,12 @@ struct GroupCommitTests {
 
     /// A parked payment (dead letter `outcome_unknown`) put back on the lookup schedule (as a
     /// replay whose call answered unknown does) is found paid by the next lookup: its dead
-    /// letter is closed with it, and the audit trail says a lookup did it.
+    /// letter is closed with it, and the audit trail says a lookup did it. The letter names the
+    /// calls sent by then, those of a replay that lost its lease during its call among them.
     @Test func aLookupThatFindsTheChargeClosesThePaymentsDeadLetters() async throws {
         try await withStore { store, db async throws in
-            guard case .charge(let held) = try await store.accept(order("parked"), origin: origin(904), openAttempt: true) else {
-                throw TestFailure("not accepted")
-            }
-            let timeout = Reason(code: "timeout", message: "no answer")
-            #expect(try await store.move(held, PaymentChange(PaymentLifecycle.lookUp, outcome: .unknown(timeout), reason: timeout, dueAtMilliseconds: 0)))
-            guard let looking = try await store.claimDueLookups(limit: 10).first(where: { $0.paymentID == held.paymentID }) else {
-                throw TestFailure("no lookup due")
-            }
-            let letter = Reason(code: "outcome_unknown", message: "still unknown")
-            #expect(try await store.move(looking, PaymentChange(PaymentLifecycle.park, reason: timeout, deadLetter: letter)))
+            let held = try await parkedWithAReplaysCalls(order("parked"), at: 904, store, db)
             let open = "SELECT count(*) FROM dead_letters WHERE payment_id = '\(held.paymentID)' AND status = 'open'"
-            #expect(try await count(open, db) == 1)
-
-            try await db.query("UPDATE payments SET retry_due_at = now() WHERE payment_id = \(held.paymentID)", logger: Logger(label: "test"))
             guard let again = try await store.claimDueLookups(limit: 10).first(where: { $0.paymentID == held.paymentID }) else {
                 throw TestFailure("no lookup due after the replay")
             }
@@ -400,7 +389,45 @@ struct GroupCommitTests {
                 SELECT count(*) FROM dead_letter_actions a JOIN dead_letters d ON d.id = a.dead_letter_id
                 WHERE d.payment_id = '\(held.paymentID)' AND a.action = 'lookup' AND a.outcome = 'found_paid'
                 """, db) == 1)
+            #expect(try await count(
+                "SELECT attempts FROM dead_letters WHERE payment_id = '\(held.paymentID)' AND status = 'replayed'", db) == 2,
+                "the first call and the replay's 503 (its refused retry never left)")
+
+            // A notification of the charge closes such a letter with the same count.
+            let notified = try await parkedWithAReplaysCalls(order("parked_notified"), at: 905, store, db)
+            #expect(try await store.learnSuccess(
+                idempotencyKey: notified.idempotencyKey, channel: notified.order.channel, reference: "ch_notified",
+                occurredAt: "2026-01-01T00:00:00Z", learnedBy: "a test notification") == .settled(orderID: notified.order.orderID))
+            #expect(try await count(
+                "SELECT attempts FROM dead_letters WHERE payment_id = '\(notified.paymentID)' AND status = 'replayed'", db) == 2)
         }
+    }
+
+    /// A payment parked with an `outcome_unknown` letter after one call, then replayed: the
+    /// replay's call got a 503 and its retry never left (attempts 2 and 3), and the replay lost
+    /// its lease, so the letter still says one call. The payment is due for a lookup.
+    private func parkedWithAReplaysCalls(_ order: OrderCreated, at offset: Int, _ store: PaymentStore, _ db: PostgresClient) async throws -> PaymentTicket {
+        guard case .charge(let held) = try await store.accept(order, origin: origin(offset), openAttempt: true) else {
+            throw TestFailure("not accepted")
+        }
+        let timeout = Reason(code: "timeout", message: "no answer")
+        #expect(try await store.move(held, PaymentChange(PaymentLifecycle.lookUp, outcome: .unknown(timeout), reason: timeout, dueAtMilliseconds: 0)))
+        guard let looking = try await store.claimDueLookups(limit: 10).first(where: { $0.paymentID == held.paymentID }) else {
+            throw TestFailure("no lookup due")
+        }
+        let letter = Reason(code: "outcome_unknown", message: "still unknown")
+        #expect(try await store.move(looking, PaymentChange(PaymentLifecycle.park, reason: timeout, deadLetter: letter)))
+        #expect(try await count("SELECT count(*) FROM dead_letters WHERE payment_id = '\(held.paymentID)' AND status = 'open' AND attempts = 1", db) == 1)
+        let logger = Logger(label: "test")
+        try await db.query(
+            """
+            INSERT INTO payment_attempts (payment_id, attempt_no, idempotency_key, worker, finished_at, outcome)
+            VALUES (\(held.paymentID), 2, \(held.idempotencyKey), 'replay:op', now(), 'retryable'),
+                   (\(held.paymentID), 3, \(held.idempotencyKey), 'replay:op', now(), \(ChannelOutcome.notSentKind))
+            """, logger: logger)
+        try await db.query(
+            "UPDATE payments SET state = 'resolving', attempts = 3, retry_due_at = now() WHERE payment_id = \(held.paymentID)", logger: logger)
+        return held
     }
 
     @Test func theServerGivesUpOnAStatementBeforeTheClientDeadline() async throws {

@@ -126,7 +126,10 @@ extension PaymentStore {
     /// paid (an unknown outcome a replay put back on the lookup schedule), audited so.
     private static let closingLetters = """
         , letters AS (
-            UPDATE dead_letters d SET status = 'replayed', updated_at = now()
+            -- The letter names the calls sent up to now (a replay that lost its lease during its
+            -- call left the count to whoever settles the payment); a lookup is no call.
+            UPDATE dead_letters d SET status = 'replayed', updated_at = now(),
+                                      attempts = m.attempt - \(AttemptSQL.notSentCount(of: "d.payment_id"))
             FROM input i JOIN moved m ON m.payment_id = i.payment_id AND m.lease_token = i.lease_token AND m.attempt = i.attempt
             WHERE i.closes_letters AND d.order_id = i.order_id AND d.payment_id = i.payment_id AND d.status = 'open'
             RETURNING d.id, d.order_id, i.reference
