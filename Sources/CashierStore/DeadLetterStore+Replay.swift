@@ -110,6 +110,10 @@ extension DeadLetterStore {
     public func finishReplay(_ claim: ReplayClaim, _ finish: ReplayFinish, detail: String) async throws {
         let logger = self.logger
         let lostSuccess: String? = try await client.withTransaction(logger: logger) { connection -> String? in
+            // The payment's row lock first, held whether or not the replay still holds the
+            // payment: its attempt row is then closed in order with the other writers, which
+            // all lock the payment first (a lookup or a notification counting the calls sent).
+            try await connection.query("SELECT 1 FROM payments WHERE payment_id = \(claim.paymentID) FOR UPDATE", logger: logger)
             // Whether the replay's change of the payment went through (a replay whose lease was
             // taken over meanwhile changes nothing, and must not close the letter either; the
             // payment is then `resolving` in other hands, or settled).
@@ -210,6 +214,8 @@ extension DeadLetterStore {
                     SET finished_at = now(), outcome = \(outcome.kind), channel_reference = \(outcome.reference),
                         error_code = \(outcome.reason?.code), error_message = \(outcome.reason?.message)
                     WHERE payment_id = \(ticket.paymentID) AND attempt_no = \(ticket.attempt)
+                      -- An answer recorded meanwhile by the payment's new holder stands.
+                      AND (finished_at IS NULL OR outcome = 'interrupted')
                     """, logger: logger)
             }
             let closesLetter = applied && {

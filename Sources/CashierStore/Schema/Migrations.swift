@@ -247,8 +247,8 @@ enum Migrations {
             // earlier release). There are few or none; this index holds only those, so the
             // batch accept probes it rather than hashing the whole inbox, which it did on every
             // batch before statistics existed (measured: 1,619 scans, 25.7 million rows read
-            // for 50,000 orders). It is small, so building it takes the inbox's write lock only
-            // for one read of the table.
+            // for 50,000 orders). Building it blocks writes to the inbox (accepts, rejections)
+            // for one full read of the inbox: seconds on a large one (README, "Upgrading").
             "CREATE INDEX IF NOT EXISTS inbox_rejected ON inbox (order_id) WHERE disposition = 'rejected'",
         ]),
     ]
