@@ -173,8 +173,8 @@ run() {
     f = 1000 / hz / n
     printf "machine CPU per order: all %.3f ms = worker %.3f + postgres %.3f + broker and sandbox %.3f + publisher and the rest %.3f\n",
       busy * f, w * f, pg * f, st * f, rest * f }'
-  # Statistics reach these views within half a second (PGSTAT_MIN_INTERVAL); the run's last
-  # writes may be missing, which the per-order figures do not notice.
+  # Backends flush their statistics to these views about once a second; the run's last writes
+  # may be missing, which the per-order figures do not notice.
   echo "$pg_before $pg_after" | awk -v n="$count" '{
     printf "postgres per order: %.2f commits, %.1f rows read by sequential scans\n", ($3 - $1) / n, ($4 - $2) / n }'
   printf '| %-52s | %8s | %8s | %8s | %7s | %7s | %8s | %7s | %6s |\n' "$title" "$count" "$rate" "${first:--}" "$p50" "$p99" "$cpu" "$(peak_rss)" "$retried" >>"$table"
