@@ -107,8 +107,12 @@ extension DeadLetterStore {
     }
 
     /// Records how the replay ended, releases the payment and closes the audit row.
-    public func finishReplay(_ claim: ReplayClaim, _ finish: ReplayFinish, detail: String) async throws {
+    public func finishReplay(_ claim: ReplayClaim, _ proposed: ReplayFinish, detail proposedDetail: String) async throws {
         let logger = self.logger
+        // The channel's answer is echoed into the payment, its attempt, the letter and the audit
+        // row: a NUL in it would fail every statement, leaving the replay unrecorded.
+        let finish = proposed.storable
+        let detail = StorableText.of(proposedDetail)
         let lostSuccess: String? = try await client.withTransaction(logger: logger) { connection -> String? in
             // The payment's row lock first, held whether or not the replay still holds the
             // payment: its attempt row is then closed in order with the other writers, which

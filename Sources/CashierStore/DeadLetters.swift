@@ -132,6 +132,18 @@ public enum ReplayFinish: Sendable, Equatable {
     /// A parked unknown outcome turned out not charged: back on the retry schedule.
     case requeued
 
+    /// The same finish with every text from the channel made storable (a NUL escaped).
+    var storable: ReplayFinish {
+        switch self {
+        case .foundPaid(let reference, let result): .foundPaid(reference: StorableText.of(reference), result: result)
+        case .charged(let ticket, let reference, let result): .charged(ticket, reference: StorableText.of(reference), result: result)
+        case .declined(let ticket, let reason): .declined(ticket, StorableText.of(reason))
+        case .failedAgain(let ticket, let outcome): .failedAgain(ticket, StorableText.of(outcome))
+        case .unconfirmed(let reason): .unconfirmed(StorableText.of(reason))
+        case .requeued: .requeued
+        }
+    }
+
     /// The replay's own call and what the channel answered, when it made one.
     var call: (ticket: PaymentTicket, outcome: ChannelOutcome)? {
         switch self {

@@ -403,6 +403,60 @@ struct DeadLetterOutboxTests {
         }
     }
 
+    /// A NUL in a channel's answer (its reference, its message) never stops an outcome from being
+    /// recorded: not a worker's, not an operator's replay. Postgres refuses U+0000 in text, and an
+    /// unrecorded success would be looked up for ever while its money had moved.
+    @Test func aNULInAChannelsAnswerIsRecordedEscaped() async throws {
+        try await withStore { store, db async throws in
+            let logger = Logger(label: "test")
+            let order = self.order("nul_answer", price: 1500)
+            var ticket = try await acceptWithTwoTries(order, secondSent: true, store, db)
+            ticket.attempt = 2
+            ticket.notSentAttempts = 1
+            // The worker's last call: a 503 whose message holds a NUL; the payment fails (after a
+            // lookup that found no charge, in the real path) and is dead-lettered.
+            let reason = Reason(code: "retries_exhausted", message: "bad\u{0}gateway")
+            let failed = ResultEvent(
+                eventID: PaymentIdentity.resultEventID(paymentID: ticket.paymentID, status: "failed"), orderID: order.orderID,
+                paymentID: ticket.paymentID, status: .failed, amount: order.amount, currency: "CNY", channel: "card", channelReference: nil,
+                attempts: ticket.callsSent, reason: reason, occurredAt: "2026-12-02T10:00:00.000Z")
+            #expect(try await store.move(ticket, PaymentChange(
+                PaymentLifecycle.exhaust, outcome: .retryable(Reason(code: "http_503", message: "bad\u{0}gateway")), reason: reason,
+                result: failed, deadLetter: reason)))
+            #expect(try await count(
+                #"SELECT count(*) FROM payment_attempts WHERE payment_id = '\#(ticket.paymentID)' AND attempt_no = 2 AND error_message = 'bad\u0000gateway'"#,
+                db) == 1, "the worker's answer is recorded, its NUL escaped")
+
+            // Two replays: one whose call is refused with a NUL in its message, one that charges
+            // with a NUL in the charge's id.
+            let letters = DeadLetterStore(client: db, logger: logger)
+            let id = Int64(try await count("SELECT id FROM dead_letters WHERE payment_id = '\(ticket.paymentID)'", db))
+            guard case .ready(let first) = try await letters.beginReplay(id, actor: "op", reason: "test", lease: .seconds(30)),
+                  let firstCall = try await letters.replayAttempt(first) else {
+                throw TestFailure("the replay could not start")
+            }
+            try await letters.finishReplay(
+                first, .failedAgain(firstCall, .notProcessed(Reason(code: "rate_limited", message: "upstream\u{0}busy"))), detail: "again\u{0}")
+            #expect(try await count(
+                #"SELECT count(*) FROM dead_letters WHERE id = \#(id) AND status = 'open' AND strpos(reason_message, 'upstream\u0000busy') > 0"#,
+                db) == 1, "the failed replay is recorded on its letter")
+            guard case .ready(let second) = try await letters.beginReplay(id, actor: "op", reason: "test", lease: .seconds(30)),
+                  let secondCall = try await letters.replayAttempt(second) else {
+                throw TestFailure("the second replay could not start")
+            }
+            let succeeded = ResultEvent(
+                eventID: "res_\(run)_nul_replay", orderID: order.orderID,
+                paymentID: ticket.paymentID, status: .succeeded, amount: order.amount, currency: "CNY", channel: "card",
+                channelReference: "pi_\u{0}x", attempts: 3, reason: nil, occurredAt: "2026-12-02T10:00:05.000Z")
+            try await letters.finishReplay(second, .charged(secondCall, reference: "pi_\u{0}x", result: succeeded), detail: "charged")
+            #expect(try await count(
+                #"SELECT count(*) FROM payments WHERE payment_id = '\#(ticket.paymentID)' AND state = 'succeeded' AND channel_reference = 'pi_\u0000x'"#,
+                db) == 1, "the replay's charge is recorded, its reference escaped")
+            #expect(try await count(
+                "SELECT count(*) FROM dead_letters WHERE id = \(id) AND status = 'replayed'", db) == 1)
+        }
+    }
+
     /// A call interrupted before its answer was recorded may have left, so the wait without a
     /// call that began before it is over: the sweeper, a retry claim and a take-over each close
     /// the open attempt as interrupted and clear `unsent_since`. Kept, it would let the unsent
