@@ -202,4 +202,41 @@ struct RetryEndToEndTests {
         let deadLettered = pipeline.retryWorker.log.components(separatedBy: "unreadable retry message dead-lettered").count - 1
         #expect(deadLettered == 1, "read once, committed, never again")
     }
+
+    /// A Postgres outage longer than `max.poll.interval.ms` drops the retry intake from its group
+    /// while it retries a batch (it does not poll meanwhile). Once Postgres is back the intake
+    /// stores the batch, polls, rejoins, and reads on.
+    @Test func aRetryIntakeDroppedFromItsGroupByAnOutageRejoinsAndReadsOn() async throws {
+        let pipeline = try await Pipeline.shared()
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/throwaway-postgres.sh").path
+        let directory = try await Shell.run(["mktemp", "-d", "/tmp/cashier-intake-pg.XXXXXX"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let url = try await Shell.run([script, "start", directory]).trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { _ = try? Shell.runNow([script, "stop", directory]) }
+        let stage = try await Stage(databaseURL: url)
+        let retry = try await stage.retryWorker(arguments: ["--kafka-option", "max.poll.interval.ms=6000"])
+        func sendUnreadable(_ text: String) async throws -> String {
+            _ = try await stage.producer.send(OutgoingMessage(topic: "payments.retry", key: nil, value: Array(text.utf8)))
+            return text
+        }
+        _ = try await Shell.run([script, "pause", directory])
+        // Its dead letter needs Postgres: the intake retries the batch for the whole outage.
+        let during = try await sendUnreadable("unreadable during the outage")
+        try await eventually("the intake to retry its batch") { retry.log.contains("retry intake failed, will retry the same batch") }
+        try await Task.sleep(for: .seconds(10))
+        _ = try await Shell.run([script, "resume", directory])
+        let after = try await sendUnreadable("unreadable after the outage")
+        try await eventually("both unreadable messages to be dead-lettered", timeout: .seconds(60)) {
+            let rows = try await stage.db.query(
+                """
+                SELECT count(DISTINCT payload)::integer FROM dead_letters
+                WHERE reason_code = 'invalid_retry_message' AND payload = ANY(\([during, after]))
+                """, logger: pipeline.logger)
+            for try await count in rows.decode(Int.self) { return count == 2 }
+            return false
+        }
+        #expect(retry.isRunning)
+        retry.signal(SIGTERM)
+        _ = await retry.waitForExit(timeout: .seconds(30))
+    }
 }

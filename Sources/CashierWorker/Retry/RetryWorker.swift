@@ -88,16 +88,26 @@ public final class RetryWorker: Service, Sendable {
             // The consumer's position is already past this batch: it is kept and stored again
             // until that succeeds, so no later batch can commit past it.
             failures = 0
-            while !Task.isCancelled {
+            var stored = false
+            while !stored && !Task.isCancelled {
                 do {
                     try await arm(messages)
-                    try await consumer.commit(Self.nextOffsets(messages))
-                    break
+                    stored = true
                 } catch {
                     failures += 1
                     logger.warning("retry intake failed, will retry the same batch: \(StoreError.describe(error))")
                     try? await Task.sleep(for: failurePause(failures))
                 }
+            }
+            guard stored else { continue }
+            // Stored, so it may be committed. A failed commit is not retried here: only a poll
+            // rejoins a group that a long outage above dropped this consumer from (no poll for
+            // max.poll.interval.ms). The next batch's commit covers later records, and a record
+            // redelivered meanwhile is armed again to the same effect.
+            do {
+                try await consumer.commit(Self.nextOffsets(messages))
+            } catch {
+                logger.warning("retry intake commit failed; the batch is stored and a redelivery of it is harmless: \(error)")
             }
             for (partition, lag) in consumer.lag() { Telemetry.consumerLag(topic: partition.topic, partition: partition.partition).record(lag) }
         }
