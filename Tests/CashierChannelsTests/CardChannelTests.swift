@@ -225,4 +225,20 @@ import Testing
         if case .unknown = answer {} else { Issue.record("expected unknown, got \(answer)") }
         try await client.shutdown()
     }
+
+    /// A 200 of another shape (an error object, a page a proxy or a redirect answered with)
+    /// says nothing about the charge: the lookup stays unknown, never "not paid", which could end
+    /// a charged order `failed`. Here the sandbox's own charge list answers (a fragment ends the
+    /// base URL, so the lookup's path is not sent).
+    @Test func aLookupAnsweredWithAnotherShapeIsUnknownNeverNotPaid() async throws {
+        let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
+        try await withSandbox { url, _ in
+            let misrouted = adapter(url + "/_sandbox/charges#", client)
+            for reference in [nil, "pi_123"] {
+                let answer = await misrouted.lookup(request("ord_shape"), reference: reference)
+                if case .unknown = answer {} else { Issue.record("by \(reference ?? "search"): expected unknown, got \(answer)") }
+            }
+        }
+        try await client.shutdown()
+    }
 }

@@ -73,28 +73,39 @@ public struct CardAdapter: ChannelAdapter {
         guard answer.status == 200, let document else {
             return .unknown(Reason(code: "lookup_failed", message: "card channel answered the lookup with HTTP \(answer.status)"))
         }
-        let intents: [JSONValue] = if byID { [document] } else if case .array(let data)? = document["data"] { data } else { [] }
-        return Self.lookupVerdict(intents, orderID: request.orderID)
+        if byID { return Self.lookupVerdict([document], orderID: request.orderID) }
+        // Only a readable, complete list says there is no charge: a 200 of another shape (an
+        // error object, a page behind a redirect) says nothing, and neither does a first page.
+        guard case .array(let data)? = document["data"] else {
+            return .unknown(Reason(code: "lookup_unreadable", message: "card channel's search answer holds no list of intents"))
+        }
+        if case .bool(true)? = document["has_more"], case .notPaid = Self.lookupVerdict(data, orderID: request.orderID) {
+            return .unknown(Reason(code: "lookup_incomplete", message: "card channel's search answer has more pages; no charge is believed from the first"))
+        }
+        return Self.lookupVerdict(data, orderID: request.orderID)
     }
 
     /// What the intents found for an order say: any `succeeded` one is the charge; otherwise any
-    /// that is not finally unpaid keeps the answer open.
+    /// that is not finally unpaid keeps the answer open, and so does one that cannot be read or
+    /// names another order (an answer that is not what was asked for proves nothing).
     static func lookupVerdict(_ intents: [JSONValue], orderID: String) -> PaymentLookup {
-        var open: (id: String, status: String)?
+        var open: Reason?
         for intent in intents {
             guard case .string(let id)? = intent["id"], case .string(let status)? = intent["status"],
                 case .string(orderID)? = intent["metadata"]?["order_id"]
-            else { continue }
+            else {
+                open = open ?? Reason(code: "lookup_unreadable", message: "card channel's lookup answer holds an intent without an id, a status or this order's id")
+                continue
+            }
             switch status {
             case "succeeded": return .paid(reference: id)
             case "requires_payment_method", "canceled": continue
-            default: open = open ?? (id, status)
+            default:
+                let code = status == "processing" ? "processing" : "intent_\(status)"
+                open = open ?? Reason(code: code, message: "card payment intent \(id) is \(status)")
             }
         }
-        if let open {
-            let code = open.status == "processing" ? "processing" : "intent_\(open.status)"
-            return .unknown(Reason(code: code, message: "card payment intent \(open.id) is \(open.status)"))
-        }
+        if let open { return .unknown(open) }
         return .notPaid
     }
 
