@@ -173,12 +173,9 @@ struct LifecycleEndToEndTests {
 
     @Test func postgresRestartedTwiceUnderLoadLosesNothingAndChargesNothingTwice() async throws {
         let pipeline = try await Pipeline.shared()
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("scripts/throwaway-postgres.sh").path
-        let directory = try await Shell.run(["mktemp", "-d", "/tmp/cashier-restart-pg.XXXXXX"]).trimmingCharacters(in: .whitespacesAndNewlines)
-        let url = try await Shell.run([script, "start", directory]).trimmingCharacters(in: .whitespacesAndNewlines)
-        defer { _ = try? Shell.runNow([script, "stop", directory]) }
-        let stage = try await Stage(sandbox: ["--latency-ms", "20"], databaseURL: url)
+        let postgres = try await OwnPostgres.start("restart")
+        defer { postgres.stop() }
+        let stage = try await Stage(sandbox: ["--latency-ms", "20"], databaseURL: postgres.url)
         let db = stage.db
         let worker = try await stage.worker(concurrency: 64)
         let retry = try await stage.retryWorker()
@@ -186,9 +183,9 @@ struct LifecycleEndToEndTests {
         let publishing = Task { for order in orders { try await stage.publish(order); try await Task.sleep(for: .milliseconds(3)) } }
         for _ in 0..<2 {
             try await Task.sleep(for: .seconds(1.5))
-            _ = try await Shell.run([script, "pause", directory])
+            try await postgres.pause()
             try await Task.sleep(for: .seconds(2))
-            _ = try await Shell.run([script, "resume", directory])
+            try await postgres.resume()
         }
         try await publishing.value
         let ids = orders.map(\.orderID)
@@ -228,13 +225,5 @@ struct LifecycleEndToEndTests {
         }
         #expect(try await pipeline.paymentState(order.orderID) == "failed", "the order's result stands")
         #expect(try await statuses(pipeline, [order.orderID])[order.orderID] == ["failed"], "no second, different result")
-    }
-}
-
-extension Shell {
-    /// For `defer`: runs without awaiting (the stop script is quick).
-    static func runNow(_ arguments: [String]) throws {
-        let command = arguments.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
-        _ = system("\(command) > /dev/null 2>&1")
     }
 }

@@ -48,30 +48,23 @@ struct OperationsEndToEndTests {
 
     @Test func readinessFlipsWhenPostgresGoesAwayAndBack() async throws {
         let pipeline = try await Pipeline.shared()
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("scripts/throwaway-postgres.sh").path
-        let directory = try await Shell.run(["mktemp", "-d", "/tmp/cashier-readyz-pg.XXXXXX"]).trimmingCharacters(in: .whitespacesAndNewlines)
-        let url = try await Shell.run([script, "start", directory]).trimmingCharacters(in: .whitespacesAndNewlines)
-        do {
-            #expect(try await CashierProcess.run(["migrate", "--database-url", url]).0 == 0)
-            var environment = Pipeline.workerEnvironment(pipeline.sandboxURL)
-            environment["CASHIER_DATABASE_URL"] = url
-            let notify = try CashierProcess("notify-readyz", ["notify-server", "--port", "0", "--host", "127.0.0.1"], environment: environment)
-            let base = try await notify.value(after: "notify=")
-            try await eventually("ready") { try await get(base + "/readyz").0 == 200 }
+        let postgres = try await OwnPostgres.start("readyz")
+        defer { postgres.stop() }
+        let url = postgres.url
+        #expect(try await CashierProcess.run(["migrate", "--database-url", url]).0 == 0)
+        var environment = Pipeline.workerEnvironment(pipeline.sandboxURL)
+        environment["CASHIER_DATABASE_URL"] = url
+        let notify = try CashierProcess("notify-readyz", ["notify-server", "--port", "0", "--host", "127.0.0.1"], environment: environment)
+        let base = try await notify.value(after: "notify=")
+        try await eventually("ready") { try await get(base + "/readyz").0 == 200 }
 
-            _ = try await Shell.run([script, "pause", directory])
-            try await eventually("not ready while Postgres is down", timeout: .seconds(20)) { try await get(base + "/readyz").0 == 503 }
-            #expect(try await get(base + "/healthz").0 == 200, "alive all the same")
-            _ = try await Shell.run([script, "resume", directory])
-            try await eventually("ready again", timeout: .seconds(30)) { try await get(base + "/readyz").0 == 200 }
-            notify.signal(SIGTERM)
-            #expect(await notify.waitForExit(timeout: .seconds(15)) == 0)
-        } catch {
-            _ = try? await Shell.run([script, "stop", directory])
-            throw error
-        }
-        _ = try? await Shell.run([script, "stop", directory])
+        try await postgres.pause()
+        try await eventually("not ready while Postgres is down", timeout: .seconds(20)) { try await get(base + "/readyz").0 == 503 }
+        #expect(try await get(base + "/healthz").0 == 200, "alive all the same")
+        try await postgres.resume()
+        try await eventually("ready again", timeout: .seconds(30)) { try await get(base + "/readyz").0 == 200 }
+        notify.signal(SIGTERM)
+        #expect(await notify.waitForExit(timeout: .seconds(15)) == 0)
     }
 
     @Test func logsAreJSONLinesWithTheOrderAndNeverASecret() async throws {

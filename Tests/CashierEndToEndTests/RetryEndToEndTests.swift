@@ -208,23 +208,20 @@ struct RetryEndToEndTests {
     /// stores the batch, polls, rejoins, and reads on.
     @Test func aRetryIntakeDroppedFromItsGroupByAnOutageRejoinsAndReadsOn() async throws {
         let pipeline = try await Pipeline.shared()
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("scripts/throwaway-postgres.sh").path
-        let directory = try await Shell.run(["mktemp", "-d", "/tmp/cashier-intake-pg.XXXXXX"]).trimmingCharacters(in: .whitespacesAndNewlines)
-        let url = try await Shell.run([script, "start", directory]).trimmingCharacters(in: .whitespacesAndNewlines)
-        defer { _ = try? Shell.runNow([script, "stop", directory]) }
-        let stage = try await Stage(databaseURL: url)
+        let postgres = try await OwnPostgres.start("intake")
+        defer { postgres.stop() }
+        let stage = try await Stage(databaseURL: postgres.url)
         let retry = try await stage.retryWorker(arguments: ["--kafka-option", "max.poll.interval.ms=6000"])
         func sendUnreadable(_ text: String) async throws -> String {
             _ = try await stage.producer.send(OutgoingMessage(topic: "payments.retry", key: nil, value: Array(text.utf8)))
             return text
         }
-        _ = try await Shell.run([script, "pause", directory])
+        try await postgres.pause()
         // Its dead letter needs Postgres: the intake retries the batch for the whole outage.
         let during = try await sendUnreadable("unreadable during the outage")
         try await eventually("the intake to retry its batch") { retry.log.contains("retry intake failed, will retry the same batch") }
         try await Task.sleep(for: .seconds(10))
-        _ = try await Shell.run([script, "resume", directory])
+        try await postgres.resume()
         let after = try await sendUnreadable("unreadable after the outage")
         try await eventually("both unreadable messages to be dead-lettered", timeout: .seconds(60)) {
             let rows = try await stage.db.query(
