@@ -38,6 +38,22 @@ import Testing
         try await client.shutdown()
     }
 
+    /// `ACQ.CONTEXT_INCONSISTENT` says a trade with this out_trade_no exists with other fields:
+    /// the query says what became of it; it is never a decline while that trade may be paid.
+    @Test func aTradeThatExistsWithOtherFieldsIsQueriedNeverDeclined() async throws {
+        let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
+        try await withSandbox(TestKeys.sandboxConfiguration) { url, server in
+            let alipay = try adapter(url, client)
+            guard case .succeeded(let tradeNo) = await alipay.charge(chargeRequest("ord_ali_ctx", method: "20215606000000001")) else {
+                Issue.record("the first call should pay"); return
+            }
+            let changed = await alipay.charge(chargeRequest("ord_ali_ctx", method: "20215606000000001", amount: 100))
+            #expect(changed == .succeeded(reference: tradeNo), "got \(changed)")
+            #expect(trades(server, "ord_ali_ctx").count == 1)
+        }
+        try await client.shutdown()
+    }
+
     @Test func aSystemErrorIsResolvedByQueryIntoTheOneCharge() async throws {
         let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
         try await withSandbox(TestKeys.sandboxConfiguration) { url, server in
@@ -112,7 +128,7 @@ import Testing
             guard case .queryFirst = pay(code, sub) else { Issue.record("\(code) \(sub ?? "") should be queried first"); continue }
         }
         // In progress or already there: only a query that finds it paid settles it; never a retry or a decline.
-        for (code, sub) in [("10003", nil), ("40004", "ACQ.TRADE_HAS_SUCCESS")] {
+        for (code, sub) in [("10003", nil), ("40004", "ACQ.TRADE_HAS_SUCCESS"), ("40004", "ACQ.CONTEXT_INCONSISTENT")] {
             guard case .awaitQuery = pay(code, sub) else { Issue.record("\(code) \(sub ?? "") should wait for the query"); continue }
         }
         #expect(pay("10000", nil) == .paid(tradeNo: "T1"))
@@ -133,7 +149,7 @@ import Testing
 
 enum AlipayClassifierTable {
     static let declines = [
-        "ACQ.CONTEXT_INCONSISTENT", "ACQ.TRADE_HAS_CLOSE", "ACQ.BUYER_BALANCE_NOT_ENOUGH", "ACQ.BUYER_BANKCARD_BALANCE_NOT_ENOUGH",
+        "ACQ.TRADE_HAS_CLOSE", "ACQ.BUYER_BALANCE_NOT_ENOUGH", "ACQ.BUYER_BANKCARD_BALANCE_NOT_ENOUGH",
         "ACQ.AGREEMENT_NOT_EXIST", "ACQ.AGREEMENT_INVALID", "ACQ.AGREEMENT_STATUS_NOT_NORMAL", "ACQ.INVALID_PARAMETER", "ACQ.ACCESS_FORBIDDEN",
     ]
 }

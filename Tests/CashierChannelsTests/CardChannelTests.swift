@@ -47,14 +47,19 @@ import Testing
         try await client.shutdown()
     }
 
-    @Test func sameKeyWithOtherParametersIsRefusedNeverCharged() async throws {
+    /// The 400 `idempotency_error` says a request with this key reached the channel before: it
+    /// charges nothing itself, but the earlier one may have, so it is unknown (looked up), never
+    /// a decline that would end the payment `failed` while its money moved.
+    @Test func sameKeyWithOtherParametersIsRefusedNeverChargedAndLookedUp() async throws {
         let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
         try await withSandbox { url, server in
             let card = adapter(url, client)
-            _ = await card.charge(request("ord_c"))
+            guard case .succeeded(let reference) = await card.charge(request("ord_c")) else { Issue.record("the first call should charge"); return }
             let changed = await card.charge(request("ord_c", amount: 1))
-            #expect(changed.kind == "declined")
+            #expect(changed.kind == "unknown", "got \(changed)")
+            #expect(changed.reason?.code == "idempotency_key_in_use")
             #expect(server.card.intents.count == 1)
+            #expect(await card.lookup(request("ord_c", amount: 1), reference: changed.reference) == .paid(reference: reference))
         }
         try await client.shutdown()
     }

@@ -30,7 +30,8 @@ import Testing
         let cardError = #"{"error":{"type":"card_error","code":"card_declined","decline_code":"generic_decline"}}"#
         #expect(classify(402, cardError) == .declined(classify(402, cardError).reason!))
         #expect(classify(402, cardError).reason?.code == "generic_decline")
-        #expect(classify(400, #"{"error":{"type":"idempotency_error","code":"idempotency_key_in_use"}}"#).kind == "declined")
+        #expect(classify(400, #"{"error":{"type":"idempotency_error","code":"idempotency_key_in_use"}}"#).kind == "unknown")
+        #expect(classify(400, #"{"error":{"type":"invalid_request_error","code":"parameter_missing"}}"#).kind == "declined")
         #expect(classify(409, #"{"error":{"type":"idempotency_error"}}"#).kind == "unknown")
         #expect(classify(429, nil).kind == "not_processed", "rate limited before anything was done")
         for status in [401, 403] { #expect(classify(status, nil).kind == "not_processed", "\(status)") }

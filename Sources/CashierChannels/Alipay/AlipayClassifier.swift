@@ -9,7 +9,7 @@ public enum AlipayAnswer: Sendable, Equatable {
     /// contract does not list): paid settles it; confirmed unpaid makes a retry with identical
     /// parameters safe.
     case queryFirst(Reason)
-    /// The trade exists or is being paid (`10003`, `ACQ.TRADE_HAS_SUCCESS`): only a query that
+    /// The trade exists or is being paid (`10003`, `ACQ.TRADE_HAS_SUCCESS`, `ACQ.CONTEXT_INCONSISTENT`): only a query that
     /// finds it paid settles it now; anything else leaves the outcome unknown, never a decline
     /// and never a retry.
     case awaitQuery(Reason)
@@ -17,7 +17,7 @@ public enum AlipayAnswer: Sendable, Equatable {
 
 public enum AlipayClassifier {
     static let declines: Set<String> = [
-        "ACQ.CONTEXT_INCONSISTENT", "ACQ.TRADE_HAS_CLOSE", "ACQ.BUYER_BALANCE_NOT_ENOUGH", "ACQ.BUYER_BANKCARD_BALANCE_NOT_ENOUGH",
+        "ACQ.TRADE_HAS_CLOSE", "ACQ.BUYER_BALANCE_NOT_ENOUGH", "ACQ.BUYER_BANKCARD_BALANCE_NOT_ENOUGH",
         "ACQ.AGREEMENT_NOT_EXIST", "ACQ.AGREEMENT_INVALID", "ACQ.AGREEMENT_STATUS_NOT_NORMAL", "ACQ.INVALID_PARAMETER",
         "ACQ.ACCESS_FORBIDDEN",
     ]
@@ -38,7 +38,11 @@ public enum AlipayClassifier {
             return .declined(reason)
         case "40004":
             guard let subCode else { return .queryFirst(reason) }
-            if subCode == "ACQ.TRADE_HAS_SUCCESS" { return .awaitQuery(reason) }
+            // Both say a trade with this out_trade_no exists (CONTEXT_INCONSISTENT: with other
+            // fields). The contract calls the second terminal, but it may have been paid: only
+            // the query may say what became of it, never a decline (invariant 6; WeChat Pay's
+            // OUT_TRADE_NO_USED is read the same way).
+            if subCode == "ACQ.TRADE_HAS_SUCCESS" || subCode == "ACQ.CONTEXT_INCONSISTENT" { return .awaitQuery(reason) }
             if subCode == "ACQ.SYSTEM_ERROR" { return .queryFirst(reason) }
             if declines.contains(subCode) { return .declined(reason) }
             // A business failure the contract does not list: ask before calling it a decline.

@@ -33,9 +33,13 @@ public enum CardResponseClassifier {
         switch status {
         case 402:
             return .declined(reason)
+        case 400 where type == "idempotency_error":
+            // Same key, other parameters: a request with this key reached the channel before,
+            // and it may have charged. The contract calls it terminal, but "terminal" is not "no
+            // money moved" (invariant 6): the lookup finds that charge or says there is none.
+            return .unknown(reason)
         case 400..<500:
-            // idempotency_error (same key, other parameters) and invalid requests: retrying the
-            // same call cannot help.
+            // Invalid requests: retrying the same call cannot help, and nothing was charged.
             return .declined(reason)
         case 500..<600:
             // With "Stripe-Should-Retry: false" the server says a repeat will not help, but a 5xx
