@@ -117,8 +117,8 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
-    /// Leaves the group cleanly (revoking partitions through the rebalance handler).
-    /// Whether the consumer has joined its group (for readiness probes).
+    /// Whether the consumer is a member of its group (for readiness probes): set by an
+    /// assignment, cleared when the group dropped it.
     public var hasJoinedGroup: Bool { handle.clientContext.joinedGroup.load(ordering: .relaxed) }
 
     /// Per assigned partition: how many records are on the broker past this consumer's fetch
@@ -138,6 +138,7 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// Leaves the group cleanly (revoking partitions through the rebalance handler).
     public func close() async {
         let handle = self.handle
         let logger = self.logger
@@ -204,6 +205,9 @@ private let rebalanceCallback: @convention(c) (
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
         let lost = rd_kafka_assignment_lost(handle) != 0
         context.logger.info("kafka: partitions \(lost ? "lost" : "revoked")", metadata: ["partitions": "\(list)", "epoch": "\(epoch)"])
+        // Lost: the group dropped this member (session timeout, max.poll.interval.ms); it is no
+        // member again until the next assignment. A plain revoke keeps it in the group.
+        if lost { context.joinedGroup.store(false, ordering: .relaxed) }
         let offsets = handler?(lost ? .lost(list, epoch: epoch) : .revoked(list, epoch: epoch)) ?? []
         if !lost && !offsets.isEmpty {
             do {
@@ -228,6 +232,7 @@ private let rebalanceCallback: @convention(c) (
             rd_kafka_topic_partition_list_destroy(current)
         }
         context.logger.error("kafka: rebalance error \(String(cString: rd_kafka_err2str(error))); dropping the assignment", metadata: ["epoch": "\(epoch)"])
+        context.joinedGroup.store(false, ordering: .relaxed)
         if !owned.isEmpty { _ = handler?(.lost(owned, epoch: epoch)) }
         rd_kafka_assign(handle, nil)
     }
