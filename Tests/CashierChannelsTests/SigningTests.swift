@@ -71,6 +71,10 @@ import Testing
         let forged = WeChatProtocol.signAnswer(body: body, timestamp: 1_700_000_000, nonce: "n", key: other)
         #expect(WeChatProtocol.verify(timestamp: "1700000000", nonce: "n", signature: forged, serial: "PUB_1", body: body, platformKeys: keys, now: now) == .badSignature)
         #expect(WeChatProtocol.verify(timestamp: "1700000000", nonce: "n", signature: signature, serial: "PUB_1", body: body + [0x20], platformKeys: keys, now: now) == .badSignature)
+        for extreme in [Int64.min, Int64.max, -1] {
+            #expect(WeChatProtocol.verify(timestamp: String(extreme), nonce: "n", signature: signature, serial: "PUB_1", body: body, platformKeys: keys, now: now)
+                == .staleTimestamp(extreme), "a timestamp of \(extreme) is refused, never a trap")
+        }
         #expect(WeChatProtocol.verify(timestamp: nil, nonce: "n", signature: signature, serial: "PUB_1", body: body, platformKeys: keys, now: now) == .missingHeaders)
     }
 

@@ -89,6 +89,13 @@ struct ChannelsEndToEndTests {
         #expect(try await forged.send(to: pipeline.notifyURL) == 401)
         let stale = try WeChatNotification(pipeline: pipeline, outTradeNo: trade.key, transactionID: trade.id, age: 600)
         #expect(try await stale.send(to: pipeline.notifyURL) == 401)
+        // A timestamp at the edge of Int64 is read before the signature: refused, and the
+        // server answers the next one (before, the age computation trapped the process).
+        for extreme in [Int64.min, Int64.max] {
+            let edge = try WeChatNotification(pipeline: pipeline, outTradeNo: trade.key, transactionID: trade.id, timestampHeader: String(extreme))
+            #expect(try await edge.send(to: pipeline.notifyURL) == 401)
+        }
+        #expect(try await stale.send(to: pipeline.notifyURL) == 401, "the notification server is still up")
         #expect(try await pipeline.payment(order.orderID)?.state == "resolving")
         #expect(pipeline.notify.log.contains("payment notification refused"))
     }
@@ -131,7 +138,10 @@ struct WeChatNotification {
     let body: String
     let headers: [(String, String)]
 
-    init(pipeline: Pipeline, outTradeNo: String, transactionID: String, signWith keyFile: String = "wechat_platform_private.pem", age: Int64 = 0) throws {
+    init(
+        pipeline: Pipeline, outTradeNo: String, transactionID: String, signWith keyFile: String = "wechat_platform_private.pem", age: Int64 = 0,
+        timestampHeader: String? = nil
+    ) throws {
         let settings = try Pipeline.settings(pipeline.keysDirectory + "/cashier.env")
         let apiV3Key = settings["CASHIER_WECHAT_APIV3_KEY"] ?? ""
         let resource = #"{"mchid":"\#(settings["CASHIER_WECHAT_MCHID"] ?? "")","out_trade_no":"\#(outTradeNo)","transaction_id":"\#(transactionID)","trade_state":"SUCCESS","amount":{"total":9000,"currency":"CNY"}}"#
@@ -142,7 +152,7 @@ struct WeChatNotification {
         let key = try RSAKeys.loadPrivateKey(file: pipeline.keysDirectory + "/" + keyFile, setting: "test")
         let timestamp = Int64(Date().timeIntervalSince1970) - age
         let signature = WeChatProtocol.signAnswer(body: Array(body.utf8), timestamp: timestamp, nonce: "N", key: key)
-        headers = [("Content-Type", "application/json"), ("Wechatpay-Timestamp", String(timestamp)), ("Wechatpay-Nonce", "N"),
+        headers = [("Content-Type", "application/json"), ("Wechatpay-Timestamp", timestampHeader ?? String(timestamp)), ("Wechatpay-Nonce", "N"),
                    ("Wechatpay-Signature", signature), ("Wechatpay-Serial", settings["CASHIER_WECHAT_PLATFORM_SERIAL"] ?? "")]
     }
 

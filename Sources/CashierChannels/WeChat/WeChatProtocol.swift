@@ -56,7 +56,10 @@ public enum WeChatProtocol {
     ) -> Refusal? {
         guard let timestamp, let seconds = Int64(timestamp), let nonce, let signature, let serial else { return .missingHeaders }
         guard let key = platformKeys[serial] else { return .unknownSerial(serial) }
-        guard abs(Int64(now.timeIntervalSince1970) - seconds) < 300 else { return .staleTimestamp(seconds) }
+        // Overflow-checked: a header of Int64.min or max must be refused, not trap the process
+        // (it is read before the signature, so anyone could send it).
+        let (age, overflowed) = Int64(now.timeIntervalSince1970).subtractingReportingOverflow(seconds)
+        guard !overflowed, age.magnitude < 300 else { return .staleTimestamp(seconds) }
         let message = Array("\(timestamp)\n\(nonce)\n".utf8) + Array(body) + [0x0A]
         return RSASignature.isValid(signature, for: message, with: key) ? nil : .badSignature
     }
