@@ -9,9 +9,9 @@ public enum AlipayAnswer: Sendable, Equatable {
     /// contract does not list): paid settles it; confirmed unpaid makes a retry with identical
     /// parameters safe.
     case queryFirst(Reason)
-    /// The trade exists or is being paid (`10003`, `ACQ.TRADE_HAS_SUCCESS`, `ACQ.CONTEXT_INCONSISTENT`): only a query that
-    /// finds it paid settles it now; anything else leaves the outcome unknown, never a decline
-    /// and never a retry.
+    /// The trade exists or is being paid (`10003`, `ACQ.TRADE_HAS_SUCCESS`,
+    /// `ACQ.CONTEXT_INCONSISTENT`): only a query that finds it paid settles it now; anything
+    /// else leaves the outcome unknown, never a decline and never a retry.
     case awaitQuery(Reason)
 }
 

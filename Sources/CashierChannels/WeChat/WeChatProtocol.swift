@@ -56,12 +56,17 @@ public enum WeChatProtocol {
     ) -> Refusal? {
         guard let timestamp, let seconds = Int64(timestamp), let nonce, let signature, let serial else { return .missingHeaders }
         guard let key = platformKeys[serial] else { return .unknownSerial(serial) }
-        // Overflow-checked: a header of Int64.min or max must be refused, not trap the process
-        // (it is read before the signature, so anyone could send it).
-        let (age, overflowed) = Int64(now.timeIntervalSince1970).subtractingReportingOverflow(seconds)
-        guard !overflowed, age.magnitude < 300 else { return .staleTimestamp(seconds) }
+        guard isFresh(seconds, now: now) else { return .staleTimestamp(seconds) }
         let message = Array("\(timestamp)\n\(nonce)\n".utf8) + Array(body) + [0x0A]
         return RSASignature.isValid(signature, for: message, with: key) ? nil : .badSignature
+    }
+
+    /// Whether a signed timestamp (seconds since 1970) is less than 5 minutes from `now`.
+    /// Overflow-checked: a header of Int64.min or max is refused, never a trap (it is read
+    /// before the signature, so anyone could send it).
+    public static func isFresh(_ seconds: Int64, now: Date = Date()) -> Bool {
+        let (age, overflowed) = Int64(now.timeIntervalSince1970).subtractingReportingOverflow(seconds)
+        return !overflowed && age.magnitude < 300
     }
 
     /// Signs an answer the way the platform does (used by the sandbox).

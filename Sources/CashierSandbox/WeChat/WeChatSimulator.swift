@@ -122,8 +122,7 @@ public final class WeChatSimulator: Sendable {
         guard fields["mchid"] == SandboxKeys.wechatMchid, fields["serial_no"] == SandboxKeys.wechatMerchantSerial else {
             return error(401, "SIGN_ERROR", "unknown mchid or serial_no")
         }
-        let (age, overflowed) = Int64(Date().timeIntervalSince1970).subtractingReportingOverflow(timestamp)
-        guard !overflowed, age.magnitude < 300 else { return error(401, "SIGN_ERROR", "timestamp too far from now") }
+        guard WeChatProtocol.isFresh(timestamp) else { return error(401, "SIGN_ERROR", "timestamp too far from now") }
         let message = WeChatProtocol.requestMessage(
             method: method, canonicalURL: path, timestamp: timestamp, nonce: nonce, body: String(decoding: body, as: UTF8.self))
         guard RSASignature.isValid(signature, for: Array(message.utf8), with: keys.wechatMerchantPublic) else {
