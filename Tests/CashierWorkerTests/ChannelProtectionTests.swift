@@ -24,10 +24,12 @@ final class ScriptedChannel: ChannelAdapter, Sendable {
     func lookup(_ request: ChargeRequest, reference: String?) async -> PaymentLookup { .notPaid }
 }
 
-/// A channel that accepts every deduction as pending (as WeChat Pay does).
+/// A channel that accepts every deduction as pending (as WeChat Pay does), or answers every
+/// call with another unknown outcome's code.
 struct PendingChannel: ChannelAdapter {
     let channel = Channel.wechat
-    func charge(_ request: ChargeRequest) async -> ChannelOutcome { .unknown(Reason(code: "pending", message: "accepted")) }
+    var code = "pending"
+    func charge(_ request: ChargeRequest) async -> ChannelOutcome { .unknown(Reason(code: code, message: "accepted")) }
     func lookup(_ request: ChargeRequest, reference: String?) async -> PaymentLookup { .notPaid }
 }
 
@@ -100,5 +102,20 @@ struct PendingChannel: ChannelAdapter {
         let wechat = ChannelProtection(PendingChannel(), settings: settings, defaultLimit: 8, logger: Logger(label: "test"))
         for _ in 0..<10 { _ = await wechat.charge(request, maxWait: .zero) }
         #expect(!wechat.isOpen, "accepted deductions are a healthy channel")
+    }
+
+    /// "A request with this key came before" is answered at once by a healthy channel (the bug,
+    /// if any, is ours): it must not slow every order of the channel.
+    @Test func answersNamingAnEarlierRequestNeverOpenTheBreakerButTimeoutsDo() async throws {
+        var settings = ChannelProtection.Settings()
+        settings.minimumCalls = 3
+        for code in ["idempotency_key_in_use", "idempotency_error", "ACQ.CONTEXT_INCONSISTENT", "OUT_TRADE_NO_USED"] {
+            let channel = ChannelProtection(PendingChannel(code: code), settings: settings, defaultLimit: 8, logger: Logger(label: "test"))
+            for _ in 0..<10 { _ = await channel.charge(request, maxWait: .zero) }
+            #expect(!channel.isOpen, "\(code) is a healthy channel's answer")
+        }
+        let silent = ChannelProtection(PendingChannel(code: "timeout"), settings: settings, defaultLimit: 8, logger: Logger(label: "test"))
+        for _ in 0..<10 { _ = await silent.charge(request, maxWait: .zero) }
+        #expect(silent.isOpen, "unknown outcomes from a silent channel still count")
     }
 }

@@ -71,6 +71,21 @@ public enum ChannelOutcome: Sendable, Equatable {
 
     static let inProgressCodes: Set<String> = ["pending", "processing", "alipay_10003", "alipay_WAIT_BUYER_PAY", "ACQ.TRADE_HAS_SUCCESS"]
 
+    /// Whether the answer counts against the channel's circuit breaker: errors, refusals and
+    /// unknown outcomes do; an answer in progress does not, nor one saying a request with this
+    /// key or trade number came before (a card 409 or 400 `idempotency_error`, Alipay
+    /// `ACQ.CONTEXT_INCONSISTENT`, WeChat `OUT_TRADE_NO_USED`): a healthy channel answering
+    /// promptly, however the payment is then resolved.
+    public var countsAgainstBreaker: Bool {
+        switch self {
+        case .succeeded, .declined: false
+        case .notProcessed, .notSent, .retryable: true
+        case .unknown(let reason, _): !isInProgress && !Self.earlierRequestCodes.contains(reason.code)
+        }
+    }
+
+    static let earlierRequestCodes: Set<String> = ["idempotency_key_in_use", "idempotency_error", "ACQ.CONTEXT_INCONSISTENT", "OUT_TRADE_NO_USED"]
+
     public var reason: Reason? {
         switch self {
         case .succeeded: nil

@@ -102,13 +102,7 @@ public struct ChannelProtection: Sendable {
         Telemetry.channelLatency(channel).recordNanoseconds((ContinuousClock.now - started).wholeNanoseconds)
         Telemetry.channelCalls(channel, outcome: outcome.kind).increment()
         guard settings.breakerEnabled else { return outcome }
-        // An answer in progress (pending, processing) is the channel working normally.
-        let failed = switch outcome {
-        case .succeeded, .declined: false
-        case .notProcessed, .notSent, .retryable: true
-        case .unknown: !outcome.isInProgress
-        }
-        switch breaker.record(failed: failed) {
+        switch breaker.record(failed: outcome.countsAgainstBreaker) {
         case .opened:
             Telemetry.breakerOpen(channel).record(1)
             logger.warning("circuit breaker opened", metadata: ["channel": "\(channel.rawValue)", "last_error": "\(outcome.reason?.code ?? "-")"])
