@@ -144,21 +144,28 @@ final class Breaker: Sendable {
     private let windowSeconds: Int64
     private let openFor: Duration
     private let state = Mutex(State())
-    private let start = ContinuousClock.now
+    /// The time, from the system clock unless a test steps it by hand.
+    private let now: @Sendable () -> ContinuousClock.Instant
+    private let start: ContinuousClock.Instant
 
-    init(minimumCalls: Int, failureRatio: Double, window: Duration, openFor: Duration) {
+    init(
+        minimumCalls: Int, failureRatio: Double, window: Duration, openFor: Duration,
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+    ) {
+        self.now = now
+        self.start = now()
         self.minimumCalls = minimumCalls
         self.failureRatio = failureRatio
         self.windowSeconds = max(1, window.components.seconds)
         self.openFor = openFor
     }
 
-    var isOpen: Bool { state.withLock { state in state.openUntil.map { ContinuousClock.now < $0 } ?? false } }
+    var isOpen: Bool { state.withLock { state in state.openUntil.map { now() < $0 } ?? false } }
 
     func allows() -> Bool {
         state.withLock { state in
             guard let until = state.openUntil else { return true }
-            if ContinuousClock.now < until || state.probing { return false }
+            if now() < until || state.probing { return false }
             state.probing = true
             return true
         }
@@ -168,7 +175,7 @@ final class Breaker: Sendable {
     func release() { state.withLock { $0.probing = false } }
 
     func record(failed: Bool) -> Change {
-        let second = (ContinuousClock.now - start).components.seconds
+        let second = (now() - start).components.seconds
         return state.withLock { state in
             if state.openUntil != nil {
                 // Calls let through before the breaker opened may still be answering: only the
@@ -176,7 +183,7 @@ final class Breaker: Sendable {
                 guard state.probing else { return .unchanged }
                 state.probing = false
                 if failed {
-                    state.openUntil = ContinuousClock.now + openFor
+                    state.openUntil = now() + openFor
                     return .unchanged
                 }
                 state.openUntil = nil
@@ -193,7 +200,7 @@ final class Breaker: Sendable {
             let calls = state.buckets.reduce(0) { $0 + $1.calls }
             let failures = state.buckets.reduce(0) { $0 + $1.failures }
             guard failed, calls >= minimumCalls, Double(failures) >= failureRatio * Double(calls) else { return .unchanged }
-            state.openUntil = ContinuousClock.now + openFor
+            state.openUntil = now() + openFor
             return .opened
         }
     }
