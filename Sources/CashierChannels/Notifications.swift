@@ -8,19 +8,26 @@ public struct NotificationKeys: Sendable {
     public var alipayAppID: String?
     public var wechatPlatformKeys: [String: _RSA.Signing.PublicKey]
     public var wechatAPIv3Key: String?
+    /// Our WeChat Pay merchant id: a transaction for another `mchid` is refused.
+    public var wechatMchid: String?
 
-    public init(alipayPublicKey: _RSA.Signing.PublicKey?, alipayAppID: String?, wechatPlatformKeys: [String: _RSA.Signing.PublicKey], wechatAPIv3Key: String?) {
+    public init(
+        alipayPublicKey: _RSA.Signing.PublicKey?, alipayAppID: String?, wechatPlatformKeys: [String: _RSA.Signing.PublicKey], wechatAPIv3Key: String?,
+        wechatMchid: String? = nil
+    ) {
         self.alipayPublicKey = alipayPublicKey
         self.alipayAppID = alipayAppID
         self.wechatPlatformKeys = wechatPlatformKeys
         self.wechatAPIv3Key = wechatAPIv3Key
+        self.wechatMchid = wechatMchid
     }
 }
 
 /// A checked notification.
 public enum NotificationVerdict: Sendable, Equatable {
-    /// Genuine, and it says the payment succeeded.
-    case paid(channel: Channel, outTradeNo: String, reference: String)
+    /// Genuine, and it says the payment succeeded, on these terms: settled only when they are
+    /// the payment's own (`ReportedTerms`; the store compares them with the payment's amount).
+    case paid(channel: Channel, outTradeNo: String, reference: String, terms: ReportedTerms)
     /// Genuine, but not a success (e.g. a closed trade): acknowledged, nothing to settle.
     case ignored(String)
     /// Forged, stale, unreadable or for another merchant: refused, with the reason logged.
@@ -39,7 +46,10 @@ public enum ChannelNotifications {
         guard values["app_id"] == keys.alipayAppID else { return .refused("alipay notification for app \(values["app_id"] ?? "-"), not ours") }
         guard let outTradeNo = values["out_trade_no"], let tradeNo = values["trade_no"] else { return .refused("alipay notification without out_trade_no/trade_no") }
         switch values["trade_status"] {
-        case "TRADE_SUCCESS", "TRADE_FINISHED": return .paid(channel: .alipay, outTradeNo: outTradeNo, reference: tradeNo)
+        case "TRADE_SUCCESS", "TRADE_FINISHED":
+            // Alipay charges CNY only; an amount that does not read exactly is none.
+            let amount = values["total_amount"].flatMap { Currency.cny.minorAmount(fromMajorUnitString: $0) }
+            return .paid(channel: .alipay, outTradeNo: outTradeNo, reference: tradeNo, terms: ReportedTerms(amount: amount, currency: Currency.cny.code))
         case let status: return .ignored("alipay trade \(outTradeNo) is \(status ?? "without a status")")
         }
     }
@@ -69,6 +79,10 @@ public enum ChannelNotifications {
         guard case .string(let outTradeNo)? = transaction["out_trade_no"], case .string(let transactionID)? = transaction["transaction_id"] else {
             return .refused("wechat pay notification without out_trade_no/transaction_id")
         }
-        return .paid(channel: .wechat, outTradeNo: outTradeNo, reference: transactionID)
+        if let ours = keys.wechatMchid, transaction.text("mchid") != ours {
+            return .refused("wechat pay notification for merchant \(transaction.text("mchid") ?? "-"), not ours")
+        }
+        // The merchant is checked above; the amount is the store's to compare with the payment's.
+        return .paid(channel: .wechat, outTradeNo: outTradeNo, reference: transactionID, terms: WeChatProtocol.amount(of: transaction))
     }
 }

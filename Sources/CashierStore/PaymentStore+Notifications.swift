@@ -9,10 +9,15 @@ extension PaymentStore {
     /// `outcome_unknown` dead letter is closed; a `failed` payment keeps its result and the
     /// success is dead-lettered as `channel_contradiction`; a succeeded one is left alone.
     ///
-    /// - Parameter attempt: the call that learned it, whose attempt row is closed with it.
+    /// A success reported on other terms than the payment's (`terms`, from a notification)
+    /// changes nothing: it is `termsMismatch`, for a person.
+    ///
+    /// - Parameters:
+    ///   - attempt: the call that learned it, whose attempt row is closed with it.
+    ///   - terms: what the channel says it charged, when the caller has not compared it yet.
     public func learnSuccess(
         idempotencyKey: String, channel: CashierCore.Channel, reference: String, occurredAt: String, attempt: Int? = nil,
-        learnedBy: String
+        terms: ReportedTerms? = nil, learnedBy: String
     ) async throws -> LearnedSuccess {
         let logger = self.logger
         let reference = StorableText.of(reference)
@@ -38,6 +43,14 @@ extension PaymentStore {
             guard let (paymentID, stateText, attempts, orderID, amount, currency, traceparent, _) = found else { return .unknownPayment }
             guard let state = PaymentState(rawValue: stateText) else {
                 throw StoreError(.invariant, "payment \(paymentID) has unknown state \(stateText)")
+            }
+            if let terms {
+                guard let ourCurrency = Currency(code: currency) else {
+                    throw StoreError(.invariant, "payment \(paymentID) has unsupported currency \(currency)")
+                }
+                if let mismatch = terms.mismatch(amount: amount, currency: ourCurrency, what: "\(learnedBy) of charge \(reference)") {
+                    return .termsMismatch(orderID: orderID, reason: mismatch)
+                }
             }
             if let attempt {
                 try await connection.query(

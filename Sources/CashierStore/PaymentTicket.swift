@@ -92,6 +92,9 @@ public enum LearnedSuccess: Sendable, Equatable {
     /// It was `failed` after the channel said "not charged": recorded and dead-lettered as
     /// `channel_contradiction` for a person; no second result.
     case contradiction(orderID: String)
+    /// The channel reports the success on other terms than the payment's (`ReportedTerms`):
+    /// nothing changed; the payment's own lookups park it for a person.
+    case termsMismatch(orderID: String, reason: Reason)
     /// No payment has this idempotency key (on this channel).
     case unknownPayment
 }

@@ -40,15 +40,30 @@ import Testing
 
     /// `ACQ.CONTEXT_INCONSISTENT` says a trade with this out_trade_no exists with other fields:
     /// the query says what became of it; it is never a decline while that trade may be paid.
-    @Test func aTradeThatExistsWithOtherFieldsIsQueriedNeverDeclined() async throws {
+    @Test func aTradeThatExistsWithOtherFieldsIsQueriedNeverDeclinedNorBelieved() async throws {
         let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
         try await withSandbox(TestKeys.sandboxConfiguration) { url, server in
             let alipay = try adapter(url, client)
             guard case .succeeded(let tradeNo) = await alipay.charge(chargeRequest("ord_ali_ctx", method: "20215606000000001")) else {
                 Issue.record("the first call should pay"); return
             }
+            // The trade under this out_trade_no is paid, but for 90.00, not 1.00: not this
+            // request's charge, and not "no charge" either (ReportedTerms).
             let changed = await alipay.charge(chargeRequest("ord_ali_ctx", method: "20215606000000001", amount: 100))
-            #expect(changed == .succeeded(reference: tradeNo), "got \(changed)")
+            #expect(changed.kind == "unknown" && changed.reason?.code == ChannelOutcome.termsMismatchCode, "got \(changed)")
+            #expect(changed.reason?.message.contains("amount 90.00, ours 1.00") == true, "\(changed)")
+            #expect(!changed.countsAgainstBreaker)
+            #expect(trades(server, "ord_ali_ctx").count == 1)
+            guard case .unknown(let reason) = await alipay.lookup(chargeRequest("ord_ali_ctx", method: "20215606000000001", amount: 100), reference: nil) else {
+                Issue.record("a trade for another amount was believed"); return
+            }
+            #expect(reason.code == ChannelOutcome.termsMismatchCode)
+            // The same query on the first request's terms finds its charge.
+            #expect(await alipay.lookup(chargeRequest("ord_ali_ctx", method: "20215606000000001"), reference: nil) == .paid(reference: tradeNo))
+            // A repeat asks first (attempt 2): the same answer, no second trade.
+            var repeated = chargeRequest("ord_ali_ctx", method: "20215606000000001", amount: 100)
+            repeated.attempt = 2
+            #expect(await alipay.charge(repeated).reason?.code == ChannelOutcome.termsMismatchCode)
             #expect(trades(server, "ord_ali_ctx").count == 1)
         }
         try await client.shutdown()

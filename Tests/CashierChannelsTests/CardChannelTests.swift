@@ -59,7 +59,13 @@ import Testing
             #expect(changed.kind == "unknown", "got \(changed)")
             #expect(changed.reason?.code == "idempotency_key_in_use")
             #expect(server.card.intents.count == 1)
-            #expect(await card.lookup(request("ord_c", amount: 1), reference: changed.reference) == .paid(reference: reference))
+            #expect(await card.lookup(request("ord_c"), reference: changed.reference) == .paid(reference: reference))
+            // Looked up on the changed terms, the intent (9000) is not this request's charge (1),
+            // by its id and by search alike; nor is it "no charge".
+            for lookedUp in [await card.lookup(request("ord_c", amount: 1), reference: reference), await card.lookup(request("ord_c", amount: 1), reference: nil)] {
+                guard case .unknown(let reason) = lookedUp else { Issue.record("a charge for another amount was believed: \(lookedUp)"); continue }
+                #expect(reason.code == ChannelOutcome.termsMismatchCode)
+            }
         }
         try await client.shutdown()
     }

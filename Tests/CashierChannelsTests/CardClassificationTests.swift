@@ -42,10 +42,12 @@ import Testing
     }
 
     @Test func lookupVerdicts() {
-        func intent(_ id: String, _ status: String, order: String = "ord_1") -> JSONValue {
-            body(#"{"id":"\#(id)","status":"\#(status)","metadata":{"order_id":"\#(order)"}}"#)
+        func intent(_ id: String, _ status: String, order: String = "ord_1", amount: String = "9000", currency: String = "cny") -> JSONValue {
+            body(#"{"id":"\#(id)","status":"\#(status)","amount":\#(amount),"currency":"\#(currency)","metadata":{"order_id":"\#(order)"}}"#)
         }
-        func verdict(_ intents: [JSONValue]) -> PaymentLookup { CardAdapter.lookupVerdict(intents, orderID: "ord_1") }
+        let request = ChargeRequest(
+            paymentID: "pay_1", orderID: "ord_1", itemID: "course_7", amount: 9000, currency: .cny, paymentMethod: "pm_card_visa", idempotencyKey: "ck1")
+        func verdict(_ intents: [JSONValue]) -> PaymentLookup { CardAdapter.lookupVerdict(intents, of: request) }
         #expect(verdict([]) == .notPaid)
         #expect(verdict([intent("pi_1", "succeeded")]) == .paid(reference: "pi_1"))
         #expect(verdict([intent("pi_1", "requires_payment_method"), intent("pi_2", "canceled")]) == .notPaid)
@@ -59,5 +61,19 @@ import Testing
             Issue.record("an answer naming another order proves nothing about this one"); return
         }
         guard case .unknown = verdict([body(#"{"object":"payment_intent"}"#)]) else { Issue.record("an unreadable intent is unknown"); return }
+        // A charge for this order on other terms is neither this payment's charge nor no charge.
+        for (name, other) in [
+            ("another amount", intent("pi_5", "succeeded", amount: "1")), ("another currency", intent("pi_5", "succeeded", currency: "usd")),
+            ("no amount", body(#"{"id":"pi_5","status":"succeeded","currency":"cny","metadata":{"order_id":"ord_1"}}"#)),
+            ("no currency", body(#"{"id":"pi_5","status":"succeeded","amount":9000,"metadata":{"order_id":"ord_1"}}"#)),
+        ] {
+            guard case .unknown(let reason) = verdict([other]) else { Issue.record("\(name) was believed"); continue }
+            #expect(reason.code == ChannelOutcome.termsMismatchCode, "\(name)")
+        }
+        guard case .unknown(let mismatch) = verdict([intent("pi_6", "canceled"), intent("pi_5", "succeeded", amount: "1"), intent("pi_7", "processing")]) else {
+            Issue.record("a mismatched charge was ignored"); return
+        }
+        #expect(mismatch.code == ChannelOutcome.termsMismatchCode, "a mismatch is what a person must see, ahead of an open intent")
+        #expect(verdict([intent("pi_5", "succeeded", amount: "1"), intent("pi_8", "succeeded")]) == .paid(reference: "pi_8"), "our own charge is found beside another")
     }
 }

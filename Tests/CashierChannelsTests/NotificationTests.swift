@@ -11,7 +11,7 @@ import Testing
         alipayPublicKey: try! RSAKeys.loadPublicKey(file: TestKeys.file(SandboxKeys.File.alipayPlatformPublic), setting: "test"),
         alipayAppID: SandboxKeys.alipayAppID,
         wechatPlatformKeys: [SandboxKeys.wechatPlatformSerial: try! RSAKeys.loadPublicKey(file: TestKeys.file(SandboxKeys.File.wechatPlatformPublic), setting: "test")],
-        wechatAPIv3Key: TestKeys.apiV3Key)
+        wechatAPIv3Key: TestKeys.apiV3Key, wechatMchid: SandboxKeys.wechatMchid)
     static let alipayPlatform = try! RSAKeys.loadPrivateKey(file: TestKeys.file(SandboxKeys.File.alipayPlatformPrivate), setting: "test")
     static let wechatPlatform = try! RSAKeys.loadPrivateKey(file: TestKeys.file(SandboxKeys.File.wechatPlatformPrivate), setting: "test")
 
@@ -24,7 +24,16 @@ import Testing
 
     @Test func alipayNotificationsAreBelievedOnlyWhenSignedByAlipayForOurApp() async {
         await TestKeys.prepare()
-        #expect(ChannelNotifications.alipay(alipayForm(), keys: Self.keys) == .paid(channel: .alipay, outTradeNo: "ck1", reference: "2026T1"))
+        #expect(ChannelNotifications.alipay(alipayForm(), keys: Self.keys) == .paid(
+            channel: .alipay, outTradeNo: "ck1", reference: "2026T1", terms: ReportedTerms(amount: 9000, currency: "CNY")))
+        // The amount is read exactly, or not at all (the store then refuses to settle on it).
+        for (text, amount) in [("90", Int64(9000)), ("90.5", 9050), ("0.01", 1)] as [(String, Int64?)] + [("90.001", nil), ("-1.00", nil), ("9e3", nil), ("", nil)] {
+            var form = alipayForm().filter { $0.0 != "sign" }
+            form[4] = ("total_amount", text)
+            form.append(("sign", RSASignature.sign(Array(AlipayProtocol.signingContent(form, excluding: ["sign", "sign_type"]).utf8), with: Self.alipayPlatform)))
+            guard case .paid(_, _, _, let terms) = ChannelNotifications.alipay(form, keys: Self.keys) else { Issue.record("\(text) refused"); continue }
+            #expect(terms.amount == amount, "total_amount \(text)")
+        }
         guard case .refused = ChannelNotifications.alipay(alipayForm(signer: Self.wechatPlatform), keys: Self.keys) else { Issue.record("forged accepted"); return }
         guard case .refused = ChannelNotifications.alipay(alipayForm(appID: "2021999"), keys: Self.keys) else { Issue.record("other app accepted"); return }
         var tampered = alipayForm()
@@ -33,10 +42,11 @@ import Testing
         guard case .ignored = ChannelNotifications.alipay(alipayForm(status: "TRADE_CLOSED"), keys: Self.keys) else { Issue.record("closed settled"); return }
     }
 
-    func wechatNotification(apiV3Key: String = TestKeys.apiV3Key, signer: _RSA.Signing.PrivateKey = wechatPlatform, at timestamp: Int64 = Int64(Date().timeIntervalSince1970))
-        -> (body: [UInt8], timestamp: String, nonce: String, signature: String)
-    {
-        let resource = #"{"out_trade_no":"ck2","transaction_id":"4200T2","trade_state":"SUCCESS","amount":{"total":9000,"currency":"CNY"}}"#
+    func wechatNotification(
+        apiV3Key: String = TestKeys.apiV3Key, signer: _RSA.Signing.PrivateKey = wechatPlatform, at timestamp: Int64 = Int64(Date().timeIntervalSince1970),
+        mchid: String = SandboxKeys.wechatMchid
+    ) -> (body: [UInt8], timestamp: String, nonce: String, signature: String) {
+        let resource = #"{"mchid":"\#(mchid)","out_trade_no":"ck2","transaction_id":"4200T2","trade_state":"SUCCESS","amount":{"total":9000,"currency":"CNY"}}"#
         let ciphertext = WeChatProtocol.encrypt(Array(resource.utf8), nonce: "abcdefghijkl", associatedData: "transaction", apiV3Key: apiV3Key)!
         let body = Array(#"{"id":"n1","event_type":"TRANSACTION.SUCCESS","resource":{"algorithm":"AEAD_AES_256_GCM","ciphertext":"\#(ciphertext)","associated_data":"transaction","nonce":"abcdefghijkl"}}"#.utf8)
         let signature = WeChatProtocol.signAnswer(body: body, timestamp: timestamp, nonce: "N1", key: signer)
@@ -48,7 +58,10 @@ import Testing
         func verdict(_ n: (body: [UInt8], timestamp: String, nonce: String, signature: String), serial: String = SandboxKeys.wechatPlatformSerial) -> NotificationVerdict {
             ChannelNotifications.wechat(timestamp: n.timestamp, nonce: n.nonce, signature: n.signature, serial: serial, body: n.body, keys: Self.keys)
         }
-        #expect(verdict(wechatNotification()) == .paid(channel: .wechat, outTradeNo: "ck2", reference: "4200T2"))
+        #expect(verdict(wechatNotification()) == .paid(
+            channel: .wechat, outTradeNo: "ck2", reference: "4200T2", terms: ReportedTerms(amount: 9000, currency: "CNY")))
+        guard case .refused(let why) = verdict(wechatNotification(mchid: "1900000999")) else { Issue.record("another merchant's transaction was believed"); return }
+        #expect(why.contains("1900000999"))
         for (name, forged) in [
             ("signed by another key", verdict(wechatNotification(signer: Self.alipayPlatform))),
             ("stale", verdict(wechatNotification(at: Int64(Date().timeIntervalSince1970) - 600))),

@@ -52,6 +52,33 @@ import Testing
         try await client.shutdown()
     }
 
+    @Test func aPaidTransactionOnOtherTermsIsNeitherThisPaymentsChargeNorNoCharge() async throws {
+        let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
+        try await withSandbox(TestKeys.sandboxConfiguration) { url, server in
+            let wechat = try adapter(url, client)
+            let request = chargeRequest("ord_wx_terms", method: "wx_contract_1")
+            _ = await wechat.charge(request)
+            guard case .paid(let transactionID) = try await settled(wechat, request) else { Issue.record("never settled"); return }
+            // Another amount under the same out_trade_no (the transaction is for 9000 fen).
+            var otherAmount = request
+            otherAmount.amount = 100
+            guard case .unknown(let reason) = await wechat.lookup(otherAmount, reference: nil) else { Issue.record("another amount was believed"); return }
+            #expect(reason.code == ChannelOutcome.termsMismatchCode && reason.message.contains("amount 90.00, ours 1.00"), "\(reason)")
+            otherAmount.attempt = 2
+            #expect(await wechat.charge(otherAmount).reason?.code == ChannelOutcome.termsMismatchCode, "a repeat asks first, and does not believe it either")
+            // A transaction for another app of ours is not this payment's charge either.
+            var configuration = try TestKeys.wechat(url)
+            configuration.appid = "wx_another_app"
+            guard case .unknown(let appReason) = await (try adapter(url, client, configuration: configuration)).lookup(request, reference: nil) else {
+                Issue.record("another app's transaction was believed"); return
+            }
+            #expect(appReason.code == ChannelOutcome.termsMismatchCode && appReason.message.contains("appid"), "\(appReason)")
+            #expect(await wechat.lookup(request, reference: nil) == .paid(reference: transactionID), "on its own terms it is the charge")
+            #expect(trades(server, "ord_wx_terms").count == 1)
+        }
+        try await client.shutdown()
+    }
+
     @Test func aRepeatWhileTheDeductionIsPendingQueriesAndStaysPendingWithoutASecondDeduction() async throws {
         let client = ChannelHTTP.makeClient(maxConnectionsPerHost: 4)
         try await withSandbox(TestKeys.sandboxConfiguration) { url, server in

@@ -100,6 +100,55 @@ struct ChannelsEndToEndTests {
         #expect(pipeline.notify.log.contains("payment notification refused"))
     }
 
+    /// A trade under the order's `out_trade_no` paid for another amount (another system sharing
+    /// the merchant account, a bug that changed fields): money moved under our reference, so the
+    /// order may not fail; it is not the charge asked for, so it may not succeed. It is parked
+    /// for a person at once (`terms_mismatch`), with no result, and a notification on those
+    /// terms settles nothing.
+    @Test func aChargeOnOtherTermsUnderOurReferenceIsParkedForAPersonNeitherSucceededNorFailed() async throws {
+        let pipeline = try await Pipeline.shared()
+        let order = pipeline.order("ali_terms", paymentMethod: "20215606000000007", channel: .alipay)
+        let key = PaymentIdentity.idempotencyKey(orderID: order.orderID)
+        // The trade planted first, for 0.01 CNY (the order is for 90.00).
+        let planted = try pipeline.alipayAdapter()
+        let plantedCharge = await planted.charge(ChargeRequest(
+            paymentID: "planted", orderID: order.orderID, itemID: order.itemID, amount: 1, currency: .cny, paymentMethod: order.paymentMethod,
+            idempotencyKey: key))
+        guard case .succeeded(let tradeNo) = plantedCharge else { Issue.record("the planted trade: \(plantedCharge)"); return }
+
+        try await pipeline.publish(order)
+        try await eventually("the payment to be parked as terms_mismatch") {
+            try await pipeline.count(
+                "SELECT count(*)::integer FROM dead_letters WHERE order_id = '\(order.orderID)' AND reason_code = 'terms_mismatch' AND status = 'open'") == 1
+        }
+        #expect(try await pipeline.payment(order.orderID)?.state == "resolving", "neither succeeded nor failed")
+        #expect(try await pipeline.count(
+            "SELECT count(*)::integer FROM payments WHERE order_id = '\(order.orderID)' AND retry_due_at IS NULL") == 1, "no lookup is due: a person is")
+        #expect(try await pipeline.count("SELECT count(*)::integer FROM outbox WHERE kind = 'result' AND message_key = '\(order.orderID)'") == 0)
+        #expect(try await pipeline.count("SELECT count(*)::integer FROM outbox WHERE kind = 'dlq' AND message_key = '\(order.orderID)'") == 1)
+        #expect(try await pipeline.charges(order.orderID).count == 1, "no second trade")
+
+        // Alipay's notification of that trade (0.01): genuine, acknowledged, settles nothing.
+        #expect(try await pipeline.sendAlipayNotification(outTradeNo: key, tradeNo: tradeNo, totalAmount: "0.01") == "success")
+        #expect(try await pipeline.payment(order.orderID)?.state == "resolving")
+        #expect(pipeline.notify.log.contains("payment notification on other terms than the payment's; not settled"))
+    }
+
+    @Test func aWeChatNotificationForAnotherAmountSettlesNothingAndTheRightOneSettles() async throws {
+        let pipeline = try await Pipeline.shared()
+        let order = pipeline.order("wx_terms", paymentMethod: "wx_contract_slow_3600000", channel: .wechat)
+        try await pipeline.publish(order)
+        try await eventually("the deduction to be pending") { try await pipeline.payment(order.orderID)?.state == "resolving" }
+        let trade = try #require(try await pipeline.charges(order.orderID).first)
+        let other = try WeChatNotification(pipeline: pipeline, outTradeNo: trade.key, transactionID: trade.id, total: 100)
+        #expect(try await other.send(to: pipeline.notifyURL) == 204, "genuine: acknowledged")
+        #expect(try await pipeline.payment(order.orderID)?.state == "resolving", "1.00 is not this 90.00 payment's charge")
+        let right = try WeChatNotification(pipeline: pipeline, outTradeNo: trade.key, transactionID: trade.id)
+        #expect(try await right.send(to: pipeline.notifyURL) == 204)
+        try await pipeline.waitForTerminal([order.orderID], timeout: .seconds(10))
+        #expect(try await pipeline.paymentState(order.orderID) == "succeeded")
+    }
+
     @Test func aFailingChannelOpensItsBreakerWhileTheOthersKeepFlowing() async throws {
         let pipeline = try await Pipeline.shared()
         // Alipay answers 20000 to every call for these orders: the worker's alipay breaker opens.
@@ -140,11 +189,11 @@ struct WeChatNotification {
 
     init(
         pipeline: Pipeline, outTradeNo: String, transactionID: String, signWith keyFile: String = "wechat_platform_private.pem", age: Int64 = 0,
-        timestampHeader: String? = nil
+        timestampHeader: String? = nil, total: Int64 = 9000
     ) throws {
         let settings = try Pipeline.settings(pipeline.keysDirectory + "/cashier.env")
         let apiV3Key = settings["CASHIER_WECHAT_APIV3_KEY"] ?? ""
-        let resource = #"{"mchid":"\#(settings["CASHIER_WECHAT_MCHID"] ?? "")","out_trade_no":"\#(outTradeNo)","transaction_id":"\#(transactionID)","trade_state":"SUCCESS","amount":{"total":9000,"currency":"CNY"}}"#
+        let resource = #"{"appid":"\#(settings["CASHIER_WECHAT_APPID"] ?? "")","mchid":"\#(settings["CASHIER_WECHAT_MCHID"] ?? "")","out_trade_no":"\#(outTradeNo)","transaction_id":"\#(transactionID)","trade_state":"SUCCESS","amount":{"total":\#(total),"currency":"CNY"}}"#
         guard let ciphertext = WeChatProtocol.encrypt(Array(resource.utf8), nonce: "n0nce0000001", associatedData: "transaction", apiV3Key: apiV3Key) else {
             throw TestFailure("cannot encrypt with the APIv3 key")
         }
@@ -163,5 +212,36 @@ struct WeChatNotification {
         request.body = .bytes(ByteBuffer(string: body))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
         return Int(response.status.code)
+    }
+}
+
+extension Pipeline {
+    /// An Alipay adapter of our own app against the pipeline's sandbox (to plant a trade).
+    func alipayAdapter() throws -> AlipayAdapter {
+        let settings = try Pipeline.settings(keysDirectory + "/cashier.env")
+        let configuration = AlipayConfiguration(
+            gatewayURL: sandboxURL + "/gateway.do", appID: settings["CASHIER_ALIPAY_APP_ID"] ?? "",
+            appPrivateKey: try RSAKeys.loadPrivateKey(file: settings["CASHIER_ALIPAY_PRIVATE_KEY_FILE"] ?? "", setting: "test"),
+            alipayPublicKey: try RSAKeys.loadPublicKey(file: settings["CASHIER_ALIPAY_PUBLIC_KEY_FILE"] ?? "", setting: "test"))
+        return AlipayAdapter(configuration: configuration, timeout: .seconds(5), client: http, logger: logger)
+    }
+
+    /// Sends Alipay's asynchronous notification of a paid trade, signed with the platform's
+    /// key as Alipay does; returns the endpoint's answer text.
+    func sendAlipayNotification(outTradeNo: String, tradeNo: String, totalAmount: String) async throws -> String {
+        let settings = try Pipeline.settings(keysDirectory + "/cashier.env")
+        var form: [(String, String)] = [
+            ("notify_time", "2026-12-07 10:00:00"), ("notify_type", "trade_status_sync"), ("notify_id", UUID().uuidString),
+            ("app_id", settings["CASHIER_ALIPAY_APP_ID"] ?? ""), ("charset", "utf-8"), ("version", "1.0"), ("sign_type", "RSA2"),
+            ("trade_no", tradeNo), ("out_trade_no", outTradeNo), ("trade_status", "TRADE_SUCCESS"), ("total_amount", totalAmount),
+        ]
+        let key = try RSAKeys.loadPrivateKey(file: keysDirectory + "/alipay_platform_private.pem", setting: "test")
+        form.append(("sign", RSASignature.sign(Array(AlipayProtocol.signingContent(form, excluding: ["sign", "sign_type"]).utf8), with: key)))
+        var request = HTTPClientRequest(url: notifyURL + "/notify/alipay")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded; charset=utf-8")
+        request.body = .bytes(ByteBuffer(string: form.map { "\($0.0)=\(FormEncoding.escape($0.1))" }.joined(separator: "&")))
+        let response = try await http.execute(request, timeout: .seconds(10))
+        return String(buffer: try await response.body.collect(upTo: 1 << 16))
     }
 }

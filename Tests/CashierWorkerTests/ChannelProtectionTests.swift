@@ -132,7 +132,7 @@ struct PendingChannel: ChannelAdapter {
     @Test func answersNamingAnEarlierRequestNeverOpenTheBreakerButTimeoutsDo() async throws {
         var settings = ChannelProtection.Settings()
         settings.minimumCalls = 3
-        for code in ["idempotency_key_in_use", "idempotency_error", "ACQ.CONTEXT_INCONSISTENT", "OUT_TRADE_NO_USED"] {
+        for code in ["idempotency_key_in_use", "idempotency_error", "ACQ.CONTEXT_INCONSISTENT", "OUT_TRADE_NO_USED", ChannelOutcome.termsMismatchCode] {
             let channel = ChannelProtection(PendingChannel(code: code), settings: settings, defaultLimit: 8, logger: Logger(label: "test"))
             for _ in 0..<10 { _ = await channel.charge(request, maxWait: .zero) }
             #expect(!channel.isOpen, "\(code) is a healthy channel's answer")

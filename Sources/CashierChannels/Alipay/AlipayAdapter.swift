@@ -66,7 +66,11 @@ public struct AlipayAdapter: ChannelAdapter {
             code: answer.text("code") ?? "", subCode: answer.text("sub_code"),
             message: answer.text("sub_msg") ?? answer.text("msg") ?? "", tradeNo: answer.text("trade_no"))
         switch verdict {
-        case .paid(let tradeNo): return .succeeded(reference: tradeNo)
+        case .paid(let tradeNo):
+            if let mismatch = Self.termsMismatch(answer, request, what: "alipay's pay answer for trade \(tradeNo)") {
+                return .unknown(mismatch, reference: tradeNo)
+            }
+            return .succeeded(reference: tradeNo)
         case .declined(let reason): return .declined(reason)
         case .queryFirst(let reason):
             switch await lookup(request, reference: nil) {
@@ -75,11 +79,15 @@ public struct AlipayAdapter: ChannelAdapter {
             // so it is unknown — looked up again once it had time to finish, then retried with
             // identical parameters — never a "nothing charged" that could end in `failed`.
             case .notPaid: return .unknown(reason)
-            case .unknown: return .unknown(reason)
+            case .unknown(let found): return .unknown(found.code == ChannelOutcome.termsMismatchCode ? found : reason)
             }
         case .awaitQuery(let reason):
-            if case .paid(let tradeNo) = await lookup(request, reference: nil) { return .succeeded(reference: tradeNo) }
-            return .unknown(reason)
+            switch await lookup(request, reference: nil) {
+            case .paid(let tradeNo): return .succeeded(reference: tradeNo)
+            // A trade on other terms under our out_trade_no is what a person must hear of.
+            case .unknown(let found) where found.code == ChannelOutcome.termsMismatchCode: return .unknown(found)
+            case .unknown, .notPaid: return .unknown(reason)
+            }
         }
     }
 
@@ -105,8 +113,18 @@ public struct AlipayAdapter: ChannelAdapter {
             let lookup = AlipayClassifier.query(
                 code: code, subCode: answer.text("sub_code"), tradeStatus: answer.text("trade_status"), tradeNo: answer.text("trade_no"))
             if code != "10000", case .unknown(let reason) = lookup { return .unanswered(reason) }
+            if case .paid(let tradeNo) = lookup, let mismatch = Self.termsMismatch(answer, request, what: "alipay's query of trade \(tradeNo)") {
+                return .answered(.unknown(mismatch))
+            }
             return .answered(lookup)
         }
+    }
+
+    /// Why a success in `answer` is not this payment's charge (`ReportedTerms`), or nil. Alipay
+    /// answers in CNY only and for the app that signed the call, so the amount is what is read.
+    static func termsMismatch(_ answer: JSONValue, _ request: ChargeRequest, what: String) -> Reason? {
+        let amount = answer.text("total_amount").flatMap { request.currency.minorAmount(fromMajorUnitString: $0) }
+        return ReportedTerms(amount: amount, currency: nil).mismatch(amount: request.amount, currency: request.currency, what: what)
     }
 
     static func payContent(_ request: ChargeRequest) -> String {

@@ -36,7 +36,11 @@ public struct CardAdapter: ChannelAdapter {
             let answer = try await ChannelHTTP.exchange(client, http, timeout: timeout, maxBody: 1 << 20)
             let document = try? JSONParser.parse(answer.body)
             let shouldRetry = answer.headers.first(name: "Stripe-Should-Retry").map { $0 == "true" }
-            return CardResponseClassifier.classify(status: answer.status, shouldRetry: shouldRetry, body: document)
+            let outcome = CardResponseClassifier.classify(status: answer.status, shouldRetry: shouldRetry, body: document)
+            if case .succeeded(let id) = outcome, let document, let mismatch = Self.termsMismatch(document, request, what: "the card channel's answer for intent \(id)") {
+                return .unknown(mismatch, reference: id)
+            }
+            return outcome
         } catch {
             return ChannelHTTP.transportOutcome(error, channel: "card channel")
         }
@@ -73,40 +77,57 @@ public struct CardAdapter: ChannelAdapter {
         guard answer.status == 200, let document else {
             return .unknown(Reason(code: "lookup_failed", message: "card channel answered the lookup with HTTP \(answer.status)"))
         }
-        if byID { return Self.lookupVerdict([document], orderID: request.orderID) }
+        if byID { return Self.lookupVerdict([document], of: request) }
         // Only a readable, complete list says there is no charge: a 200 of another shape (an
         // error object, a page behind a redirect) says nothing, and neither does a first page.
         guard case .array(let data)? = document["data"] else {
             return .unknown(Reason(code: "lookup_unreadable", message: "card channel's search answer holds no list of intents"))
         }
-        if case .bool(true)? = document["has_more"], case .notPaid = Self.lookupVerdict(data, orderID: request.orderID) {
+        if case .bool(true)? = document["has_more"], case .notPaid = Self.lookupVerdict(data, of: request) {
             return .unknown(Reason(code: "lookup_incomplete", message: "card channel's search answer has more pages; no charge is believed from the first"))
         }
-        return Self.lookupVerdict(data, orderID: request.orderID)
+        return Self.lookupVerdict(data, of: request)
     }
 
-    /// What the intents found for an order say: any `succeeded` one is the charge; otherwise any
-    /// that is not finally unpaid keeps the answer open, and so does one that cannot be read or
-    /// names another order (an answer that is not what was asked for proves nothing).
-    static func lookupVerdict(_ intents: [JSONValue], orderID: String) -> PaymentLookup {
+    /// What the intents found for an order say: any `succeeded` one on the payment's terms is
+    /// the charge; a `succeeded` one on other terms (`ReportedTerms`) makes the answer a
+    /// mismatch for a person; otherwise any that is not finally unpaid keeps the answer open,
+    /// and so does one that cannot be read or names another order (an answer that is not what
+    /// was asked for proves nothing).
+    static func lookupVerdict(_ intents: [JSONValue], of request: ChargeRequest) -> PaymentLookup {
         var open: Reason?
+        var mismatch: Reason?
         for intent in intents {
             guard case .string(let id)? = intent["id"], case .string(let status)? = intent["status"],
-                case .string(orderID)? = intent["metadata"]?["order_id"]
+                case .string(request.orderID)? = intent["metadata"]?["order_id"]
             else {
                 open = open ?? Reason(code: "lookup_unreadable", message: "card channel's lookup answer holds an intent without an id, a status or this order's id")
                 continue
             }
             switch status {
-            case "succeeded": return .paid(reference: id)
+            case "succeeded":
+                if let different = termsMismatch(intent, request, what: "the card channel's intent \(id)") {
+                    mismatch = mismatch ?? different
+                    continue
+                }
+                return .paid(reference: id)
             case "requires_payment_method", "canceled": continue
             default:
                 let code = status == "processing" ? "processing" : "intent_\(status)"
                 open = open ?? Reason(code: code, message: "card payment intent \(id) is \(status)")
             }
         }
+        if let mismatch { return .unknown(mismatch) }
         if let open { return .unknown(open) }
         return .notPaid
+    }
+
+    /// Why a succeeded intent is not this payment's charge (`ReportedTerms`), or nil: its
+    /// `amount` (minor units) and `currency` (lower-case) must be the payment's.
+    static func termsMismatch(_ intent: JSONValue, _ request: ChargeRequest, what: String) -> Reason? {
+        let amount: Int64? = if case .number(let text)? = intent["amount"] { Int64(text) } else { nil }
+        let currency: String? = if case .string(let code)? = intent["currency"] { code } else { "missing" }
+        return ReportedTerms(amount: amount, currency: currency).mismatch(amount: request.amount, currency: request.currency, what: what)
     }
 
     /// The form body. Field names and order follow the protocol; values are percent-encoded.

@@ -120,8 +120,19 @@ public struct WeChatAdapter: ChannelAdapter {
             guard status == 200, let document else {
                 return .unanswered(Reason(code: document?.text("code") ?? "wechat_http_\(status)", message: "wechat pay query answered HTTP \(status)"))
             }
-            return WeChatClassifier.tradeState(document.text("trade_state"), transactionID: document.text("transaction_id"))
+            let state = WeChatClassifier.tradeState(document.text("trade_state"), transactionID: document.text("transaction_id"))
+            if case .paid(let transactionID) = state, let mismatch = Self.termsMismatch(document, request, configuration: configuration, what: "wechat pay's query of transaction \(transactionID)") {
+                return .unknown(mismatch)
+            }
+            return state
         }
+    }
+
+    /// Why a transaction in `document` is not this payment's charge (`ReportedTerms`), or nil:
+    /// its `amount.total` (fen), `amount.currency`, `mchid` and `appid` must be ours.
+    static func termsMismatch(_ document: JSONValue, _ request: ChargeRequest, configuration: WeChatConfiguration, what: String) -> Reason? {
+        WeChatProtocol.reportedTerms(document, mchid: configuration.mchid, appid: configuration.appid)
+            .mismatch(amount: request.amount, currency: request.currency, what: what)
     }
 
     static func applyBody(_ request: ChargeRequest, configuration: WeChatConfiguration) -> String {

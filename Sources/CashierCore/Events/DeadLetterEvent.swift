@@ -3,7 +3,7 @@
 ///
 /// | cause (`reason.code`) | order | payment, channel, attempts | last_error | event |
 /// |---|---|---|---|---|
-/// | `retries_exhausted`, `outcome_unknown` | yes | yes | yes | the accepted order |
+/// | `retries_exhausted`, `outcome_unknown`, `terms_mismatch` | yes | yes | yes | the accepted order |
 /// | `channel_contradiction` | yes | yes | – | – |
 /// | `order_conflict` | yes | – | – | the conflicting order, when it could be read |
 /// | `storage_error` | the order's, when the record decoded as a valid order; else `null` | – | – | – |

@@ -40,4 +40,28 @@ public struct Currency: Sendable, Hashable, CustomStringConvertible {
         let fraction = String(minor % divisor)
         return "\(minor / divisor)." + String(repeating: "0", count: minorUnits - fraction.count) + fraction
     }
+
+    /// Reads a major-unit decimal string back into minor units, exactly: `"90.00"`, `"90.0"` and
+    /// `"90"` are 9000 CNY. Nil for anything else — a sign, an exponent, spaces, more decimals
+    /// than the currency has, or an amount beyond 10^15 minor units — so a channel's figure is
+    /// either read exactly or not believed.
+    public func minorAmount(fromMajorUnitString text: String) -> Int64? {
+        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        let whole = parts[0]
+        let fraction = parts.count == 2 ? parts[1] : ""
+        guard !whole.isEmpty, whole.count <= 15, whole.allSatisfy(\.isASCIIDigit), fraction.allSatisfy(\.isASCIIDigit),
+            parts.count == 1 || !fraction.isEmpty, fraction.count <= minorUnits
+        else { return nil }
+        let padded = fraction + String(repeating: "0", count: minorUnits - fraction.count)
+        guard let major = Int64(whole), let minor = Int64(padded.isEmpty ? "0" : padded) else { return nil }
+        var scale: Int64 = 1
+        for _ in 0..<minorUnits { scale *= 10 }
+        let (product, overflow) = major.multipliedReportingOverflow(by: scale)
+        guard !overflow, product <= 1_000_000_000_000_000 else { return nil }
+        return product + minor
+    }
+}
+
+extension Character {
+    fileprivate var isASCIIDigit: Bool { asciiValue.map { (48...57).contains($0) } ?? false }
 }

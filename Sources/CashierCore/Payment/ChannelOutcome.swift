@@ -74,8 +74,9 @@ public enum ChannelOutcome: Sendable, Equatable {
     /// Whether the answer counts against the channel's circuit breaker: errors, refusals and
     /// unknown outcomes do; an answer in progress does not, nor one saying a request with this
     /// key or trade number came before (a card 409 or 400 `idempotency_error`, Alipay
-    /// `ACQ.CONTEXT_INCONSISTENT`, WeChat `OUT_TRADE_NO_USED`): a healthy channel answering
-    /// promptly, however the payment is then resolved.
+    /// `ACQ.CONTEXT_INCONSISTENT`, WeChat `OUT_TRADE_NO_USED`), nor a success on other terms
+    /// than ours (`termsMismatchCode`): a healthy channel answering promptly, however the
+    /// payment is then resolved.
     public var countsAgainstBreaker: Bool {
         switch self {
         case .succeeded, .declined: false
@@ -84,7 +85,16 @@ public enum ChannelOutcome: Sendable, Equatable {
         }
     }
 
-    static let earlierRequestCodes: Set<String> = ["idempotency_key_in_use", "idempotency_error", "ACQ.CONTEXT_INCONSISTENT", "OUT_TRADE_NO_USED"]
+    static let earlierRequestCodes: Set<String> = [
+        "idempotency_key_in_use", "idempotency_error", "ACQ.CONTEXT_INCONSISTENT", "OUT_TRADE_NO_USED", termsMismatchCode,
+    ]
+
+    /// The reason code of a success the channel reports for our idempotency reference on other
+    /// terms than the payment's — another amount, currency or merchant, or none it states.
+    /// Money moved under our reference, so the payment may not fail; but it is not the charge we
+    /// asked for, so it may not succeed either: it is unknown, and parked at once for a person
+    /// (a dead letter of this code), never looked up for a day.
+    public static let termsMismatchCode = "terms_mismatch"
 
     public var reason: Reason? {
         switch self {

@@ -51,11 +51,11 @@ public struct NotificationReceiver: Sendable {
         case .ignored(let why):
             logger.debug("payment notification acknowledged, nothing to settle: \(why)")
             return accepted
-        case .paid(let channel, let outTradeNo, let reference):
+        case .paid(let channel, let outTradeNo, let reference, let terms):
             do {
                 let now = Timestamp.rfc3339(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
                 let outcome = try await store.learnSuccess(
-                    idempotencyKey: outTradeNo, channel: channel, reference: reference, occurredAt: now,
+                    idempotencyKey: outTradeNo, channel: channel, reference: reference, occurredAt: now, terms: terms,
                     learnedBy: "\(channel.rawValue) payment notification")
                 switch outcome {
                 case .settled(let orderID): logger.debug("payment settled by notification", metadata: ["order_id": "\(orderID)", "channel": "\(channel.rawValue)"])
@@ -67,6 +67,13 @@ public struct NotificationReceiver: Sendable {
                     logger.critical(
                         "channel contradiction: a notification reports a charge for a payment failed as not charged; dead-lettered",
                         metadata: ["order_id": "\(orderID)", "channel": "\(channel.rawValue)", "reference": "\(reference)"])
+                case .termsMismatch(let orderID, let reason):
+                    // Genuine, under our reference, on other terms: neither this payment's
+                    // charge nor proof of none. Acknowledged (resending changes nothing); the
+                    // payment's own lookup finds the same trade and parks it for a person.
+                    logger.critical(
+                        "payment notification on other terms than the payment's; not settled",
+                        metadata: ["order_id": "\(orderID)", "channel": "\(channel.rawValue)", "reference": "\(reference)", "reason": "\(reason.message)"])
                 case .unknownPayment:
                     // Not ours (another system sharing the merchant account?): acknowledge so the
                     // channel stops resending, and say so loudly.

@@ -276,7 +276,8 @@ struct PaymentCharger: Sendable {
             logger.critical(
                 "channel contradiction: a charge succeeded for a payment failed as not charged",
                 metadata: ["order_id": "\(ticket.order.orderID)", "reference": "\(reference)"])
-        case .alreadySucceeded, .unknownPayment:
+        case .alreadySucceeded, .unknownPayment, .termsMismatch:
+            // A late answer passed its adapter's terms check already; no terms go with it.
             break
         }
     }

@@ -8,7 +8,8 @@ import Tracing
 /// lifecycle: found paid → `succeeded`; found not paid → a call with the same key is safe, so
 /// back on the retry schedule (or `failed` when no attempt is left — the one way a payment that
 /// was once unknown can fail, invariant 6); still unknown → the next lookup, later; unknown past
-/// the horizon → parked as a dead letter `outcome_unknown`, with no result yet.
+/// the horizon → parked as a dead letter `outcome_unknown`, with no result yet; a success on
+/// other terms than the payment's → parked at once as `terms_mismatch`.
 struct PaymentResolver: Sendable {
     let charger: PaymentCharger
 
@@ -58,6 +59,16 @@ struct PaymentResolver: Sendable {
                 // operator acts on; the lookup is why it may be believed.
                 let last = ticket.lastCallError.map { Reason(code: $0.code, message: "\($0.message); a lookup found no charge") } ?? reason
                 try await charger.exhaust(ticket, outcome: nil, lastError: last)
+            }
+        // Money moved under our reference on other terms (`ReportedTerms`): no lookup will
+        // change that, so a person is told now, not after the horizon.
+        case .unknown(let reason) where reason.code == ChannelOutcome.termsMismatchCode:
+            let letter = Reason(
+                code: ChannelOutcome.termsMismatchCode,
+                message: "\(reason.message); no result is published; `cashier dlq replay` looks it up again once the channel's record is put right")
+            if try await store.move(ticket, PaymentChange(PaymentLifecycle.park, reason: reason, deadLetter: letter)) {
+                Telemetry.deadLetters(reason: letter.code).increment()
+                logger.critical("payment parked: the channel reports a success on other terms", metadata: ["order_id": "\(ticket.order.orderID)"])
             }
         case .unknown(let reason):
             let now = PaymentCharger.nowMilliseconds()

@@ -35,7 +35,7 @@ struct ChannelOptions: ParsableArguments {
         var notificationKeys: NotificationKeys {
             NotificationKeys(
                 alipayPublicKey: alipay?.alipayPublicKey, alipayAppID: alipay?.appID, wechatPlatformKeys: wechat?.platformKeys ?? [:],
-                wechatAPIv3Key: wechat?.apiV3Key)
+                wechatAPIv3Key: wechat?.apiV3Key, wechatMchid: wechat?.mchid)
         }
     }
 
