@@ -32,6 +32,12 @@ public struct Publisher: Sendable {
         // Spread the invalid events evenly through the run.
         let invalidEvery = invalid > 0 ? max(1, count / invalid) : Int.max
         var outcome = Outcome()
+        // Learn the topic's partitions and leaders before the clock starts. A fresh producer
+        // that learns them from its first record held the first second of a run back (those
+        // records reached an independent consumer ~0.5 s late), which every later order then
+        // queued behind: a start-up cost of this tool, not of the pipeline it measures, and the
+        // one an upstream service's long-lived producer never pays.
+        _ = try await producer.partitionCount(topic: topic)
         let start = ContinuousClock.now
         outcome.startMilliseconds = Self.nowMilliseconds()
         let inFlightLimit = 2000
