@@ -44,14 +44,17 @@ extension PaymentStore {
             guard let state = PaymentState(rawValue: stateText) else {
                 throw StoreError(.invariant, "payment \(paymentID) has unknown state \(stateText)")
             }
+            var mismatch: Reason? = nil
             if let terms {
                 guard let ourCurrency = Currency(code: currency) else {
                     throw StoreError(.invariant, "payment \(paymentID) has unsupported currency \(currency)")
                 }
-                if let mismatch = terms.mismatch(amount: amount, currency: ourCurrency, what: "\(learnedBy) of charge \(reference)") {
-                    return .termsMismatch(orderID: orderID, reason: mismatch)
-                }
+                mismatch = terms.mismatch(amount: amount, currency: ourCurrency, what: "\(learnedBy) of charge \(reference)")
             }
+            // On other terms, an open payment is left to its own lookups (they park it for a
+            // person) and a succeeded one keeps its charge. A `failed` one cannot be looked up
+            // again: money moved after its result said not, so it is a contradiction below.
+            if let mismatch, state != .failed { return .termsMismatch(orderID: orderID, reason: mismatch) }
             if let attempt {
                 try await connection.query(
                     """
@@ -63,7 +66,8 @@ extension PaymentStore {
             if transition == PaymentLifecycle.contradict {
                 let reason = Reason(
                     code: "channel_contradiction",
-                    message: "\(learnedBy) reported charge \(reference) succeeded after the channel had said this payment was not charged; the order's failed result stands")
+                    message: "\(learnedBy) reported charge \(reference) succeeded after the channel had said this payment was not charged; the order's failed result stands"
+                        + (mismatch.map { " (and on other terms: \($0.message))" } ?? ""))
                 let inserted = try await DeadLetterOutbox.inserted(
                     """
                     WITH recorded AS (

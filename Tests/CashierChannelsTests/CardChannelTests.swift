@@ -63,8 +63,8 @@ import Testing
             // Looked up on the changed terms, the intent (9000) is not this request's charge (1),
             // by its id and by search alike; nor is it "no charge".
             for lookedUp in [await card.lookup(request("ord_c", amount: 1), reference: reference), await card.lookup(request("ord_c", amount: 1), reference: nil)] {
-                guard case .unknown(let reason) = lookedUp else { Issue.record("a charge for another amount was believed: \(lookedUp)"); continue }
-                #expect(reason.code == ChannelOutcome.termsMismatchCode)
+                guard case .paidOnOtherTerms(let found, let reason) = lookedUp else { Issue.record("a charge for another amount was believed: \(lookedUp)"); continue }
+                #expect(reason.code == ChannelOutcome.termsMismatchCode && found == reference)
             }
         }
         try await client.shutdown()

@@ -62,14 +62,14 @@ import Testing
             // Another amount under the same out_trade_no (the transaction is for 9000 fen).
             var otherAmount = request
             otherAmount.amount = 100
-            guard case .unknown(let reason) = await wechat.lookup(otherAmount, reference: nil) else { Issue.record("another amount was believed"); return }
+            guard case .paidOnOtherTerms(transactionID, let reason) = await wechat.lookup(otherAmount, reference: nil) else { Issue.record("another amount was believed"); return }
             #expect(reason.code == ChannelOutcome.termsMismatchCode && reason.message.contains("amount 90.00, ours 1.00"), "\(reason)")
             otherAmount.attempt = 2
             #expect(await wechat.charge(otherAmount).reason?.code == ChannelOutcome.termsMismatchCode, "a repeat asks first, and does not believe it either")
             // A transaction for another app of ours is not this payment's charge either.
             var configuration = try TestKeys.wechat(url)
             configuration.appid = "wx_another_app"
-            guard case .unknown(let appReason) = await (try adapter(url, client, configuration: configuration)).lookup(request, reference: nil) else {
+            guard case .paidOnOtherTerms(_, let appReason) = await (try adapter(url, client, configuration: configuration)).lookup(request, reference: nil) else {
                 Issue.record("another app's transaction was believed"); return
             }
             #expect(appReason.code == ChannelOutcome.termsMismatchCode && appReason.message.contains("appid"), "\(appReason)")

@@ -37,7 +37,8 @@ extension LifecycleModel {
         case .paid(let reference):
             successLearned = true
             settleReplay(actor, claim, reference)
-        case .unknown:
+        case .unknown, .paidOnOtherTerms:
+            // (The model's channel charges on the payment's terms only.)
             note("\(name): not confirmed, nothing charged")
             release(claim, closing: false)
         case .notPaid where claim.state == .resolving:

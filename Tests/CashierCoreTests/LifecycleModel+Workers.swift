@@ -166,6 +166,9 @@ extension LifecycleModel {
             } else {
                 apply(PaymentLifecycle.exhaust, by: who, lease: .clear, due: false, deadLetter: "retries_exhausted")
             }
+        case .paidOnOtherTerms:
+            // The model's channel charges on the payment's terms only; as PaymentResolver would.
+            apply(PaymentLifecycle.park, by: who, lease: .clear, due: false, deadLetter: "terms_mismatch")
         case .unknown:
             if dice / 10 % 10 >= 7 {
                 apply(PaymentLifecycle.park, by: who, lease: .clear, due: false, deadLetter: "outcome_unknown")

@@ -132,6 +132,24 @@ struct ChannelsEndToEndTests {
         #expect(try await pipeline.sendAlipayNotification(outTradeNo: key, tradeNo: tradeNo, totalAmount: "0.01") == "success")
         #expect(try await pipeline.payment(order.orderID)?.state == "resolving")
         #expect(pipeline.notify.log.contains("payment notification on other terms than the payment's; not settled"))
+
+        // The operator's way out: a dry run says what a replay would do; the replay accepts the
+        // trade as this payment's charge (succeeded, one result, no new charge), audited.
+        let environment = Pipeline.workerEnvironment(pipeline.sandboxURL)
+        let dry: (status: Int32, out: String, err: String) = try await CashierProcess.run(
+            ["dlq", "replay", "--order-id", order.orderID, "--dry-run"], environment: environment)
+        #expect(dry.status == 0 && dry.out.contains("would accept charge \(tradeNo)"), "\(dry.out) \(dry.err)")
+        #expect(try await pipeline.payment(order.orderID)?.state == "resolving", "a dry run changes nothing")
+        let replay: (status: Int32, out: String, err: String) = try await CashierProcess.run(
+            ["dlq", "replay", "--order-id", order.orderID, "--yes", "--reason", "other terms accepted; difference refunded"], environment: environment)
+        #expect(replay.status == 0 && replay.out.contains("accepted by the operator"), "\(replay.out) \(replay.err)")
+        #expect(try await pipeline.paymentState(order.orderID) == "succeeded")
+        let results = try await pipeline.results(for: [order.orderID], atLeast: 1)
+        #expect(results[order.orderID]?.count == 1)
+        #expect(results[order.orderID]?.first?["channel_reference"] == .string(tradeNo))
+        #expect(try await pipeline.charges(order.orderID).count == 1, "accepted, not charged again")
+        #expect(try await pipeline.count(
+            "SELECT count(*)::integer FROM dead_letters WHERE order_id = '\(order.orderID)' AND reason_code = 'terms_mismatch' AND status = 'replayed'") == 1)
     }
 
     @Test func aWeChatNotificationForAnotherAmountSettlesNothingAndTheRightOneSettles() async throws {
@@ -147,6 +165,19 @@ struct ChannelsEndToEndTests {
         #expect(try await right.send(to: pipeline.notifyURL) == 204)
         try await pipeline.waitForTerminal([order.orderID], timeout: .seconds(10))
         #expect(try await pipeline.paymentState(order.orderID) == "succeeded")
+
+        // A declined payment has no lookups left to find a charge on other terms: a genuine
+        // notification of one is a contradiction for a person, never just a log line.
+        let declined = pipeline.order("wx_terms_declined", paymentMethod: "wx_contract_notenough", channel: .wechat)
+        try await pipeline.publish(declined)
+        try await pipeline.waitForTerminal([declined.orderID])
+        #expect(try await pipeline.paymentState(declined.orderID) == "failed")
+        let late = try WeChatNotification(
+            pipeline: pipeline, outTradeNo: PaymentIdentity.idempotencyKey(orderID: declined.orderID), transactionID: "4200LATE", total: 100)
+        #expect(try await late.send(to: pipeline.notifyURL) == 204)
+        #expect(try await pipeline.paymentState(declined.orderID) == "failed", "the published failed stands")
+        #expect(try await pipeline.count(
+            "SELECT count(*)::integer FROM dead_letters WHERE order_id = '\(declined.orderID)' AND reason_code = 'channel_contradiction' AND reason_message LIKE '%other terms%'") == 1)
     }
 
     @Test func aFailingChannelOpensItsBreakerWhileTheOthersKeepFlowing() async throws {

@@ -50,6 +50,7 @@ public struct AlipayAdapter: ChannelAdapter {
             switch await query(request) {
             case .answered(.paid(let tradeNo)): return .succeeded(reference: tradeNo)
             case .answered(.unknown(let reason)): return .unknown(reason)
+            case .answered(.paidOnOtherTerms(let tradeNo, let reason)): return .unknown(reason, reference: tradeNo)
             case .answered(.notPaid): break
             // The earlier call's fate is not known, so no charge goes out now: this is no
             // attempt, and the payment tries again later (invariant 7).
@@ -78,14 +79,14 @@ public struct AlipayAdapter: ChannelAdapter {
             // Not paid *yet*: the call "may or may not have succeeded" (20000, SYSTEM_ERROR),
             // so it is unknown — looked up again once it had time to finish, then retried with
             // identical parameters — never a "nothing charged" that could end in `failed`.
-            case .notPaid: return .unknown(reason)
-            case .unknown(let found): return .unknown(found.code == ChannelOutcome.termsMismatchCode ? found : reason)
+            case .notPaid, .unknown: return .unknown(reason)
+            case .paidOnOtherTerms(let tradeNo, let found): return .unknown(found, reference: tradeNo)
             }
         case .awaitQuery(let reason):
             switch await lookup(request, reference: nil) {
             case .paid(let tradeNo): return .succeeded(reference: tradeNo)
             // A trade on other terms under our out_trade_no is what a person must hear of.
-            case .unknown(let found) where found.code == ChannelOutcome.termsMismatchCode: return .unknown(found)
+            case .paidOnOtherTerms(let tradeNo, let found): return .unknown(found, reference: tradeNo)
             case .unknown, .notPaid: return .unknown(reason)
             }
         }
@@ -114,7 +115,7 @@ public struct AlipayAdapter: ChannelAdapter {
                 code: code, subCode: answer.text("sub_code"), tradeStatus: answer.text("trade_status"), tradeNo: answer.text("trade_no"))
             if code != "10000", case .unknown(let reason) = lookup { return .unanswered(reason) }
             if case .paid(let tradeNo) = lookup, let mismatch = Self.termsMismatch(answer, request, what: "alipay's query of trade \(tradeNo)") {
-                return .answered(.unknown(mismatch))
+                return .answered(.paidOnOtherTerms(reference: tradeNo, mismatch))
             }
             return .answered(lookup)
         }

@@ -83,10 +83,17 @@ public struct CardAdapter: ChannelAdapter {
         guard case .array(let data)? = document["data"] else {
             return .unknown(Reason(code: "lookup_unreadable", message: "card channel's search answer holds no list of intents"))
         }
-        if case .bool(true)? = document["has_more"], case .notPaid = Self.lookupVerdict(data, of: request) {
-            return .unknown(Reason(code: "lookup_incomplete", message: "card channel's search answer has more pages; no charge is believed from the first"))
+        let verdict = Self.lookupVerdict(data, of: request)
+        // "No charge" and "a charge on other terms" of a first page may both be wrong about the
+        // pages behind it (ours may be there).
+        let doubtful = switch verdict {
+        case .notPaid, .paidOnOtherTerms: true
+        case .paid, .unknown: false
         }
-        return Self.lookupVerdict(data, of: request)
+        if doubtful, case .bool(true)? = document["has_more"] {
+            return .unknown(Reason(code: "lookup_incomplete", message: "card channel's search answer has more pages; neither no charge nor a charge on other terms is believed from the first"))
+        }
+        return verdict
     }
 
     /// What the intents found for an order say: any `succeeded` one on the payment's terms is
@@ -96,7 +103,7 @@ public struct CardAdapter: ChannelAdapter {
     /// was asked for proves nothing).
     static func lookupVerdict(_ intents: [JSONValue], of request: ChargeRequest) -> PaymentLookup {
         var open: Reason?
-        var mismatch: Reason?
+        var mismatch: (id: String, reason: Reason)?
         for intent in intents {
             guard case .string(let id)? = intent["id"], case .string(let status)? = intent["status"],
                 case .string(request.orderID)? = intent["metadata"]?["order_id"]
@@ -107,7 +114,7 @@ public struct CardAdapter: ChannelAdapter {
             switch status {
             case "succeeded":
                 if let different = termsMismatch(intent, request, what: "the card channel's intent \(id)") {
-                    mismatch = mismatch ?? different
+                    mismatch = mismatch ?? (id, different)
                     continue
                 }
                 return .paid(reference: id)
@@ -117,7 +124,7 @@ public struct CardAdapter: ChannelAdapter {
                 open = open ?? Reason(code: code, message: "card payment intent \(id) is \(status)")
             }
         }
-        if let mismatch { return .unknown(mismatch) }
+        if let mismatch { return .paidOnOtherTerms(reference: mismatch.id, mismatch.reason) }
         if let open { return .unknown(open) }
         return .notPaid
     }

@@ -68,6 +68,7 @@ public struct WeChatAdapter: ChannelAdapter {
             case .failed(let reason): return .declined(reason)
             case .pending: return .unknown(Self.pending)
             case .unknown(let reason): return .unknown(reason)
+            case .paidOnOtherTerms(let transactionID, let reason): return .unknown(reason, reference: transactionID)
             // The earlier call's fate is not known, so no deduction goes out now: this is no
             // attempt, and the payment tries again later (invariant 7).
             case .unanswered(let reason):
@@ -84,6 +85,7 @@ public struct WeChatAdapter: ChannelAdapter {
         case .notFound, .failed: .notPaid
         case .pending: .unknown(Self.pending)
         case .unknown(let reason), .unanswered(let reason): .unknown(reason)
+        case .paidOnOtherTerms(let transactionID, let reason): .paidOnOtherTerms(reference: transactionID, reason)
         }
     }
 
@@ -106,6 +108,8 @@ public struct WeChatAdapter: ChannelAdapter {
 
     enum TradeState: Equatable {
         case paid(String), pending, failed(Reason), notFound, unknown(Reason)
+        /// Paid, on other terms than the payment's (`ReportedTerms`).
+        case paidOnOtherTerms(String, Reason)
         /// The query itself failed (no answer, an error answer): nothing is known of the trade.
         case unanswered(Reason)
     }
@@ -122,7 +126,7 @@ public struct WeChatAdapter: ChannelAdapter {
             }
             let state = WeChatClassifier.tradeState(document.text("trade_state"), transactionID: document.text("transaction_id"))
             if case .paid(let transactionID) = state, let mismatch = Self.termsMismatch(document, request, configuration: configuration, what: "wechat pay's query of transaction \(transactionID)") {
-                return .unknown(mismatch)
+                return .paidOnOtherTerms(transactionID, mismatch)
             }
             return state
         }

@@ -7,4 +7,9 @@ public enum PaymentLookup: Sendable, Equatable {
     case notPaid
     /// The channel could not tell (unreachable, ambiguous): do not charge now.
     case unknown(Reason)
+    /// The channel holds a successful charge under this payment's reference, but on other terms
+    /// (`ReportedTerms`: another amount, currency or merchant): money moved, so it is not "not
+    /// paid"; it is not the charge asked for, so it is not "paid". The resolver parks it for a
+    /// person at once (`terms_mismatch`); the operator's replay of that letter accepts it.
+    case paidOnOtherTerms(reference: String, Reason)
 }

@@ -64,7 +64,15 @@ public struct DeadLetterReplayer: Sendable {
             let detail = "the channel already holds charge \(reference); settled as succeeded without a new charge"
             try await store.finishReplay(claim, .foundPaid(reference: reference, result: result), detail: detail)
             return report(letter, .foundPaid, detail)
-        case .unknown(let reason):
+        // The operator replays a letter that named this charge on other terms: that is the
+        // decision to accept it as the payment's (the difference is theirs to put right at the
+        // channel). Found for any other letter, it is only reported: nobody has decided yet.
+        case .paidOnOtherTerms(let reference, let reason) where letter.reason.code == ChannelOutcome.termsMismatchCode:
+            let result = PaymentCharger.result(claim.ticket, status: .succeeded, reference: reference, reason: nil)
+            let detail = "accepted by the operator: \(reason.message); settled as succeeded with charge \(reference), without a new charge"
+            try await store.finishReplay(claim, .foundPaid(reference: reference, result: result), detail: detail)
+            return report(letter, .foundPaid, detail)
+        case .unknown(let reason), .paidOnOtherTerms(_, let reason):
             let detail = "the channel could not confirm whether it was paid (\(reason.code): \(reason.message)); not charged"
             try await store.finishReplay(claim, .unconfirmed(reason), detail: detail)
             return report(letter, .notConfirmed, detail)
@@ -143,7 +151,9 @@ public struct DeadLetterReplayer: Sendable {
         case .notPaid:
             return report(letter, .wouldReplay,
                 "not paid at the channel: would charge \(order.amount) \(order.currency.code) minor units once with key \(payment.idempotencyKey)")
-        case .unknown(let reason):
+        case .paidOnOtherTerms(let reference, let reason) where letter.reason.code == ChannelOutcome.termsMismatchCode:
+            return report(letter, .wouldReplay, "\(reason.message): a replay would accept charge \(reference) as this payment's and settle it as succeeded, without charging")
+        case .unknown(let reason), .paidOnOtherTerms(_, let reason):
             return report(letter, .notConfirmed, "the channel could not confirm (\(reason.code)); a replay now would not charge")
         }
     }

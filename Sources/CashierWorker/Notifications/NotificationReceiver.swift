@@ -69,8 +69,9 @@ public struct NotificationReceiver: Sendable {
                         metadata: ["order_id": "\(orderID)", "channel": "\(channel.rawValue)", "reference": "\(reference)"])
                 case .termsMismatch(let orderID, let reason):
                     // Genuine, under our reference, on other terms: neither this payment's
-                    // charge nor proof of none. Acknowledged (resending changes nothing); the
-                    // payment's own lookup finds the same trade and parks it for a person.
+                    // charge nor proof of none. Acknowledged (resending changes nothing); an
+                    // open payment's own lookup finds the same trade and parks it for a person
+                    // (a `failed` one was dead-lettered as a contradiction instead).
                     logger.critical(
                         "payment notification on other terms than the payment's; not settled",
                         metadata: ["order_id": "\(orderID)", "channel": "\(channel.rawValue)", "reference": "\(reference)", "reason": "\(reason.message)"])

@@ -114,6 +114,7 @@ public enum Traces {
         case .paid: "paid"
         case .notPaid: "not_paid"
         case .unknown(let reason): "unknown_\(reason.code)"
+        case .paidOnOtherTerms: "paid_on_other_terms"
         }
     }
 }

@@ -62,10 +62,10 @@ struct PaymentResolver: Sendable {
             }
         // Money moved under our reference on other terms (`ReportedTerms`): no lookup will
         // change that, so a person is told now, not after the horizon.
-        case .unknown(let reason) where reason.code == ChannelOutcome.termsMismatchCode:
+        case .paidOnOtherTerms(let reference, let reason):
             let letter = Reason(
                 code: ChannelOutcome.termsMismatchCode,
-                message: "\(reason.message); no result is published; `cashier dlq replay` looks it up again once the channel's record is put right")
+                message: "\(reason.message); no result is published; `cashier dlq replay` looks it up again and accepts charge \(reference), if still there, as this payment's (succeeded; the difference is put right at the channel)")
             if try await store.move(ticket, PaymentChange(PaymentLifecycle.park, reason: reason, deadLetter: letter)) {
                 Telemetry.deadLetters(reason: letter.code).increment()
                 logger.critical("payment parked: the channel reports a success on other terms", metadata: ["order_id": "\(ticket.order.orderID)"])
