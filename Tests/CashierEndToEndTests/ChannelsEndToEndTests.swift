@@ -140,6 +140,8 @@ struct ChannelsEndToEndTests {
             ["dlq", "replay", "--order-id", order.orderID, "--dry-run"], environment: environment)
         #expect(dry.status == 0 && dry.out.contains("would accept charge \(tradeNo)"), "\(dry.out) \(dry.err)")
         #expect(try await pipeline.payment(order.orderID)?.state == "resolving", "a dry run changes nothing")
+        let bulk: (status: Int32, out: String, err: String) = try await CashierProcess.run(["dlq", "replay", "--all", "--dry-run"], environment: environment)
+        #expect(bulk.out.contains("never by --all"), "a bulk replay never accepts other terms: \(bulk.out) \(bulk.err)")
         let replay: (status: Int32, out: String, err: String) = try await CashierProcess.run(
             ["dlq", "replay", "--order-id", order.orderID, "--yes", "--reason", "other terms accepted; difference refunded"], environment: environment)
         #expect(replay.status == 0 && replay.out.contains("accepted by the operator"), "\(replay.out) \(replay.err)")

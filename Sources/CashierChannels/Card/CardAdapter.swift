@@ -97,10 +97,10 @@ public struct CardAdapter: ChannelAdapter {
     }
 
     /// What the intents found for an order say: any `succeeded` one on the payment's terms is
-    /// the charge; a `succeeded` one on other terms (`ReportedTerms`) makes the answer a
-    /// mismatch for a person; otherwise any that is not finally unpaid keeps the answer open,
-    /// and so does one that cannot be read or names another order (an answer that is not what
-    /// was asked for proves nothing).
+    /// the charge; otherwise any that is not finally unpaid keeps the answer open, and so does
+    /// one that cannot be read or names another order (an answer that is not what was asked for
+    /// proves nothing); otherwise a `succeeded` one on other terms (`ReportedTerms`) is a
+    /// mismatch for a person.
     static func lookupVerdict(_ intents: [JSONValue], of request: ChargeRequest) -> PaymentLookup {
         var open: Reason?
         var mismatch: (id: String, reason: Reason)?
@@ -124,8 +124,10 @@ public struct CardAdapter: ChannelAdapter {
                 open = open ?? Reason(code: code, message: "card payment intent \(id) is \(status)")
             }
         }
-        if let mismatch { return .paidOnOtherTerms(reference: mismatch.id, mismatch.reason) }
+        // An intent of ours still open may yet be the charge: looked up again before a person is
+        // asked about one on other terms.
         if let open { return .unknown(open) }
+        if let mismatch { return .paidOnOtherTerms(reference: mismatch.id, mismatch.reason) }
         return .notPaid
     }
 

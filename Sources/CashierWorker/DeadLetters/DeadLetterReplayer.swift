@@ -30,20 +30,23 @@ public struct DeadLetterReplayer: Sendable {
         self.logger = logger
     }
 
-    public func replay(_ letter: DeadLetter, actor: String, reason: String) async throws -> Report {
+    /// - Parameter acceptingOtherTerms: whether the operator named this letter (`--id`,
+    ///   `--order-id`), so that a `terms_mismatch` letter's charge on other terms is accepted as
+    ///   the payment's; never for a bulk `--all`.
+    public func replay(_ letter: DeadLetter, actor: String, reason: String, acceptingOtherTerms: Bool = false) async throws -> Report {
         // An operator's action, a trace of its own: the dead letter names the order.
         try await Traces.withSpan("dlq replay", context: .topLevel) { span in
             if span.isRecording {
                 if let orderID = letter.orderID { span.attributes[Traces.Attribute.orderID] = orderID }
                 if let paymentID = letter.paymentID { span.attributes[Traces.Attribute.paymentID] = paymentID }
             }
-            let report = try await replayLetter(letter, actor: actor, reason: reason)
+            let report = try await replayLetter(letter, actor: actor, reason: reason, acceptingOtherTerms: acceptingOtherTerms)
             span.attributes[Traces.Attribute.outcome] = report.kind.rawValue
             return report
         }
     }
 
-    private func replayLetter(_ letter: DeadLetter, actor: String, reason: String) async throws -> Report {
+    private func replayLetter(_ letter: DeadLetter, actor: String, reason: String, acceptingOtherTerms: Bool) async throws -> Report {
         let start = try await store.beginReplay(letter.id, actor: actor, reason: reason, lease: lease)
         let claim: ReplayClaim
         switch start {
@@ -67,12 +70,19 @@ public struct DeadLetterReplayer: Sendable {
         // The operator replays a letter that named this charge on other terms: that is the
         // decision to accept it as the payment's (the difference is theirs to put right at the
         // channel). Found for any other letter, it is only reported: nobody has decided yet.
-        case .paidOnOtherTerms(let reference, let reason) where letter.reason.code == ChannelOutcome.termsMismatchCode:
+        case .paidOnOtherTerms(let reference, let reason) where acceptingOtherTerms && letter.reason.code == ChannelOutcome.termsMismatchCode:
             let result = PaymentCharger.result(claim.ticket, status: .succeeded, reference: reference, reason: nil)
             let detail = "accepted by the operator: \(reason.message); settled as succeeded with charge \(reference), without a new charge"
             try await store.finishReplay(claim, .foundPaid(reference: reference, result: result), detail: detail)
             return report(letter, .foundPaid, detail)
-        case .unknown(let reason), .paidOnOtherTerms(_, let reason):
+        case .paidOnOtherTerms(_, let reason):
+            let why = letter.reason.code == ChannelOutcome.termsMismatchCode
+                ? "a charge on other terms is accepted only for a letter named with --id or --order-id, never by --all"
+                : "a charge on other terms is accepted only by the replay of its terms_mismatch letter"
+            let detail = "\(reason.message); \(why); not charged"
+            try await store.finishReplay(claim, .unconfirmed(reason), detail: detail)
+            return report(letter, .notConfirmed, detail)
+        case .unknown(let reason):
             let detail = "the channel could not confirm whether it was paid (\(reason.code): \(reason.message)); not charged"
             try await store.finishReplay(claim, .unconfirmed(reason), detail: detail)
             return report(letter, .notConfirmed, detail)
@@ -127,7 +137,7 @@ public struct DeadLetterReplayer: Sendable {
     }
 
     /// What a replay would do, asking the channel but changing nothing.
-    public func plan(_ letter: DeadLetter) async throws -> Report {
+    public func plan(_ letter: DeadLetter, acceptingOtherTerms: Bool = false) async throws -> Report {
         guard let paymentID = letter.paymentID, let payment = try await store.payment(paymentID) else {
             return report(letter, .skipped, "reason \(letter.reason.code): never charged, nothing to replay")
         }
@@ -151,8 +161,10 @@ public struct DeadLetterReplayer: Sendable {
         case .notPaid:
             return report(letter, .wouldReplay,
                 "not paid at the channel: would charge \(order.amount) \(order.currency.code) minor units once with key \(payment.idempotencyKey)")
-        case .paidOnOtherTerms(let reference, let reason) where letter.reason.code == ChannelOutcome.termsMismatchCode:
+        case .paidOnOtherTerms(let reference, let reason) where acceptingOtherTerms && letter.reason.code == ChannelOutcome.termsMismatchCode:
             return report(letter, .wouldReplay, "\(reason.message): a replay would accept charge \(reference) as this payment's and settle it as succeeded, without charging")
+        case .paidOnOtherTerms(let reference, _) where letter.reason.code == ChannelOutcome.termsMismatchCode:
+            return report(letter, .notConfirmed, "charge \(reference) is on other terms; it is accepted only for a letter named with --id or --order-id, never by --all; a replay now would not charge")
         case .unknown(let reason), .paidOnOtherTerms(_, let reason):
             return report(letter, .notConfirmed, "the channel could not confirm (\(reason.code)); a replay now would not charge")
         }

@@ -78,7 +78,10 @@ struct DlqReplayCommand: ConfiguredCommand {
             let interval = Duration.seconds(1 / rate)
             for (index, letter) in letters.enumerated() {
                 let started = ContinuousClock.now
-                let report = dryRun ? try await replayer.plan(letter) : try await replayer.replay(letter, actor: actor, reason: reason)
+                // A charge on other terms is accepted only for a letter named here, never by --all.
+                let report = dryRun
+                    ? try await replayer.plan(letter, acceptingOtherTerms: !all)
+                    : try await replayer.replay(letter, actor: actor, reason: reason, acceptingOtherTerms: !all)
                 counts[report.kind, default: 0] += 1
                 Output.line("[\(index + 1)/\(letters.count)] dead letter \(letter.id) order \(letter.orderID ?? "-"): \(report.kind.rawValue) — \(report.detail)")
                 if index + 1 < letters.count { try? await Task.sleep(until: started + interval) }
