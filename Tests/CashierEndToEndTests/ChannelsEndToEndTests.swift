@@ -80,10 +80,7 @@ struct ChannelsEndToEndTests {
 
     @Test func forgedAndStaleNotificationsAreRefusedAndChangeNothing() async throws {
         let pipeline = try await Pipeline.shared()
-        let order = pipeline.order("wx_forged", paymentMethod: "wx_contract_slow_3600000", channel: .wechat)
-        try await pipeline.publish(order)
-        try await eventually("the deduction to be pending") { try await pipeline.payment(order.orderID)?.state == "resolving" }
-        let trade = try #require(try await pipeline.charges(order.orderID).first)
+        let (order, trade) = try await pipeline.pendingWeChatOrder("wx_forged")
         // Signed with a key that is not the platform's; then genuine but 10 minutes old.
         let forged = try WeChatNotification(pipeline: pipeline, outTradeNo: trade.key, transactionID: trade.id, signWith: "alipay_platform_private.pem")
         #expect(try await forged.send(to: pipeline.notifyURL) == 401)
@@ -156,10 +153,7 @@ struct ChannelsEndToEndTests {
 
     @Test func aWeChatNotificationForAnotherAmountSettlesNothingAndTheRightOneSettles() async throws {
         let pipeline = try await Pipeline.shared()
-        let order = pipeline.order("wx_terms", paymentMethod: "wx_contract_slow_3600000", channel: .wechat)
-        try await pipeline.publish(order)
-        try await eventually("the deduction to be pending") { try await pipeline.payment(order.orderID)?.state == "resolving" }
-        let trade = try #require(try await pipeline.charges(order.orderID).first)
+        let (order, trade) = try await pipeline.pendingWeChatOrder("wx_terms")
         let other = try WeChatNotification(pipeline: pipeline, outTradeNo: trade.key, transactionID: trade.id, total: 100)
         #expect(try await other.send(to: pipeline.notifyURL) == 204, "genuine: acknowledged")
         #expect(try await pipeline.payment(order.orderID)?.state == "resolving", "1.00 is not this 90.00 payment's charge")
@@ -249,6 +243,15 @@ struct WeChatNotification {
 }
 
 extension Pipeline {
+    /// Publishes a WeChat Pay order whose deduction stays pending for an hour, so that only a
+    /// notification settles it, and waits until it is being looked up; returns it and its trade.
+    func pendingWeChatOrder(_ name: String) async throws -> (order: OrderCreated, trade: (status: String, key: String, id: String)) {
+        let order = self.order(name, paymentMethod: "wx_contract_slow_3600000", channel: .wechat)
+        try await publish(order)
+        try await eventually("the deduction to be pending") { try await payment(order.orderID)?.state == "resolving" }
+        return (order, try #require(try await charges(order.orderID).first))
+    }
+
     /// An Alipay adapter of our own app against the pipeline's sandbox (to plant a trade).
     func alipayAdapter() throws -> AlipayAdapter {
         let settings = try Pipeline.settings(keysDirectory + "/cashier.env")

@@ -35,10 +35,15 @@ public struct Currency: Sendable, Hashable, CustomStringConvertible {
     public func majorUnitString(_ minor: Int64) -> String {
         precondition(minor >= 0, "amounts are never negative")
         guard minorUnits > 0 else { return String(minor) }
-        var divisor: Int64 = 1
-        for _ in 0..<minorUnits { divisor *= 10 }
-        let fraction = String(minor % divisor)
-        return "\(minor / divisor)." + String(repeating: "0", count: minorUnits - fraction.count) + fraction
+        let fraction = String(minor % minorPerMajor)
+        return "\(minor / minorPerMajor)." + String(repeating: "0", count: minorUnits - fraction.count) + fraction
+    }
+
+    /// Minor units in one major unit: 100 for CNY, 1 for JPY, 1000 for KWD.
+    private var minorPerMajor: Int64 {
+        var scale: Int64 = 1
+        for _ in 0..<minorUnits { scale *= 10 }
+        return scale
     }
 
     /// Reads a major-unit decimal string back into minor units, exactly: `"90.00"`, `"90.0"` and
@@ -54,11 +59,9 @@ public struct Currency: Sendable, Hashable, CustomStringConvertible {
         else { return nil }
         let padded = fraction + String(repeating: "0", count: minorUnits - fraction.count)
         guard let major = Int64(whole), let minor = Int64(padded.isEmpty ? "0" : padded) else { return nil }
-        var scale: Int64 = 1
-        for _ in 0..<minorUnits { scale *= 10 }
-        let (product, overflow) = major.multipliedReportingOverflow(by: scale)
-        guard !overflow, product <= 1_000_000_000_000_000 else { return nil }
-        return product + minor
+        // At most 15 digits times at most 1000: far inside Int64.
+        let amount = major * minorPerMajor + minor
+        return amount <= 1_000_000_000_000_000 ? amount : nil
     }
 }
 

@@ -81,11 +81,12 @@ public enum ChannelOutcome: Sendable, Equatable {
         switch self {
         case .succeeded, .declined: false
         case .notProcessed, .notSent, .retryable: true
-        case .unknown(let reason, _): !isInProgress && !Self.earlierRequestCodes.contains(reason.code)
+        case .unknown(let reason, _): !isInProgress && !Self.healthyUnknownCodes.contains(reason.code)
         }
     }
 
-    static let earlierRequestCodes: Set<String> = [
+    /// Unknown outcomes a healthy channel gives promptly (see `countsAgainstBreaker`).
+    static let healthyUnknownCodes: Set<String> = [
         "idempotency_key_in_use", "idempotency_error", "ACQ.CONTEXT_INCONSISTENT", "OUT_TRADE_NO_USED", termsMismatchCode,
     ]
 

@@ -67,21 +67,16 @@ public struct DeadLetterReplayer: Sendable {
             let detail = "the channel already holds charge \(reference); settled as succeeded without a new charge"
             try await store.finishReplay(claim, .foundPaid(reference: reference, result: result), detail: detail)
             return report(letter, .foundPaid, detail)
-        // The operator replays a letter that named this charge on other terms: that is the
-        // decision to accept it as the payment's (the difference is theirs to put right at the
-        // channel). Found for any other letter, it is only reported: nobody has decided yet.
-        case .paidOnOtherTerms(let reference, let reason) where acceptingOtherTerms && letter.reason.code == ChannelOutcome.termsMismatchCode:
+        case .paidOnOtherTerms(let reference, let reason):
+            if let why = Self.otherTermsRefusal(letter, named: acceptingOtherTerms) {
+                let detail = "\(reason.message); \(why); not charged"
+                try await store.finishReplay(claim, .unconfirmed(reason), detail: detail)
+                return report(letter, .notConfirmed, detail)
+            }
             let result = PaymentCharger.result(claim.ticket, status: .succeeded, reference: reference, reason: nil)
             let detail = "accepted by the operator: \(reason.message); settled as succeeded with charge \(reference), without a new charge"
             try await store.finishReplay(claim, .foundPaid(reference: reference, result: result), detail: detail)
             return report(letter, .foundPaid, detail)
-        case .paidOnOtherTerms(_, let reason):
-            let why = letter.reason.code == ChannelOutcome.termsMismatchCode
-                ? "a charge on other terms is accepted only for a letter named with --id or --order-id, never by --all"
-                : "a charge on other terms is accepted only by the replay of its terms_mismatch letter"
-            let detail = "\(reason.message); \(why); not charged"
-            try await store.finishReplay(claim, .unconfirmed(reason), detail: detail)
-            return report(letter, .notConfirmed, detail)
         case .unknown(let reason):
             let detail = "the channel could not confirm whether it was paid (\(reason.code): \(reason.message)); not charged"
             try await store.finishReplay(claim, .unconfirmed(reason), detail: detail)
@@ -161,13 +156,25 @@ public struct DeadLetterReplayer: Sendable {
         case .notPaid:
             return report(letter, .wouldReplay,
                 "not paid at the channel: would charge \(order.amount) \(order.currency.code) minor units once with key \(payment.idempotencyKey)")
-        case .paidOnOtherTerms(let reference, let reason) where acceptingOtherTerms && letter.reason.code == ChannelOutcome.termsMismatchCode:
+        case .paidOnOtherTerms(let reference, let reason):
+            if let why = Self.otherTermsRefusal(letter, named: acceptingOtherTerms) {
+                return report(letter, .notConfirmed, "charge \(reference) is on other terms; \(why); a replay now would not charge")
+            }
             return report(letter, .wouldReplay, "\(reason.message): a replay would accept charge \(reference) as this payment's and settle it as succeeded, without charging")
-        case .paidOnOtherTerms(let reference, _) where letter.reason.code == ChannelOutcome.termsMismatchCode:
-            return report(letter, .notConfirmed, "charge \(reference) is on other terms; it is accepted only for a letter named with --id or --order-id, never by --all; a replay now would not charge")
-        case .unknown(let reason), .paidOnOtherTerms(_, let reason):
+        case .unknown(let reason):
             return report(letter, .notConfirmed, "the channel could not confirm (\(reason.code)); a replay now would not charge")
         }
+    }
+
+    /// Why a charge on other terms found for `letter` is not accepted, or nil when it is. The
+    /// operator replaying a `terms_mismatch` letter they named (`named`: `--id`, `--order-id`)
+    /// has decided to accept it as the payment's (the difference is theirs to put right at the
+    /// channel); found for any other letter, or in a bulk `--all`, nobody has decided yet.
+    private static func otherTermsRefusal(_ letter: DeadLetter, named: Bool) -> String? {
+        guard letter.reason.code == ChannelOutcome.termsMismatchCode else {
+            return "a charge on other terms is accepted only by the replay of its terms_mismatch letter"
+        }
+        return named ? nil : "a charge on other terms is accepted only for a letter named with --id or --order-id, never by --all"
     }
 
     private func report(_ letter: DeadLetter, _ kind: Report.Kind, _ detail: String) -> Report {
