@@ -199,6 +199,21 @@ extension DeadLetterStore {
                         updated_at = now()
                     WHERE id = \(claim.letterID) AND \(applied)
                     """, logger: logger)
+            case .unconfirmed(let reason) where reason.code == ChannelOutcome.termsMismatchCode:
+                // Found for a letter of another cause (a parked `outcome_unknown`, a `failed`
+                // one): from now on the letter says so, and the operator's next replay of it
+                // may accept the charge (a parked payment is never looked up again, so no
+                // lookup would ever write this letter). Unless the order has one already.
+                try await connection.query(
+                    """
+                    UPDATE dead_letters d
+                    SET reason_code = \(reason.code), reason_message = \(reason.message), updated_at = now()
+                    WHERE d.id = \(claim.letterID) AND d.status = 'open' AND \(applied)
+                      AND NOT EXISTS (
+                          SELECT 1 FROM dead_letters o
+                          WHERE o.source_topic = d.source_topic AND o.source_partition = d.source_partition
+                            AND o.source_offset = d.source_offset AND o.source_digest = d.source_digest AND o.reason_code = \(reason.code))
+                    """, logger: logger)
             case .unconfirmed:
                 break
             }

@@ -105,6 +105,44 @@ struct DeadLetterEndToEndTests {
         retry.signal(SIGTERM)
     }
 
+    /// A parked payment is never looked up again, so a charge on other terms that appears later
+    /// is found only by a replay: the letter then says `terms_mismatch`, and the next replay of
+    /// it, named, accepts the charge (before, every replay answered "not confirmed" for ever).
+    @Test func aParkedPaymentWhoseChargeTurnsOutOnOtherTermsCanBeAcceptedByReplay() async throws {
+        let pipeline = try await Pipeline.shared()
+        let stage = try await Stage(environment: ["CASHIER_UNKNOWN_HORIZON_MS": "1000"])
+        let worker = try await stage.worker()
+        let retry = try await stage.retryWorker()
+        let order = pipeline.order("parked_terms", paymentMethod: "pm_sandbox_processing_8000")
+        try await stage.publish(order)
+        try await eventually("the payment to be parked as outcome_unknown", timeout: .seconds(30)) {
+            try await pipeline.count(
+                "SELECT count(*)::integer FROM dead_letters WHERE order_id = '\(order.orderID)' AND reason_code = 'outcome_unknown' AND status = 'open'",
+                on: stage) == 1
+        }
+        try await eventually("the channel to complete the charge", timeout: .seconds(20)) {
+            try await pipeline.charges(order.orderID, sandbox: stage.sandboxURL).first?.status == "succeeded"
+        }
+        // A stand-in for a channel record on other terms: the order's price is changed in our
+        // database, so the channel's 90.00 charge is not this payment's (now 180.00).
+        #expect(try await pipeline.count(
+            "WITH changed AS (UPDATE orders SET price = 20000 WHERE order_id = '\(order.orderID)' RETURNING 1) SELECT count(*)::integer FROM changed",
+            on: stage) == 1)
+        let id = try await pipeline.count(
+            "SELECT id::integer FROM dead_letters WHERE order_id = '\(order.orderID)' AND reason_code = 'outcome_unknown'", on: stage)
+        let first = try await CashierProcess.run(["dlq", "replay", "--id", String(id), "--reason", "look it up"], environment: stage.environment)
+        #expect(first.0 == 0 && first.1.contains("not_confirmed"), "\(first.1)\(first.2)")
+        #expect(try await pipeline.paymentState(order.orderID, on: stage) == "resolving")
+        #expect(try await pipeline.count(
+            "SELECT count(*)::integer FROM dead_letters WHERE id = \(id) AND reason_code = 'terms_mismatch' AND status = 'open'", on: stage) == 1)
+        let second = try await CashierProcess.run(["dlq", "replay", "--id", String(id), "--reason", "accept the charge"], environment: stage.environment)
+        #expect(second.0 == 0 && second.1.contains("accepted by the operator"), "\(second.1)\(second.2)")
+        #expect(try await pipeline.paymentState(order.orderID, on: stage) == "succeeded")
+        #expect(try await pipeline.charges(order.orderID, sandbox: stage.sandboxURL).count == 1)
+        worker.signal(SIGTERM)
+        retry.signal(SIGTERM)
+    }
+
     @Test func aReplayKilledAfterItsCallWasSentEndsSucceededByLookupWithOneCharge() async throws {
         let pipeline = try await Pipeline.shared()
         // The stage's sandbox makes a `pm_sandbox_slow` charge at once and answers 30 s later.

@@ -172,7 +172,7 @@ public struct DeadLetterReplayer: Sendable {
     /// channel); found for any other letter, or in a bulk `--all`, nobody has decided yet.
     private static func otherTermsRefusal(_ letter: DeadLetter, named: Bool) -> String? {
         guard letter.reason.code == ChannelOutcome.termsMismatchCode else {
-            return "a charge on other terms is accepted only by the replay of its terms_mismatch letter"
+            return "a charge on other terms is accepted only by the replay of a terms_mismatch letter; a replay makes this letter one, and the next replay of it, named with --id or --order-id, accepts the charge"
         }
         return named ? nil : "a charge on other terms is accepted only for a letter named with --id or --order-id, never by --all"
     }
