@@ -20,12 +20,23 @@ extension PaymentStore {
     /// Records of one order never share a batch (the worker runs one record per order id at a
     /// time); if two ever did, the statement fails on the payment key and each is made alone.
     static func acceptTogether(_ batch: [AcceptWrite], database: Database, worker: String, leaseSeconds: Double) async throws(StoreError) -> [Bool] {
-        let transition = PaymentLifecycle.accept
         // In key order, so two pods' batches that share orders take their locks in one order.
         let writes = batch.sorted { $0.order.orderID < $1.order.orderID }
+        let rows = try await database.rows(acceptQuery(writes, worker: worker, leaseSeconds: leaseSeconds), preparedAs: AcceptStatement.self)
+        var created = Set<String>()
+        for row in rows {
+            do { created.insert(try row.decode(String.self)) } catch { throw StoreError.classify(error) }
+        }
+        return batch.map { created.contains($0.order.orderID) }
+    }
+
+    /// The statement of `acceptTogether`: one row per write, all bound, so its text is the same
+    /// for every batch (`AcceptStatement`).
+    fileprivate static func acceptQuery(_ writes: [AcceptWrite], worker: String, leaseSeconds: Double) -> PostgresQuery {
+        let transition = PaymentLifecycle.accept
         let orders = writes.map(\.order)
         let origins = writes.map(\.origin)
-        let rows = try await database.rows(
+        return
             """
             WITH input AS (
                 SELECT * FROM unnest(
@@ -82,11 +93,13 @@ extension PaymentStore {
                 ON CONFLICT DO NOTHING
             )
             SELECT order_id FROM new_payment
-            """)
-        var created = Set<String>()
-        for row in rows {
-            do { created.insert(try row.decode(String.self)) } catch { throw StoreError.classify(error) }
-        }
-        return batch.map { created.contains($0.order.orderID) }
+            """
     }
+}
+
+/// `acceptTogether`'s statement, prepared once per connection. Its one read of a table is of
+/// the partial index of rejected inbox rows, and every other join is between its own inputs,
+/// so the plan Postgres keeps for it stays right however large the tables grow.
+enum AcceptStatement: HotStatement {
+    static let sql = PaymentStore.acceptQuery([], worker: "", leaseSeconds: 0).sql
 }
