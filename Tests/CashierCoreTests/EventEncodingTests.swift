@@ -1,3 +1,5 @@
+import Foundation
+import PropertyBased
 import Testing
 @testable import CashierCore
 
@@ -18,6 +20,23 @@ import Testing
         #expect(parsed["order_id"] == .null)
         #expect(parsed["reason"]?["message"] == .string("bad \"quote\"\n"))
         #expect(parsed["source"]?["offset"] == .number("42"))
+    }
+
+    /// `ResultEvent.json()` is written by hand for speed; it must stay what Foundation's
+    /// `JSONEncoder` writes (`EventJSON`), byte for byte, for any text in any member.
+    @Test func resultEventTextIsWhatJSONEncoderWrites() async {
+        let scalars = (0...0x7F).map { Unicode.Scalar(UInt8($0)) } + ["é", "\u{301}", "\u{2028}", "\u{2029}", "\u{FEFF}", "中", "😀", "\u{FFFD}"]
+        let text = Gen.element(of: scalars).array(of: 0...12).map { String(String.UnicodeScalarView($0.compactMap { $0 })) }
+        let events = zip(text, text.optional(), Gen.int(in: 0...3), Gen<Int64>.value(in: -5...Int64.max).optional()).map { text, other, shape, number in
+            ResultEvent(
+                eventID: text, orderID: other, paymentID: shape == 0 ? nil : text, status: [.succeeded, .failed, .rejected][shape % 3],
+                amount: number, currency: other, channel: text, channelReference: other, attempts: shape,
+                reason: shape == 1 ? nil : Reason(code: other ?? "", message: text), occurredAt: text,
+                source: shape == 2 ? .init(topic: text, partition: Int32(shape), offset: number ?? 0) : nil)
+        }
+        await propertyCheck(count: 2000, input: events) { event in
+            #expect(event.json() == EventJSON.text(event))
+        }
     }
 
     @Test func retryRequestRoundTrips() throws {
