@@ -204,14 +204,23 @@ public struct JSONParser {
             }
             scalars.append(contentsOf: text.unicodeScalars)
         }
+        var escaped = false
         while true {
             guard let byte = current else { throw failure("unterminated string") }
             switch byte {
+            case UInt8(ascii: "\"") where !escaped:
+                // Most strings hold no escape: their bytes are the text, read in one step.
+                guard let text = String(validating: bytes[runStart..<index], as: UTF8.self) else {
+                    throw failure("invalid UTF-8 in string")
+                }
+                index += 1
+                return text
             case UInt8(ascii: "\""):
                 try flushRun(self, into: &scalars)
                 index += 1
                 return String(scalars)
             case UInt8(ascii: "\\"):
+                escaped = true
                 try flushRun(self, into: &scalars)
                 index += 1
                 scalars.append(try parseEscape())
