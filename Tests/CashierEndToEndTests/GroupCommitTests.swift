@@ -438,6 +438,33 @@ struct GroupCommitTests {
         }
     }
 
+    /// The batched accept is a prepared statement, and PostgresNIO remembers a preparation
+    /// that failed on its connection for good. A preparation that waited out `lock_timeout`
+    /// behind another session's lock on a table (a migration's) must not leave the one
+    /// connection it ran on refusing every accept after the lock is gone.
+    @Test func aConnectionWhoseAcceptCouldNotBePreparedStillAccepts() async throws {
+        try await withStore(maximumConnections: 1) { store, db, configuration async throws in
+            let other = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "group-other"))
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { await other.run() }
+                // Held from another session while the store's only connection prepares the accept.
+                let lock = try await lockTable("inbox", other, exclusive: true, for: .seconds(9))
+                do {
+                    _ = try await store.accept(order("behind_lock"), origin: origin(0), openAttempt: true)
+                    Issue.record("an accept went through a table another session holds exclusively")
+                } catch {
+                    #expect(StoreError.classify(error).isRetryable, "\(error)")
+                }
+                try await lock.value
+                // The lock is gone: the same connection accepts, the first order and new ones.
+                let acceptances = try await accept([order("behind_lock"), order("after_lock_1"), order("after_lock_2")], on: store)
+                #expect(acceptances.allSatisfy { if case .charge = $0 { true } else { false } }, "\(acceptances)")
+                #expect(try await count("SELECT count(*) FROM payments", db) == 3)
+                group.cancelAll()
+            }
+        }
+    }
+
     // MARK: Support
 
     private func order(_ name: String) -> OrderCreated {
@@ -474,11 +501,13 @@ struct GroupCommitTests {
     }
 
     /// Holds a lock on `table` that blocks its writes, from another connection, for `duration`.
-    private func lockTable(_ table: String, _ db: PostgresClient, for duration: Duration) async throws -> Task<Void, any Error> {
+    /// `exclusive` blocks its reads too, and the analysis of any statement that names it.
+    private func lockTable(_ table: String, _ db: PostgresClient, exclusive: Bool = false, for duration: Duration) async throws -> Task<Void, any Error> {
         let locked = AsyncStream<Void>.makeStream()
+        let mode = exclusive ? "ACCESS EXCLUSIVE" : "SHARE ROW EXCLUSIVE"
         let task = Task {
             try await db.withTransaction(logger: Logger(label: "test")) { connection in
-                try await connection.query(PostgresQuery(unsafeSQL: "LOCK TABLE \(table) IN SHARE ROW EXCLUSIVE MODE"), logger: Logger(label: "test"))
+                try await connection.query(PostgresQuery(unsafeSQL: "LOCK TABLE \(table) IN \(mode) MODE"), logger: Logger(label: "test"))
                 locked.continuation.yield()
                 try await Task.sleep(for: duration)
             }
@@ -489,6 +518,15 @@ struct GroupCommitTests {
 
     /// A store on a fresh database of the shared cluster, with a pool as large as a worker's.
     private func withStore(deadline: Duration = .seconds(15), _ body: (PaymentStore, PostgresClient) async throws -> Void) async throws {
+        try await withStore(deadline: deadline) { store, db, _ in try await body(store, db) }
+    }
+
+    /// The same, with `maximumConnections` in the store's pool and the pool's configuration
+    /// for opening other sessions on its database.
+    private func withStore(
+        maximumConnections: Int = 8, deadline: Duration = .seconds(15),
+        _ body: (PaymentStore, PostgresClient, PostgresClient.Configuration) async throws -> Void
+    ) async throws {
         let pipeline = try await Pipeline.shared()
         let name = "group_" + run
         try await pipeline.db.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: pipeline.logger)
@@ -497,11 +535,11 @@ struct GroupCommitTests {
         let (status, _, stderr) = try await CashierProcess.run(["migrate", "--database-url", url])
         guard status == 0 else { throw TestFailure("migrate failed: \(stderr)") }
         var configuration = try DatabaseURL.configuration(url)
-        configuration.options.maximumConnections = 8
+        configuration.options.maximumConnections = maximumConnections
         let db = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "group-db"))
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await db.run() }
-            try await body(PaymentStore(client: db, logger: Logger(label: "group-store"), worker: "group-test", deadline: deadline), db)
+            try await body(PaymentStore(client: db, logger: Logger(label: "group-store"), worker: "group-test", deadline: deadline), db, configuration)
             group.cancelAll()
         }
     }

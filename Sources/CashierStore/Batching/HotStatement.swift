@@ -19,6 +19,8 @@ protocol HotStatement {
 
 /// PostgresNIO's prepared statement carrying the binds of one `PostgresQuery` of `Statement`.
 struct PreparedHotStatement<Statement: HotStatement>: PostgresPreparedStatement {
+    /// Short and distinct: Postgres cuts statement names at 63 bytes.
+    static var name: String { "cashier_\(Statement.self)" }
     static var sql: String { Statement.sql }
     let binds: PostgresBindings
 
@@ -30,20 +32,25 @@ extension Database {
     /// Runs `query`, which must be `Statement`'s text, as `Statement`'s prepared statement.
     ///
     /// PostgresNIO remembers a failed preparation on its connection and answers every later
-    /// execution there with that same error (a prepare that met `lock_timeout` behind a
-    /// migration would do it for good). So when the server answered with an error, the
+    /// execution there with that same error, at once (a prepare that met `lock_timeout` behind
+    /// a migration would do it for good). So when the server answered with an error, the
     /// statement is run once more the ordinary way: a statement that failed on the server was
     /// rolled back (each runs in its own transaction), so running it again is safe, and a
-    /// genuinely bad batch fails again there with its real error (a row lock waited for, or
-    /// `statement_timeout`, is waited out twice: rare, and bounded by each run's deadline).
-    /// A client-side timeout or a lost connection is not retried here: whether it committed is
-    /// unknown, and the caller decides.
+    /// genuinely bad batch fails again there with its real error.
+    ///
+    /// Except after a real wait: a row lock waited out (`lock_timeout`, a deadlock) or
+    /// `statement_timeout` is not waited out a second time. Its error is the batch's answer,
+    /// so the group commit splits the batch at once and `lock_timeout` still bounds each step.
+    /// (A remembered preparation failure comes back without any wait, and is run again.)
+    /// A client-side timeout or a lost connection is not retried here either: whether it
+    /// committed is unknown, and the caller decides.
     @discardableResult
     func rows<Statement: HotStatement>(_ query: PostgresQuery, preparedAs _: Statement.Type) async throws(StoreError) -> [PostgresRow] {
-        assert(query.sql == Statement.sql, "\(Statement.self)'s text changed with its inputs")
+        precondition(query.sql == Statement.sql, "\(Statement.self)'s text changed with its inputs")
         let client = self.client
         let logger = self.logger
         let statement = PreparedHotStatement<Statement>(binds: query.binds)
+        let started = ContinuousClock.now
         do throws(StoreError) {
             return try await Self.bounded(deadline) {
                 var rows: [PostgresRow] = []
@@ -51,7 +58,13 @@ extension Database {
                 return rows
             }
         } catch where error.sqlState != nil {
+            let waited = ContinuousClock.now - started > Self.noWait
+            if waited && (error.isLockContention || error.sqlState == "57014") { throw error }
             return try await rows(query)
         }
     }
+
+    /// Longer than a remembered failure takes to come back, far shorter than `lock_timeout`
+    /// or a deadlock check (1 s).
+    private static let noWait: Duration = .milliseconds(300)
 }
