@@ -12,7 +12,7 @@ import PostgresNIO
 /// the bench's first scenario halved.
 ///
 /// `sql` is the text of the statement's `PostgresQuery` built with empty inputs: every value
-/// in it is a bind parameter, so the text is the same for every batch (a debug check compares).
+/// in it is a bind parameter, so the text is the same for every batch (checked on every run).
 protocol HotStatement {
     static var sql: String { get }
 }
@@ -33,15 +33,15 @@ extension Database {
     ///
     /// PostgresNIO remembers a failed preparation on its connection and answers every later
     /// execution there with that same error, at once (a prepare that met `lock_timeout` behind
-    /// a migration would do it for good). So when the server answered with an error, the
-    /// statement is run once more the ordinary way: a statement that failed on the server was
+    /// a migration would do it for good). So a server error that came back without any wait,
+    /// timed from when the connection was had, is answered by running the statement once more
+    /// the ordinary way on the same connection: a statement that failed on the server was
     /// rolled back (each runs in its own transaction), so running it again is safe, and a
-    /// genuinely bad batch fails again there with its real error.
+    /// genuinely bad batch fails again there, as quickly, with its real error.
     ///
-    /// Except after a real wait: a row lock waited out (`lock_timeout`, a deadlock) or
-    /// `statement_timeout` is not waited out a second time. Its error is the batch's answer,
-    /// so the group commit splits the batch at once and `lock_timeout` still bounds each step.
-    /// (A remembered preparation failure comes back without any wait, and is run again.)
+    /// An error that came after a real wait (a row lock or `statement_timeout` waited out, a
+    /// slow server) is the batch's answer as it is: it is not waited out a second time, so the
+    /// group commit splits the batch at once and one deadline still bounds each statement.
     /// A client-side timeout or a lost connection is not retried here either: whether it
     /// committed is unknown, and the caller decides.
     @discardableResult
@@ -50,17 +50,17 @@ extension Database {
         let client = self.client
         let logger = self.logger
         let statement = PreparedHotStatement<Statement>(binds: query.binds)
-        let started = ContinuousClock.now
-        do throws(StoreError) {
-            return try await Self.bounded(deadline) {
-                var rows: [PostgresRow] = []
-                for try await row in try await client.execute(statement, logger: logger) { rows.append(row) }
-                return rows
+        return try await Self.bounded(deadline) {
+            try await client.withConnection { connection in
+                let started = ContinuousClock.now
+                do {
+                    var rows: [PostgresRow] = []
+                    for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
+                    return rows
+                } catch let error as PSQLError where error.code == .server && ContinuousClock.now - started < Self.noWait {
+                    return try await connection.query(query, logger: logger).collect()
+                }
             }
-        } catch where error.sqlState != nil {
-            let waited = ContinuousClock.now - started > Self.noWait
-            if waited && (error.isLockContention || error.sqlState == "57014") { throw error }
-            return try await rows(query)
         }
     }
 
