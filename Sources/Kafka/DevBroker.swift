@@ -25,6 +25,9 @@ public final class DevBroker: Sendable {
             guard error == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(.devBroker, "cannot create topic \(topic)", error: error) }
         }
         bootstrapServers = String(cString: rd_kafka_mock_cluster_bootstraps(mock))
+        if let port = ListenerNoDelay.port(ofBootstrap: bootstrapServers), !ListenerNoDelay.set(onListenerAt: port) {
+            logger.notice("could not set TCP_NODELAY on the dev broker's listener (port \(port)); deliveries may wait for delayed acknowledgements (about 40 ms)")
+        }
     }
 
     /// Takes the cluster's broker down or brings it back (for tests of a broker outage).
