@@ -1,3 +1,4 @@
+import Metrics
 import PostgresNIO
 
 /// A statement of the hot path whose text never changes (only its bound values do), run as a
@@ -44,6 +45,10 @@ extension Database {
     /// group commit splits the batch at once and one deadline still bounds each statement.
     /// A client-side timeout or a lost connection is not retried here either: whether it
     /// committed is unknown, and the caller decides.
+    ///
+    /// Each rerun is counted in `cashier_prepared_statement_reruns_total{statement,sqlstate}`:
+    /// a connection whose preparation failed keeps rerunning, at the unprepared cost, and a
+    /// pooler in front of Postgres that loses named statements would show up there too.
     @discardableResult
     func rows<Statement: HotStatement>(_ query: PostgresQuery, preparedAs _: Statement.Type) async throws(StoreError) -> [PostgresRow] {
         precondition(query.sql == Statement.sql, "\(Statement.self)'s text changed with its inputs")
@@ -58,6 +63,9 @@ extension Database {
                     for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
                     return rows
                 } catch let error as PSQLError where error.code == .server && ContinuousClock.now - started < Self.noWait {
+                    let sqlState = error.serverInfo?[.sqlState] ?? "unknown"
+                    logger.debug("prepared \(Statement.self) failed at once (\(sqlState)); running it unprepared")
+                    Counter(label: "cashier_prepared_statement_reruns_total", dimensions: [("statement", "\(Statement.self)"), ("sqlstate", sqlState)]).increment()
                     return try await connection.query(query, logger: logger).collect()
                 }
             }
