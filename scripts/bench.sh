@@ -13,7 +13,8 @@
 #   4. 20% of orders failing twice before they charge, with `cashier retry-worker` → orders/s,
 #      the share of retried orders whose every retry started within its backoff bound
 #   5. three workers in one consumer group, 0 ms                                → orders/s
-#   6. the mixed channels of `make demo` (card, Alipay, WeChat Pay; `cashier dev`)
+#   6. the mixed channels of `make demo` (card, Alipay, WeChat Pay; `cashier dev`) at 500/s,
+#      and 6b: at `make demo`'s own 100/s (its target: keeps up, p50 ≤ 50 ms)
 #
 # It ends with one table: orders/s (all results: first publish → last result), 1st-call/s (the
 # orders settled by their first call: at an offered rate, whether the pipeline kept up, which
@@ -21,7 +22,7 @@
 # (user+sys of the worker processes over the scenario / orders), worker peak RSS (VmHWM), and
 # how many orders took more than one channel call (0 wherever the channel never fails).
 # Sizes: BENCH_ORDERS (1, 2, 5), BENCH_LATENCY_ORDERS (3), BENCH_RETRY_ORDERS (4),
-# BENCH_DEMO_ORDERS (6).
+# BENCH_DEMO_ORDERS (6), BENCH_DEMO_PACED_ORDERS (6b).
 # BENCH_PROFILE=perf also samples the worker processes of each scenario with `perf record` and
 # prints where their CPU went (by library, then the top symbols, demangled). It costs a few
 # percent of CPU, so its scenarios' figures are not comparable with an unprofiled run.
@@ -45,6 +46,7 @@ orders=${BENCH_ORDERS:-50000}
 latency_orders=${BENCH_LATENCY_ORDERS:-20000}
 retry_orders=${BENCH_RETRY_ORDERS:-10000}
 demo_orders=${BENCH_DEMO_ORDERS:-10000}
+demo_paced_orders=${BENCH_DEMO_PACED_ORDERS:-3000}
 hz=$(getconf CLK_TCK)
 
 work=$(mktemp -d /tmp/cashier-bench.XXXXXX)
@@ -284,6 +286,8 @@ if wanted 6; then
   sleep 3
   "$bin" publish --brokers "$brokers" --count 20 --await-results --timeout-s 60 --kafka-option fetch.wait.max.ms=10 >/dev/null 2>&1
   run "6. make demo's mixed channels at 500/s (cashier dev)" "$demo_orders" --rate 500 --channel mixed --transient-share 0.05 \
+    --unavailable-share 0.01 --kafka-option fetch.wait.max.ms=10
+  run "6b. make demo's mixed channels at 100/s (its rate)" "$demo_paced_orders" --rate 100 --channel mixed --transient-share 0.05 \
     --unavailable-share 0.01 --kafka-option fetch.wait.max.ms=10
   stop_workers
 fi
