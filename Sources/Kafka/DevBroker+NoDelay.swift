@@ -22,7 +22,7 @@ enum ListenerNoDelay {
     /// one was among them.
     static func set(onListenerAt port: UInt16) -> Bool {
         var listenerSet = false
-        for descriptor in openDescriptors() where boundPort(of: descriptor) == port {
+        for descriptor in openDescriptors() where isTCP(descriptor) && boundPort(of: descriptor) == port {
             var one: Int32 = 1
             let done = setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size)) == 0
             if done, isListening(descriptor) { listenerSet = true }
@@ -44,9 +44,22 @@ enum ListenerNoDelay {
     }
 
     static func openDescriptors() -> [Int32] {
-        let limit = min(Int32(truncatingIfNeeded: sysconf(Int32(_SC_OPEN_MAX))), 65_536)
-        return (0..<max(limit, 1024)).filter { fcntl($0, F_GETFD) != -1 }
+        // sysconf answers -1 for "no limit"; a huge limit is cut to what a scan can afford.
+        let limit = Int32(min(max(sysconf(Int32(_SC_OPEN_MAX)), 1024), 65_536))
+        return (0..<limit).filter { fcntl($0, F_GETFD) != -1 }
     }
+
+    static func isTCP(_ descriptor: Int32) -> Bool {
+        var type: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        return getsockopt(descriptor, SOL_SOCKET, SO_TYPE, &type, &length) == 0 && type == streamSocket
+    }
+
+    #if os(Linux)
+    static let streamSocket = Int32(SOCK_STREAM.rawValue)
+    #else
+    static let streamSocket = SOCK_STREAM
+    #endif
 
     static func isListening(_ descriptor: Int32) -> Bool {
         var accepting: Int32 = 0

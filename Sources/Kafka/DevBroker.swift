@@ -34,5 +34,8 @@ public final class DevBroker: Sendable {
     func setBroker(up: Bool) {
         guard let mock = rd_kafka_handle_mock_cluster(host.pointer) else { return }
         _ = up ? rd_kafka_mock_broker_set_up(mock, 1) : rd_kafka_mock_broker_set_down(mock, 1)
+        // Taken down, the mock closes its listener and opens a new socket on the same port,
+        // which listens again when brought up: that socket needs the option too.
+        if let port = ListenerNoDelay.port(ofBootstrap: bootstrapServers) { _ = ListenerNoDelay.set(onListenerAt: port) }
     }
 }

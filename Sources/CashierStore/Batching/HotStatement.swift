@@ -1,5 +1,6 @@
 import Metrics
 import PostgresNIO
+import Synchronization
 
 /// A statement of the hot path whose text never changes (only its bound values do), run as a
 /// named prepared statement: Postgres parses, analyses and plans it once per connection
@@ -56,7 +57,9 @@ extension Database {
             // A builder that put an input into the text (not a bind): the prepared text would
             // not be this query. Tests stop here; a pod runs the query itself, correctly.
             assertionFailure("\(Statement.self)'s text changed with its inputs")
-            logger.error("\(Statement.self)'s text changed with its inputs; running it unprepared")
+            if !hotStatementMismatchLogged.exchange(true, ordering: .relaxed) {
+                logger.error("\(Statement.self)'s text changed with its inputs; running it unprepared (logged once)")
+            }
             return try await rows(query)
         }
         let client = self.client
@@ -83,3 +86,6 @@ extension Database {
     /// or a deadlock check (1 s).
     private static let noWait: Duration = .milliseconds(300)
 }
+
+/// Whether a hot statement's changed text was logged (once per process: it would be every batch).
+private let hotStatementMismatchLogged = Atomic<Bool>(false)
