@@ -9,6 +9,8 @@ public final class DevBroker: Sendable {
     /// without `bootstrap.servers` would log a CONFWARN line).
     private let host: RDKafkaHandle
     public let bootstrapServers: String
+    /// The cluster's port, whose sockets get TCP_NODELAY (`ListenerNoDelay`).
+    private let port: UInt16?
 
     public init(partitions: Int, topics: [String], logger: Logger) throws(KafkaError) {
         host = try RDKafkaConf.client(
@@ -25,7 +27,8 @@ public final class DevBroker: Sendable {
             guard error == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(.devBroker, "cannot create topic \(topic)", error: error) }
         }
         bootstrapServers = String(cString: rd_kafka_mock_cluster_bootstraps(mock))
-        if let port = ListenerNoDelay.port(ofBootstrap: bootstrapServers), !ListenerNoDelay.set(onListenerAt: port) {
+        port = ListenerNoDelay.port(ofBootstrap: bootstrapServers)
+        if let port, !ListenerNoDelay.set(onListenerAt: port) {
             logger.notice("could not set TCP_NODELAY on the dev broker's listener (port \(port)); deliveries may wait for delayed acknowledgements (about 40 ms)")
         }
     }
@@ -36,6 +39,6 @@ public final class DevBroker: Sendable {
         _ = up ? rd_kafka_mock_broker_set_up(mock, 1) : rd_kafka_mock_broker_set_down(mock, 1)
         // Taken down, the mock closes its listener and opens a new socket on the same port,
         // which listens again when brought up: that socket needs the option too.
-        if let port = ListenerNoDelay.port(ofBootstrap: bootstrapServers) { _ = ListenerNoDelay.set(onListenerAt: port) }
+        if let port { _ = ListenerNoDelay.set(onListenerAt: port) }
     }
 }

@@ -14,8 +14,8 @@ import Synchronization
 /// the bench's first scenario halved.
 ///
 /// `sql` is the text of the statement's `PostgresQuery` built with empty inputs: every value
-/// in it is a bind parameter, so the text is the same for every batch (checked on every run: a debug build stops, a
-/// release build runs that query unprepared and logs an error).
+/// in it is a bind parameter, so the text is the same for every batch (checked on every run:
+/// a debug build stops, a release build runs that query unprepared and logs an error).
 protocol HotStatement {
     static var sql: String { get }
 }
