@@ -29,15 +29,9 @@ public struct OutboxStore: Sendable {
     public func publishBatch(limit: Int, _ publish: @Sendable @escaping ([OutboxRecord]) async throws -> [Int64]) async throws -> Int {
         let logger = self.logger
         return try await database.transaction { connection in
-            let locked = try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.relayLock))", logger: logger)
-            for try await held in locked.decode(Bool.self) where !held { return 0 }
-            let rows = try await connection.query(
-                """
-                SELECT id, kind, message_key, payload, traceparent FROM outbox
-                WHERE published_at IS NULL
-                ORDER BY id
-                LIMIT \(limit)
-                """, logger: logger)
+            let locked = try await connection.query(Self.lockQuery, logger: logger)
+            for try await (held, _, _) in locked.decode((Bool, String, String).self) where !held { return 0 }
+            let rows = try await connection.query(Self.unpublishedQuery(limit: limit), logger: logger)
             var records: [OutboxRecord] = []
             for try await (id, kind, key, payload, traceparent) in rows.decode((Int64, String, String, String, String?).self) {
                 guard let kind = OutboxRecord.Kind(rawValue: kind) else {
@@ -52,5 +46,31 @@ public struct OutboxStore: Sendable {
             }
             return sent.count
         }
+    }
+
+    /// Takes the relay lock for this transaction, and leaves the planner one way to read the
+    /// outbox in it: an index scan (of `outbox_unpublished`, the only index that fits).
+    ///
+    /// Marking a record published takes it out of `outbox_unpublished`, but its entry stays in
+    /// the index until the table is vacuumed. A bitmap scan, which Postgres chose once the
+    /// entries piled up, visits the heap row of every one of them on every batch (measured in
+    /// the bench: 19,459 entries and 1,332 heap pages read for 30 live rows, 2.4 ms a batch);
+    /// an index scan marks each dead entry, so later batches step over it without the heap.
+    /// A sequential scan would read the whole outbox, which only grows.
+    static var lockQuery: PostgresQuery {
+        """
+        SELECT pg_try_advisory_xact_lock(\(relayLock)),
+               set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)
+        """
+    }
+
+    /// The oldest `limit` unpublished records, in id order.
+    static func unpublishedQuery(limit: Int) -> PostgresQuery {
+        """
+        SELECT id, kind, message_key, payload, traceparent FROM outbox
+        WHERE published_at IS NULL
+        ORDER BY id
+        LIMIT \(limit)
+        """
     }
 }
