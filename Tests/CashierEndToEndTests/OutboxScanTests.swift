@@ -31,7 +31,7 @@ struct OutboxScanTests {
             // Costs that make Postgres shun index scans (random reads priced far above
             // sequential ones): on its own it reads the outbox some other way...
             let unguided = try await plan(of: OutboxStore.unpublishedQuery(limit: 500), db, guided: false)
-            #expect(!unguided.contains("Index Scan"), "\(unguided)")
+            #expect(!unguided.contains("Index Scan using"), "\(unguided)")
             // ...but in the relay's transaction, after its lock statement, through the index.
             let guided = try await plan(of: OutboxStore.unpublishedQuery(limit: 500), db, guided: true)
             #expect(guided.contains("Index Scan using outbox_unpublished"), "\(guided)")
@@ -47,6 +47,13 @@ struct OutboxScanTests {
             #expect(published == 30)
             #expect(seen.withLock { $0 } == (1...30).map { "ord_new_\($0)" })
             #expect(try await outbox.backlog() == 0)
+
+            // The settings ended with the relay's transaction: the pool's one connection, which
+            // ran it, plans everything else as before.
+            let settings = try await db.query(
+                "SELECT current_setting('enable_bitmapscan'), current_setting('enable_seqscan')", logger: logger).collect()
+            let (bitmap, sequential) = try settings[0].decode((String, String).self)
+            #expect(bitmap == "on" && sequential == "on")
         }
     }
 
@@ -70,7 +77,10 @@ struct OutboxScanTests {
         let url = shared[..<slash] + "/" + name + shared[slash...].drop { $0 != "?" }
         let (status, _, stderr) = try await CashierProcess.run(["migrate", "--database-url", url])
         guard status == 0 else { throw TestFailure("migrate failed: \(stderr)") }
-        let db = PostgresClient(configuration: try DatabaseURL.configuration(url), backgroundLogger: logger)
+        // One connection, so a setting that outlived the relay's transaction would show.
+        var configuration = try DatabaseURL.configuration(url)
+        configuration.options.maximumConnections = 1
+        let db = PostgresClient(configuration: configuration, backgroundLogger: logger)
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await db.run() }
             try await body(db)

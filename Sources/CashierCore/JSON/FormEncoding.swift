@@ -20,8 +20,15 @@ public enum FormEncoding {
     }
 
     /// Decodes a form body into ordered pairs (used by the sandbox and the notification
-    /// receiver). A `+` is a space; a name or value with a broken `%` escape, or whose escapes
-    /// do not decode to UTF-8, is kept as it came, `+` and all.
+    /// receiver), as the URL Standard's form parser does: split at the bytes `&` and `=`, a `+`
+    /// is a space, `%XX` is a byte, and the bytes are UTF-8, a leading byte order mark kept.
+    /// A name or value with a broken `%` escape, or whose bytes are not UTF-8, is kept as it
+    /// came, `+` and all (as before).
+    ///
+    /// Foundation's string functions, used before, differed on text no form encoder writes: they
+    /// split at characters, so a raw `=`, `&` or `+` joined to a combining mark was not one; they
+    /// dropped a leading byte order mark; they read a lone `%A9` as U+FFFD. A channel signs the
+    /// values themselves, so reading them as the standard does is what its signature covers.
     public static func decode(_ body: String) -> [(String, String)] {
         body.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true).map { pair in
             let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
