@@ -49,6 +49,21 @@ demo_orders=${BENCH_DEMO_ORDERS:-10000}
 demo_paced_orders=${BENCH_DEMO_PACED_ORDERS:-3000}
 hz=$(getconf CLK_TCK)
 
+# The host's own speed, before anything starts: a fixed single-threaded loop. This machine's
+# speed has swung by about 2× between days with the same code (scenario 1 at 754/s and at
+# 1,541/s), so only runs whose calibration is alike compare.
+calibration=$(python3 -c '
+import time
+best = None
+for _ in range(3):
+    started = time.perf_counter()
+    total = 0
+    for i in range(2_000_000): total += i * i % 7
+    elapsed = time.perf_counter() - started
+    best = elapsed if best is None else min(best, elapsed)
+print(round(best * 1000))')
+echo "host calibration: a fixed Python loop took $calibration ms (best of 3; lower is faster)"
+
 work=$(mktemp -d /tmp/cashier-bench.XXXXXX)
 pgdir=$(mktemp -d /tmp/cashier-bench-pg.XXXXXX)
 pids=()
@@ -295,6 +310,7 @@ if wanted 6; then
 fi
 
 echo
+echo "host calibration: $calibration ms (a fixed Python loop before the run; compare only runs whose figure is alike)"
 echo "| scenario                                             |   orders | orders/s | 1st-call/s | p50 ms  | p99 ms  | CPU ms/order | peak RSS | >1 call |"
 echo "|------------------------------------------------------|---------:|---------:|---------:|--------:|--------:|---------:|--------:|-------:|"
 cat "$table"
