@@ -598,13 +598,7 @@ struct DeadLetterOutboxTests {
 
     /// A store on a fresh database of the shared cluster.
     private func withStore(_ body: (PaymentStore, PostgresClient) async throws -> Void) async throws {
-        let pipeline = try await Pipeline.shared()
-        let name = "outbox_" + run
-        try await pipeline.db.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: pipeline.logger)
-        guard let shared = Pipeline.databaseURL, let slash = shared.lastIndex(of: "/") else { throw TestFailure("no database URL") }
-        let url = shared[..<slash] + "/" + name + shared[slash...].drop { $0 != "?" }
-        let (status, _, stderr) = try await CashierProcess.run(["migrate", "--database-url", url])
-        guard status == 0 else { throw TestFailure("migrate failed: \(stderr)") }
+        let url = try await Pipeline.migratedDatabase("outbox")
         let db = PostgresClient(configuration: try DatabaseURL.configuration(url), backgroundLogger: Logger(label: "outbox-db"))
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await db.run() }

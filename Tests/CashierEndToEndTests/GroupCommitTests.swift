@@ -527,13 +527,7 @@ struct GroupCommitTests {
         maximumConnections: Int = 8, deadline: Duration = .seconds(15),
         _ body: (PaymentStore, PostgresClient, PostgresClient.Configuration) async throws -> Void
     ) async throws {
-        let pipeline = try await Pipeline.shared()
-        let name = "group_" + run
-        try await pipeline.db.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: pipeline.logger)
-        guard let shared = Pipeline.databaseURL, let slash = shared.lastIndex(of: "/") else { throw TestFailure("no database URL") }
-        let url = shared[..<slash] + "/" + name + shared[slash...].drop { $0 != "?" }
-        let (status, _, stderr) = try await CashierProcess.run(["migrate", "--database-url", url])
-        guard status == 0 else { throw TestFailure("migrate failed: \(stderr)") }
+        let url = try await Pipeline.migratedDatabase("group")
         var configuration = try DatabaseURL.configuration(url)
         configuration.options.maximumConnections = maximumConnections
         let db = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "group-db"))

@@ -10,7 +10,6 @@ import Testing
 /// vacuumed the table yet), a few live records, statistics that know how few.
 @Suite(.serialized, .enabled(if: Pipeline.isAvailable, "needs CASHIER_TEST_DATABASE_URL (run `make test`)"))
 struct OutboxScanTests {
-    let name = "outbox_" + UUID().uuidString.prefix(8).lowercased()
     let logger = Logger(label: "outbox-scan-test")
 
     @Test func theRelayReadsTheOutboxThroughItsIndexWhateverThePlannerWouldPrefer() async throws {
@@ -71,12 +70,7 @@ struct OutboxScanTests {
     }
 
     private func withDatabase(_ body: (PostgresClient) async throws -> Void) async throws {
-        let pipeline = try await Pipeline.shared()
-        try await pipeline.db.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: pipeline.logger)
-        guard let shared = Pipeline.databaseURL, let slash = shared.lastIndex(of: "/") else { throw TestFailure("no database URL") }
-        let url = shared[..<slash] + "/" + name + shared[slash...].drop { $0 != "?" }
-        let (status, _, stderr) = try await CashierProcess.run(["migrate", "--database-url", url])
-        guard status == 0 else { throw TestFailure("migrate failed: \(stderr)") }
+        let url = try await Pipeline.migratedDatabase("outbox_scan")
         // One connection, so a setting that outlived the relay's transaction would show.
         var configuration = try DatabaseURL.configuration(url)
         configuration.options.maximumConnections = 1

@@ -37,6 +37,8 @@ public enum FormEncoding {
     }
 
     private static func unescape(_ raw: Substring.UTF8View) -> String {
+        // `raw` is a slice of a string cut at ASCII bytes, so it is whole UTF-8 as it stands.
+        var asItCame: String { String(decoding: raw, as: UTF8.self) }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(raw.count)
         var index = raw.startIndex
@@ -47,16 +49,16 @@ public enum FormEncoding {
             case UInt8(ascii: "+"):
                 bytes.append(UInt8(ascii: " "))
             case UInt8(ascii: "%"):
-                guard index != raw.endIndex, let high = hexValue(raw[index]) else { return String(raw) ?? "" }
+                guard index != raw.endIndex, let high = hexValue(raw[index]) else { return asItCame }
                 index = raw.index(after: index)
-                guard index != raw.endIndex, let low = hexValue(raw[index]) else { return String(raw) ?? "" }
+                guard index != raw.endIndex, let low = hexValue(raw[index]) else { return asItCame }
                 index = raw.index(after: index)
                 bytes.append(high << 4 | low)
             default:
                 bytes.append(byte)
             }
         }
-        return String(validating: bytes, as: UTF8.self) ?? String(raw) ?? ""
+        return String(validating: bytes, as: UTF8.self) ?? asItCame
     }
 
     private static let hexDigits = Array("0123456789ABCDEF".utf8)

@@ -18,6 +18,19 @@ final class Pipeline: Sendable {
     private static let instance = Task { try await Pipeline() }
     static func shared() async throws -> Pipeline { try await instance.value }
 
+    /// A new database on the shared cluster, named `prefix` and a fresh id, migrated by
+    /// `cashier migrate`: its URL.
+    static func migratedDatabase(_ prefix: String) async throws -> String {
+        let pipeline = try await shared()
+        let name = prefix + "_" + UUID().uuidString.prefix(8).lowercased()
+        try await pipeline.db.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: pipeline.logger)
+        guard let shared = databaseURL, let slash = shared.lastIndex(of: "/") else { throw TestFailure("no database URL") }
+        let url = shared[..<slash] + "/" + name + shared[slash...].drop { $0 != "?" }
+        let (status, _, stderr) = try await CashierProcess.run(["migrate", "--database-url", url])
+        guard status == 0 else { throw TestFailure("migrate failed: \(stderr)") }
+        return url
+    }
+
     let brokers: String
     let sandboxURL: String
     let groupID = "cashier-e2e-\(UUID().uuidString.prefix(8))"
